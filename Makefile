@@ -1,0 +1,51 @@
+# Two commands a new user needs: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+REQUIREMENTS := integration-tests/python/requirements.txt
+GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
+
+.PHONY: help run test unit golden integration build lint fmt
+
+help:
+	@echo "make run    start the gateway on the embedded store (data in ./data)"
+	@echo "make test   run every test: unit, golden, contract and integration"
+	@echo "make unit | integration | golden | lint | fmt"
+
+run:
+	$(CARGO) build --release -p gateway
+	./target/release/caldav-gateway serve
+
+test: unit integration
+
+# Unit, golden-fixture and store-contract tests of every crate.
+unit:
+	$(CARGO) test --workspace --locked
+
+# Rewrites the golden .response/.expected files from the current output; review the diff.
+golden:
+	UPDATE_GOLDEN=1 $(CARGO) test --locked -p dav -p gateway
+
+build:
+	$(CARGO) build --locked -p gateway
+
+# The real binary over real TLS, driven by real clients (python caldav, requests, httpx).
+integration: build $(VENV)/.installed
+	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider integration-tests/python
+
+# Python 3 from the machine; Debian's python3-venv is installed only when venv is missing.
+$(VENV)/.installed: $(REQUIREMENTS)
+	python3 -m venv $(VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r $(REQUIREMENTS)
+	touch $@
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all

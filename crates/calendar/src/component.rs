@@ -1,0 +1,127 @@
+//! The component tree of an iCalendar text.
+
+use crate::content_line::{parse_line, unfold};
+use crate::error::InvalidCalendar;
+
+/// Deeper than any real calendar (VCALENDAR > VEVENT > VALARM is 3), shallow enough that
+/// hostile input cannot build a huge stack of open components.
+const MAX_DEPTH: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    /// Upper-cased, e.g. `VEVENT`.
+    pub name: String,
+    pub properties: Vec<Property>,
+    pub components: Vec<Component>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Property {
+    /// Upper-cased, e.g. `DTSTART`.
+    pub name: String,
+    pub params: Vec<Parameter>,
+    /// The raw value text, unescaped only by unfolding.
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parameter {
+    /// Upper-cased, e.g. `TZID`.
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+impl Component {
+    pub fn property(&self, name: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    pub fn properties_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Property> + 'a {
+        self.properties.iter().filter(move |p| p.name == name)
+    }
+
+    pub fn components_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Component> + 'a {
+        self.components.iter().filter(move |c| c.name == name)
+    }
+}
+
+impl Property {
+    /// First value of a parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|p| p.name == name).and_then(|p| p.values.first()).map(String::as_str)
+    }
+}
+
+/// Parses a text that must be exactly one VCALENDAR (blank lines around it are tolerated).
+pub fn parse_calendar(text: &str) -> Result<Component, InvalidCalendar> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut stack: Vec<Component> = Vec::new();
+    let mut done: Option<Component> = None;
+    for (number, raw) in unfold(text) {
+        let line = parse_line(number, &raw)?;
+        let fail = |reason: String| InvalidCalendar::Syntax { line: number, reason };
+        if done.is_some() {
+            return Err(InvalidCalendar::NotOneCalendar);
+        }
+        match line.name.as_str() {
+            "BEGIN" => {
+                let name = line.value.trim().to_ascii_uppercase();
+                if name.is_empty() {
+                    return Err(fail("BEGIN without a component name".into()));
+                }
+                if stack.is_empty() && name != "VCALENDAR" {
+                    return Err(InvalidCalendar::NotOneCalendar);
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(fail("components nested too deeply".into()));
+                }
+                stack.push(Component { name, properties: Vec::new(), components: Vec::new() });
+            }
+            "END" => {
+                let name = line.value.trim().to_ascii_uppercase();
+                let open = stack.pop().ok_or_else(|| fail(format!("END:{name} without BEGIN")))?;
+                if open.name != name {
+                    return Err(fail(format!("END:{name} closes BEGIN:{}", open.name)));
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.components.push(open),
+                    None => done = Some(open),
+                }
+            }
+            _ => {
+                let current = stack.last_mut().ok_or(InvalidCalendar::NotOneCalendar)?;
+                current.properties.push(Property { name: line.name, params: line.params, value: line.value });
+            }
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(InvalidCalendar::Syntax { line: 0, reason: format!("BEGIN:{} is never closed", open.name) });
+    }
+    done.ok_or(InvalidCalendar::NotOneCalendar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_components_are_built_in_order() {
+        let cal = parse_calendar(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        )
+        .unwrap();
+        assert_eq!(cal.name, "VCALENDAR");
+        let event = &cal.components[0];
+        assert_eq!(event.property("UID").map(|p| p.value.as_str()), Some("1"));
+        assert_eq!(event.components[0].name, "VALARM");
+    }
+
+    #[test]
+    fn mismatched_or_missing_ends_are_refused() {
+        assert!(parse_calendar("BEGIN:VCALENDAR\nBEGIN:VEVENT\nEND:VTODO\nEND:VCALENDAR\n").is_err());
+        assert!(parse_calendar("BEGIN:VCALENDAR\nBEGIN:VEVENT\nEND:VEVENT\n").is_err());
+        assert!(parse_calendar("BEGIN:VCALENDAR\nEND:VCALENDAR\nBEGIN:VCALENDAR\nEND:VCALENDAR\n").is_err());
+        assert!(parse_calendar("").is_err());
+        assert!(parse_calendar("UID:x\nBEGIN:VCALENDAR\nEND:VCALENDAR\n").is_err());
+    }
+}

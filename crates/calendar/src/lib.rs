@@ -1,0 +1,17 @@
+//! iCalendar (RFC 5545) as CalDAV needs it. Pure: no I/O, no clock, no async.
+//!
+//! - [`parse_calendar`] reads text into a [`Component`] tree, exactly: unfolding per RFC 5545
+//!   §3.1 keeps every character, BEGIN/END must match by name. (The `ical` crate was tried
+//!   first; its line reader trims whitespace at fold boundaries and its parser accepts an END
+//!   of the wrong name, which is fine for display and wrong for validation and text-match.)
+//! - [`validate_object`] applies RFC 4791 §4.1 and §5.3.2.1 to a PUT body.
+//! - [`validate_timezone`] checks a `calendar-timezone` property value (RFC 4791 §5.2.2).
+
+mod component;
+mod content_line;
+mod error;
+mod validate;
+
+pub use component::{parse_calendar, Component, Parameter, Property};
+pub use error::{InvalidCalendar, Violation};
+pub use validate::{validate_object, validate_timezone, CalendarObject, ComponentKind};

@@ -1,0 +1,208 @@
+//! RFC 4791 §4.1 / §5.3.2.1 checks of a calendar object resource.
+//!
+//! Strictness follows what real servers enforce and real clients send:
+//! - VERSION may be missing (some generators omit it), but if present must be 2.0; PRODID
+//!   is not required (sabre/dav repairs rather than refuses it, Radicale ignores it).
+//! - DTSTART is required in a VEVENT (RFC 5545 §3.6.1 without METHOD; sabre/dav requires it).
+//! - A TZID naming no VTIMEZONE in the object is accepted: Outlook and older Thunderbird send
+//!   IANA or Windows zone names bare, and refusing them would lose those clients' events.
+
+use std::collections::HashSet;
+
+use crate::component::{parse_calendar, Component};
+use crate::error::InvalidCalendar;
+
+/// The component type of a calendar object resource (RFC 4791 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComponentKind {
+    Event,
+    Todo,
+    Journal,
+}
+
+impl ComponentKind {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "VEVENT" => Some(ComponentKind::Event),
+            "VTODO" => Some(ComponentKind::Todo),
+            "VJOURNAL" => Some(ComponentKind::Journal),
+            _ => None,
+        }
+    }
+}
+
+/// What the gateway needs to know of a valid calendar object resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarObject {
+    pub uid: String,
+    pub component: ComponentKind,
+}
+
+/// Checks a PUT body. RFC 4791 §4.1 and §5.3.2.1.
+pub fn validate_object(body: &[u8]) -> Result<CalendarObject, InvalidCalendar> {
+    let text = std::str::from_utf8(body).map_err(|_| InvalidCalendar::NotUtf8)?;
+    let calendar = parse_calendar(text)?;
+    check_version(&calendar)?;
+    if calendar.property("METHOD").is_some() {
+        return Err(InvalidCalendar::MethodPresent);
+    }
+    let mut kind: Option<(ComponentKind, &str)> = None;
+    let mut other: Option<&str> = None;
+    for component in &calendar.components {
+        match ComponentKind::from_name(&component.name) {
+            Some(k) => match kind {
+                None => kind = Some((k, &component.name)),
+                Some((existing, name)) if existing != k => {
+                    return Err(InvalidCalendar::MixedComponents(name.to_owned(), component.name.clone()))
+                }
+                Some(_) => {}
+            },
+            // VTIMEZONE goes along with the object; X- and IANA components are kept as sent.
+            None if component.name == "VTIMEZONE" => {}
+            None => other = other.or(Some(&component.name)),
+        }
+    }
+    let Some((component, name)) = kind else {
+        return Err(match other {
+            Some(name) => InvalidCalendar::UnsupportedComponent(name.to_owned()),
+            None => InvalidCalendar::NoComponent,
+        });
+    };
+    let instances: Vec<&Component> = calendar.components_named(name).collect();
+    let uid = check_instances(name, &instances)?;
+    for instance in &instances {
+        check_properties(component, instance)?;
+    }
+    Ok(CalendarObject { uid, component })
+}
+
+/// Checks a calendar-timezone property value (RFC 4791 §5.2.2): a VCALENDAR with exactly one VTIMEZONE.
+pub fn validate_timezone(text: &str) -> Result<(), InvalidCalendar> {
+    let calendar = parse_calendar(text)?;
+    check_version(&calendar)?;
+    let timezones = calendar.components_named("VTIMEZONE").count();
+    if timezones != 1 || calendar.components.len() != 1 {
+        return Err(InvalidCalendar::NotOneTimezone);
+    }
+    Ok(())
+}
+
+fn check_version(calendar: &Component) -> Result<(), InvalidCalendar> {
+    match calendar.property("VERSION") {
+        Some(version) if version.value.trim() != "2.0" => Err(InvalidCalendar::Version(version.value.clone())),
+        _ => Ok(()),
+    }
+}
+
+/// One UID for all, at most one master, distinct RECURRENCE-IDs (RFC 4791 §4.1).
+fn check_instances(name: &str, instances: &[&Component]) -> Result<String, InvalidCalendar> {
+    let mut uid: Option<&str> = None;
+    let mut masters = 0;
+    let mut recurrence_ids = HashSet::new();
+    for instance in instances {
+        let this = instance
+            .property("UID")
+            .map(|p| p.value.trim())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| InvalidCalendar::MissingUid(name.to_owned()))?;
+        match uid {
+            None => uid = Some(this),
+            Some(first) if first != this => {
+                return Err(InvalidCalendar::MultipleUids(first.to_owned(), this.to_owned()))
+            }
+            Some(_) => {}
+        }
+        match instance.property("RECURRENCE-ID") {
+            None => {
+                masters += 1;
+                if masters > 1 {
+                    return Err(InvalidCalendar::SeveralMasters(name.to_owned()));
+                }
+            }
+            Some(rid) => {
+                if !recurrence_ids.insert(rid.value.trim().to_owned()) {
+                    return Err(InvalidCalendar::DuplicateRecurrenceId(rid.value.clone()));
+                }
+            }
+        }
+    }
+    uid.map(str::to_owned).ok_or_else(|| InvalidCalendar::MissingUid(name.to_owned()))
+}
+
+fn check_properties(kind: ComponentKind, component: &Component) -> Result<(), InvalidCalendar> {
+    let has = |name: &str| component.property(name).is_some();
+    let exclusive = |first: &'static str, second: &'static str| {
+        if has(first) && has(second) {
+            Err(InvalidCalendar::ExclusiveProperties { component: component.name.clone(), first, second })
+        } else {
+            Ok(())
+        }
+    };
+    match kind {
+        ComponentKind::Event => {
+            if !has("DTSTART") {
+                return Err(InvalidCalendar::MissingProperty {
+                    component: component.name.clone(),
+                    property: "DTSTART",
+                });
+            }
+            exclusive("DTEND", "DURATION")?;
+        }
+        ComponentKind::Todo => exclusive("DUE", "DURATION")?,
+        ComponentKind::Journal => {}
+    }
+    for name in ["DTSTART", "DTEND", "DUE", "RECURRENCE-ID"] {
+        if let Some(property) = component.property(name) {
+            if !is_date_or_date_time(property.value.trim()) {
+                return Err(InvalidCalendar::BadDateTime { property: name.to_owned(), value: property.value.clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RFC 5545 §3.3.4 / §3.3.5 basic forms: `YYYYMMDD` or `YYYYMMDDTHHMMSS[Z]`, with plausible
+/// field ranges (second 60 allowed for leap seconds).
+fn is_date_or_date_time(value: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let number = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
+    let valid_date = |d: &str| {
+        d.len() == 8 && digits(d) && (1..=12).contains(&number(&d[4..6])) && (1..=31).contains(&number(&d[6..8]))
+    };
+    match value.split_once('T') {
+        None => valid_date(value),
+        Some((date, time)) => {
+            let time = time.strip_suffix('Z').unwrap_or(time);
+            valid_date(date)
+                && time.len() == 6
+                && digits(time)
+                && number(&time[0..2]) <= 23
+                && number(&time[2..4]) <= 59
+                && number(&time[4..6]) <= 60
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_and_date_time_forms() {
+        for good in ["20261201", "20261201T090000", "20261201T090000Z", "20161231T235960Z"] {
+            assert!(is_date_or_date_time(good), "{good}");
+        }
+        for bad in ["2026-12-01", "20261301", "20261201T250000", "20261201T0900", "", "20261201TZ"] {
+            assert!(!is_date_or_date_time(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timezone_property_needs_exactly_one_vtimezone() {
+        let one = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+        assert_eq!(validate_timezone(one), Ok(()));
+        let none = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n";
+        assert_eq!(validate_timezone(none), Err(InvalidCalendar::NotOneTimezone));
+        assert!(validate_timezone("Europe/Berlin").is_err());
+    }
+}

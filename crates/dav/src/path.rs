@@ -1,0 +1,226 @@
+//! The URL space, parsed purely (no lookups): `/dav/` and below.
+//!
+//! ```text
+//! /dav/                                   Root
+//! /dav/principals/                        Principals
+//! /dav/principals/{user}/                 Principal
+//! /dav/calendars/                         Calendars
+//! /dav/calendars/{user}/                  CalendarHome
+//! /dav/calendars/{user}/{calendar}/       Calendar
+//! /dav/calendars/{user}/{calendar}/{item} Object
+//! ```
+//! Segments are percent-decoded on parse and encoded again by the `*_href` builders, so a
+//! user `a@b.example` or an item `x y.ics` round-trip. A segment that is empty, `.`, `..`,
+//! contains `/` (after decoding), a NUL or control character, or is longer than 255 bytes
+//! is refused.
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// The mount point of the DAV tree.
+pub const DAV_ROOT: &str = "/dav/";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourcePath {
+    Root,
+    Principals,
+    Principal { user: String },
+    Calendars,
+    CalendarHome { user: String },
+    Calendar { user: String, calendar: String },
+    Object { user: String, calendar: String, item: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// Outside `/dav/`, or deeper than an object: 404.
+    #[error("no such resource")]
+    NotFound,
+    /// A segment that can never name a resource: 400.
+    #[error("invalid path segment")]
+    InvalidSegment,
+}
+
+impl ResourcePath {
+    /// Parses an absolute request path (percent-encoded as on the wire, without query).
+    /// An href in a request body may be a full URL (`https://host/dav/...`): `parse_href`.
+    pub fn parse(path: &str) -> Result<ResourcePath, PathError> {
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let mut segments = Vec::new();
+        for raw in path.split('/').filter(|s| !s.is_empty()) {
+            segments.push(decode_segment(raw)?);
+        }
+        let mut rest = segments.iter().map(String::as_str);
+        if rest.next() != Some("dav") {
+            return Err(PathError::NotFound);
+        }
+        let owned = |s: &str| s.to_owned();
+        let parsed = match (rest.next(), rest.next(), rest.next(), rest.next(), rest.next()) {
+            (None, ..) => ResourcePath::Root,
+            (Some("principals"), None, ..) => ResourcePath::Principals,
+            (Some("principals"), Some(user), None, ..) => ResourcePath::Principal { user: owned(user) },
+            (Some("calendars"), None, ..) => ResourcePath::Calendars,
+            (Some("calendars"), Some(user), None, ..) => ResourcePath::CalendarHome { user: owned(user) },
+            (Some("calendars"), Some(user), Some(calendar), None, _) => {
+                ResourcePath::Calendar { user: owned(user), calendar: owned(calendar) }
+            }
+            (Some("calendars"), Some(user), Some(calendar), Some(item), None) => {
+                ResourcePath::Object { user: owned(user), calendar: owned(calendar), item: owned(item) }
+            }
+            _ => return Err(PathError::NotFound),
+        };
+        Ok(parsed)
+    }
+
+    /// Like `parse`, but also accepts an absolute URL and keeps only its path (RFC 4918 §8.3).
+    pub fn parse_href(href: &str) -> Result<ResourcePath, PathError> {
+        let href = href.trim();
+        for scheme in ["https://", "http://"] {
+            if href.len() >= scheme.len() && href[..scheme.len()].eq_ignore_ascii_case(scheme) {
+                let after = &href[scheme.len()..];
+                let path = after.find('/').map(|i| &after[i..]).unwrap_or("/");
+                return ResourcePath::parse(path);
+            }
+        }
+        if href.starts_with('/') {
+            ResourcePath::parse(href)
+        } else {
+            Err(PathError::NotFound)
+        }
+    }
+
+    /// The canonical percent-encoded href; collections end with `/`.
+    pub fn href(&self) -> String {
+        let e = encode_segment;
+        match self {
+            ResourcePath::Root => DAV_ROOT.to_owned(),
+            ResourcePath::Principals => format!("{DAV_ROOT}principals/"),
+            ResourcePath::Principal { user } => format!("{DAV_ROOT}principals/{}/", e(user)),
+            ResourcePath::Calendars => format!("{DAV_ROOT}calendars/"),
+            ResourcePath::CalendarHome { user } => format!("{DAV_ROOT}calendars/{}/", e(user)),
+            ResourcePath::Calendar { user, calendar } => format!("{DAV_ROOT}calendars/{}/{}/", e(user), e(calendar)),
+            ResourcePath::Object { user, calendar, item } => {
+                format!("{DAV_ROOT}calendars/{}/{}/{}", e(user), e(calendar), e(item))
+            }
+        }
+    }
+
+    /// The user the path belongs to, if any.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            ResourcePath::Principal { user }
+            | ResourcePath::CalendarHome { user }
+            | ResourcePath::Calendar { user, .. }
+            | ResourcePath::Object { user, .. } => Some(user),
+            ResourcePath::Root | ResourcePath::Principals | ResourcePath::Calendars => None,
+        }
+    }
+}
+
+/// Characters kept literal in a segment: RFC 3986 unreserved and the sub-delims and `@`/`:`
+/// that are legal in a path segment and common in user names (`a@b.example`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'+')
+    .remove(b':')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+fn decode_segment(raw: &str) -> Result<String, PathError> {
+    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError::InvalidSegment)?;
+    let valid = !decoded.is_empty()
+        && decoded != "."
+        && decoded != ".."
+        && decoded.len() <= 255
+        && !decoded.contains('/')
+        && !decoded.chars().any(char::is_control);
+    if valid {
+        Ok(decoded.into_owned())
+    } else {
+        Err(PathError::InvalidSegment)
+    }
+}
+
+pub fn principal_href(user: &str) -> String {
+    ResourcePath::Principal { user: user.to_owned() }.href()
+}
+
+pub fn calendar_home_href(user: &str) -> String {
+    ResourcePath::CalendarHome { user: user.to_owned() }.href()
+}
+
+pub fn calendar_href(user: &str, calendar: &str) -> String {
+    ResourcePath::Calendar { user: user.to_owned(), calendar: calendar.to_owned() }.href()
+}
+
+pub fn object_href(user: &str, calendar: &str, item: &str) -> String {
+    ResourcePath::Object { user: user.to_owned(), calendar: calendar.to_owned(), item: item.to_owned() }.href()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_with_and_without_trailing_slash() {
+        assert_eq!(ResourcePath::parse("/dav"), Ok(ResourcePath::Root));
+        assert_eq!(ResourcePath::parse("/dav/"), Ok(ResourcePath::Root));
+        assert_eq!(
+            ResourcePath::parse("/dav/calendars/alice"),
+            Ok(ResourcePath::CalendarHome { user: "alice".into() })
+        );
+        assert_eq!(
+            ResourcePath::parse("//dav//calendars/alice/work"),
+            Ok(ResourcePath::Calendar { user: "alice".into(), calendar: "work".into() })
+        );
+    }
+
+    #[test]
+    fn segments_round_trip_through_href() {
+        let path =
+            ResourcePath::Object { user: "a@b.example".into(), calendar: "my cal".into(), item: "ü%1.ics".into() };
+        let href = path.href();
+        assert_eq!(href, "/dav/calendars/a@b.example/my%20cal/%C3%BC%251.ics");
+        assert_eq!(ResourcePath::parse(&href), Ok(path));
+    }
+
+    #[test]
+    fn traversal_and_control_characters_are_refused() {
+        assert_eq!(ResourcePath::parse("/dav/calendars/alice/../bob/"), Err(PathError::InvalidSegment));
+        assert_eq!(ResourcePath::parse("/dav/calendars/alice/%2e%2e/"), Err(PathError::InvalidSegment));
+        assert_eq!(ResourcePath::parse("/dav/calendars/a%2Fb/"), Err(PathError::InvalidSegment));
+        assert_eq!(ResourcePath::parse("/dav/calendars/a%00/"), Err(PathError::InvalidSegment));
+        assert_eq!(ResourcePath::parse("/dav/calendars/%FF/"), Err(PathError::InvalidSegment));
+    }
+
+    #[test]
+    fn other_trees_and_deeper_paths_are_not_found() {
+        assert_eq!(ResourcePath::parse("/other/"), Err(PathError::NotFound));
+        assert_eq!(ResourcePath::parse("/dav/files/"), Err(PathError::NotFound));
+        assert_eq!(ResourcePath::parse("/dav/calendars/a/b/c/d"), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn hrefs_may_be_absolute_urls() {
+        assert_eq!(
+            ResourcePath::parse_href("https://cal.example:8443/dav/calendars/alice/work/1.ics"),
+            Ok(ResourcePath::Object { user: "alice".into(), calendar: "work".into(), item: "1.ics".into() })
+        );
+        assert_eq!(ResourcePath::parse_href("relative/1.ics"), Err(PathError::NotFound));
+    }
+}

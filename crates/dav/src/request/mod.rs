@@ -1,0 +1,12 @@
+//! Request bodies parsed into typed values. Every parser takes the raw body and returns a
+//! value or a [`ParseError`]; none allocate without bound (see `xml::reader` limits).
+
+mod mkcalendar;
+mod propfind;
+mod proppatch;
+mod report;
+
+pub use mkcalendar::{parse_mkcalendar, parse_mkcol, MkCollection};
+pub use propfind::{parse_propfind, PropFind};
+pub use proppatch::{parse_propertyupdate, PropOp, PropValue, PropertyUpdate};
+pub use report::{parse_report, Report, SyncLevel};

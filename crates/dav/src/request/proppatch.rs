@@ -1,0 +1,137 @@
+use crate::error::ParseError;
+use crate::names::{PropName, QName, NS_DAV};
+use crate::xml::writer::{element, escape_text};
+use crate::xml::{parse, reader::XmlNode, XmlElement};
+
+/// A PROPPATCH body (RFC 4918 §14.19): set and remove instructions in document order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropertyUpdate {
+    pub operations: Vec<PropOp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PropOp {
+    Set(PropName, PropValue),
+    Remove(PropName),
+}
+
+/// The value of a property being set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PropValue {
+    /// Character content of a text property (displayname, calendar-description,
+    /// calendar-color, calendar-order, calendar-timezone, and unknown properties with only
+    /// text). Whitespace is kept as sent except for calendar-color and calendar-order,
+    /// which are trimmed.
+    Text(String),
+    /// `supported-calendar-component-set`: the `name` attributes of `<C:comp>`.
+    Components(Vec<String>),
+    /// `resourcetype` in an extended MKCOL: the child element names.
+    ResourceType(Vec<QName>),
+    /// Any other content with child elements, as the raw inner XML.
+    Xml(String),
+}
+
+pub fn parse_propertyupdate(body: &[u8]) -> Result<PropertyUpdate, ParseError> {
+    let root = parse(body)?;
+    if !root.is(NS_DAV, "propertyupdate") {
+        return Err(ParseError::UnexpectedRoot(root.name.to_string()));
+    }
+    let mut operations = Vec::new();
+    for instruction in root.elements() {
+        let set = if instruction.is(NS_DAV, "set") {
+            true
+        } else if instruction.is(NS_DAV, "remove") {
+            false
+        } else {
+            continue;
+        };
+        for prop in instruction.elements().filter(|e| e.is(NS_DAV, "prop")) {
+            for property in prop.elements() {
+                let name = PropName::from_qname(&property.name.ns, &property.name.local);
+                operations.push(if set {
+                    PropOp::Set(name.clone(), value(&name, property))
+                } else {
+                    PropOp::Remove(name)
+                });
+            }
+        }
+    }
+    if operations.is_empty() {
+        return Err(ParseError::Invalid("propertyupdate without set or remove".into()));
+    }
+    Ok(PropertyUpdate { operations })
+}
+
+/// The value of a `<prop>` child being set (shared with MKCALENDAR and extended MKCOL).
+pub(crate) fn value(name: &PropName, element: &XmlElement) -> PropValue {
+    match name {
+        PropName::SupportedCalendarComponentSet => PropValue::Components(
+            element
+                .elements()
+                .filter(|e| e.is(crate::names::NS_CALDAV, "comp"))
+                .filter_map(|e| e.attribute("name").map(str::to_owned))
+                .collect(),
+        ),
+        PropName::ResourceType => PropValue::ResourceType(element.elements().map(|e| e.name.clone()).collect()),
+        PropName::CalendarColor | PropName::CalendarOrder => PropValue::Text(element.text().trim().to_owned()),
+        _ if element.has_element_children() => PropValue::Xml(inner_xml(element)),
+        _ => PropValue::Text(element.text()),
+    }
+}
+
+/// Re-serialises the content of `element`, each namespace declared where it is used, so the
+/// fragment can be stored and written back inside any document.
+fn inner_xml(element: &XmlElement) -> String {
+    let mut out = String::new();
+    write_children(&mut out, element);
+    out
+}
+
+fn write_children(out: &mut String, parent: &XmlElement) {
+    for child in &parent.children {
+        match child {
+            XmlNode::Text(text) => out.push_str(&escape_text(text)),
+            XmlNode::Element(e) => {
+                let attributes: Vec<(String, String)> = e
+                    .attributes
+                    .iter()
+                    .filter(|(n, _)| n.ns.is_empty())
+                    .map(|(n, v)| (n.local.clone(), v.clone()))
+                    .collect();
+                element(out, &e.name, &attributes, |o| write_children(o, e));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_and_remove_in_document_order() {
+        let body = br#"<D:propertyupdate xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop><D:displayname> Work </D:displayname><A:calendar-color> #FF0000 </A:calendar-color></D:prop></D:set><D:remove><D:prop><D:displayname/></D:prop></D:remove></D:propertyupdate>"#;
+        let update = parse_propertyupdate(body).unwrap();
+        assert_eq!(
+            update.operations,
+            vec![
+                PropOp::Set(PropName::DisplayName, PropValue::Text(" Work ".into())),
+                PropOp::Set(PropName::CalendarColor, PropValue::Text("#FF0000".into())),
+                PropOp::Remove(PropName::DisplayName),
+            ]
+        );
+    }
+
+    #[test]
+    fn structured_unknown_values_keep_their_namespaces() {
+        let body = br#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><Z:p xmlns:Z="urn:z"><Z:a x="1">t</Z:a></Z:p></D:prop></D:set></D:propertyupdate>"#;
+        let update = parse_propertyupdate(body).unwrap();
+        let PropOp::Set(_, PropValue::Xml(xml)) = &update.operations[0] else { panic!("{update:?}") };
+        assert_eq!(xml, r#"<X:a xmlns:X="urn:z" x="1">t</X:a>"#);
+    }
+
+    #[test]
+    fn empty_update_is_invalid() {
+        assert!(parse_propertyupdate(br#"<D:propertyupdate xmlns:D="DAV:"/>"#).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+use crate::error::ParseError;
+use crate::names::{QName, NS_CALDAV, NS_DAV};
+use crate::xml::parse;
+
+use super::propfind::selection;
+use super::PropFind;
+
+/// RFC 6578 §6.3: `1` or `infinite`; calendars have no sub-collections, so both mean members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncLevel {
+    One,
+    Infinite,
+}
+
+/// A REPORT body, by its root element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// RFC 4791 §7.9
+    CalendarMultiget { props: PropFind, hrefs: Vec<String> },
+    /// RFC 6578 §3.2. `sync_token` is `None` for an empty `<D:sync-token/>` (initial sync).
+    SyncCollection { sync_token: Option<String>, level: SyncLevel, limit: Option<u64>, props: PropFind },
+    /// A report the gateway does not implement (yet), by root element name: answered 403 with
+    /// `DAV:supported-report` (RFC 3253 §3.6).
+    Unsupported(QName),
+}
+
+pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
+    let root = parse(body)?;
+    if root.is(NS_CALDAV, "calendar-multiget") {
+        let props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
+        let hrefs = root.elements().filter(|e| e.is(NS_DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
+        return Ok(Report::CalendarMultiget { props, hrefs });
+    }
+    if root.is(NS_DAV, "sync-collection") {
+        let sync_token = root.child(NS_DAV, "sync-token").map(|e| e.text().trim().to_owned()).filter(|t| !t.is_empty());
+        let level = match root.child(NS_DAV, "sync-level").map(|e| e.text()) {
+            None => SyncLevel::One,
+            Some(text) => match text.trim() {
+                "1" => SyncLevel::One,
+                "infinite" | "infinity" => SyncLevel::Infinite,
+                other => return Err(ParseError::Invalid(format!("sync-level {other:?}"))),
+            },
+        };
+        let limit = match root.child(NS_DAV, "limit").and_then(|l| l.child(NS_DAV, "nresults")) {
+            None => None,
+            Some(n) => Some(
+                n.text().trim().parse::<u64>().map_err(|_| ParseError::Invalid("nresults is not a number".into()))?,
+            ),
+        };
+        // RFC 6578 §6.1 requires DAV:prop; an absent one asks for no properties.
+        let props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
+        return Ok(Report::SyncCollection { sync_token, level, limit, props });
+    }
+    Ok(Report::Unsupported(root.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PropName;
+
+    #[test]
+    fn initial_sync_has_no_token() {
+        let body = br#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"#;
+        assert_eq!(
+            parse_report(body),
+            Ok(Report::SyncCollection {
+                sync_token: None,
+                level: SyncLevel::One,
+                limit: None,
+                props: PropFind::Prop(vec![PropName::GetETag])
+            })
+        );
+    }
+
+    #[test]
+    fn multiget_collects_trimmed_hrefs() {
+        let body = br#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><D:href> /a/1.ics </D:href><D:href>/a/2.ics</D:href></C:calendar-multiget>"#;
+        let Ok(Report::CalendarMultiget { props, hrefs }) = parse_report(body) else { panic!() };
+        assert_eq!(hrefs, vec!["/a/1.ics", "/a/2.ics"]);
+        assert_eq!(props, PropFind::Prop(vec![PropName::GetETag, PropName::CalendarData]));
+    }
+
+    #[test]
+    fn other_reports_are_unsupported_by_name() {
+        let body = br#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>"#;
+        assert_eq!(parse_report(body), Ok(Report::Unsupported(QName::caldav("free-busy-query"))));
+    }
+
+    #[test]
+    fn bad_sync_level_and_limit_are_invalid() {
+        let level = br#"<D:sync-collection xmlns:D="DAV:"><D:sync-level>2</D:sync-level></D:sync-collection>"#;
+        assert!(parse_report(level).is_err());
+        let limit =
+            br#"<D:sync-collection xmlns:D="DAV:"><D:limit><D:nresults>x</D:nresults></D:limit></D:sync-collection>"#;
+        assert!(parse_report(limit).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+use http::StatusCode;
+
+use super::{Element, PropStat, Response, ResponseBody, Value};
+use crate::names::QName;
+use crate::xml::writer::{element, escape_text, ROOT_NAMESPACES};
+
+/// `<D:multistatus>`, optionally closed by a `<D:sync-token>` (RFC 6578 §6.4).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct MultiStatus {
+    pub responses: Vec<Response>,
+    pub sync_token: Option<String>,
+}
+
+impl MultiStatus {
+    /// The complete XML document, with an XML declaration and namespace prefixes D (DAV:),
+    /// C (CalDAV), CS (CalendarServer), ICAL (Apple) declared on the root; other namespaces
+    /// get generated prefixes where they are used.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+        out.push_str(&format!("<D:multistatus {ROOT_NAMESPACES}>\n"));
+        for response in &self.responses {
+            write_response(&mut out, response);
+            out.push('\n');
+        }
+        if let Some(token) = &self.sync_token {
+            element(&mut out, &QName::dav("sync-token"), &[], |o| o.push_str(&escape_text(token)));
+            out.push('\n');
+        }
+        out.push_str("</D:multistatus>\n");
+        out
+    }
+}
+
+/// RFC 4918 §14.24: href, then propstats or a status, then the optional error.
+fn write_response(out: &mut String, response: &Response) {
+    element(out, &QName::dav("response"), &[], |o| {
+        element(o, &QName::dav("href"), &[], |o| o.push_str(&escape_text(&response.href)));
+        match &response.body {
+            ResponseBody::PropStats(propstats) => propstats.iter().for_each(|p| write_propstat(o, p)),
+            ResponseBody::Status(status) => write_status(o, *status),
+        }
+        if let Some(condition) = &response.error {
+            element(o, &QName::dav("error"), &[], |o| super::error::write_condition(o, condition));
+        }
+    });
+}
+
+fn write_propstat(out: &mut String, propstat: &PropStat) {
+    element(out, &QName::dav("propstat"), &[], |o| {
+        element(o, &QName::dav("prop"), &[], |o| {
+            for property in &propstat.props {
+                write_value(o, &property.name.to_qname(), &[], &property.value);
+            }
+        });
+        write_status(o, propstat.status);
+    });
+}
+
+pub(crate) fn write_status(out: &mut String, status: StatusCode) {
+    element(out, &QName::dav("status"), &[], |o| {
+        o.push_str(&format!("HTTP/1.1 {} {}", status.as_u16(), status.canonical_reason().unwrap_or("")));
+    });
+}
+
+fn write_value(out: &mut String, name: &QName, attributes: &[(String, String)], value: &Value) {
+    element(out, name, attributes, |o| match value {
+        Value::Empty => {}
+        Value::Text(text) => o.push_str(&escape_text(text)),
+        Value::Href(href) => write_href(o, href),
+        Value::Hrefs(hrefs) => hrefs.iter().for_each(|h| write_href(o, h)),
+        Value::Elements(children) => children.iter().for_each(|c| write_element(o, c)),
+    });
+}
+
+fn write_element(out: &mut String, element: &Element) {
+    write_value(out, &element.name, &element.attributes, &element.content);
+}
+
+fn write_href(out: &mut String, href: &str) {
+    element(out, &QName::dav("href"), &[], |o| o.push_str(&escape_text(href)));
+}

@@ -1,0 +1,148 @@
+//! HTTP Basic credentials → a backend session, through a short-lived cache.
+//!
+//! A phone's sync burst is a dozen requests in a second; logging in to the mail system for
+//! each would be slow and can trip its brute-force protection. Sessions are cached under a
+//! keyed hash of user *and* password, so a wrong password never hits a cached session and a
+//! changed password takes effect when the entry expires (`auth.session_ttl_secs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use moka::future::Cache;
+use sha2::{Digest, Sha256};
+use store::{Backend, Credentials, Session, StoreError};
+
+use crate::config::{AuthConfig, CaldavConfig};
+use crate::provision;
+
+/// Why a request carries no usable identity.
+#[derive(Debug)]
+pub enum AuthFailure {
+    /// No credentials, undecodable ones, or ones the backend rejected: 401 + challenge.
+    Unauthenticated,
+    /// The backend could not answer: 503, never 401 (a phone would ask for a new password).
+    Backend(StoreError),
+}
+
+pub struct Authenticator {
+    backend: Arc<dyn Backend>,
+    sessions: Cache<[u8; 32], Arc<dyn Session>>,
+    /// Random per process, so cache keys reveal nothing about passwords even in a memory dump.
+    key_secret: [u8; 32],
+    caldav: CaldavConfig,
+    challenge: HeaderValue,
+}
+
+impl Authenticator {
+    pub fn new(backend: Arc<dyn Backend>, config: &AuthConfig, caldav: &CaldavConfig) -> Self {
+        let sessions = Cache::builder()
+            .max_capacity(config.max_sessions)
+            .time_to_live(Duration::from_secs(config.session_ttl_secs))
+            .build();
+        let challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", config.realm))
+            .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"CalDAV\""));
+        Authenticator { backend, sessions, key_secret: rand::random(), caldav: caldav.clone(), challenge }
+    }
+
+    /// `WWW-Authenticate` value for 401 responses.
+    pub fn challenge(&self) -> HeaderValue {
+        self.challenge.clone()
+    }
+
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<dyn Session>, AuthFailure> {
+        let credentials = basic_credentials(headers).ok_or(AuthFailure::Unauthenticated)?;
+        let key = self.cache_key(&credentials);
+        let backend = self.backend.clone();
+        let caldav = self.caldav.clone();
+        // `try_get_with` coalesces concurrent logins of the same user into one backend call.
+        self.sessions
+            .try_get_with(key, async move {
+                let session = backend.login(&credentials).await?;
+                if caldav.provision_defaults {
+                    provision::default_folders(session.as_ref(), &caldav).await?;
+                }
+                Ok::<_, StoreError>(session)
+            })
+            .await
+            .map_err(|error: Arc<StoreError>| match error.as_ref() {
+                StoreError::Unauthenticated => AuthFailure::Unauthenticated,
+                _ => AuthFailure::Backend(unwrap_shared(error)),
+            })
+    }
+
+    fn cache_key(&self, credentials: &Credentials) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.key_secret);
+        hasher.update((credentials.username.len() as u64).to_be_bytes());
+        hasher.update(credentials.username.as_bytes());
+        hasher.update(credentials.password.as_bytes());
+        hasher.finalize().into()
+    }
+}
+
+/// moka shares one error among all waiters; rebuild an owned one for the error mapping.
+fn unwrap_shared(error: Arc<StoreError>) -> StoreError {
+    match Arc::try_unwrap(error) {
+        Ok(owned) => owned,
+        Err(shared) => match shared.as_ref() {
+            StoreError::Unavailable { retry_after, source } => {
+                StoreError::Unavailable { retry_after: *retry_after, source: source.to_string().into() }
+            }
+            other => StoreError::Internal(other.to_string().into()),
+        },
+    }
+}
+
+/// RFC 7617: `Authorization: Basic base64(user ":" password)`, UTF-8.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (username, password) = text.split_once(':')?;
+    if username.is_empty() {
+        return None;
+    }
+    Some(Credentials { username: username.to_owned(), password: password.to_owned() })
+}
+
+/// 401 with the challenge.
+pub fn unauthorized(challenge: HeaderValue) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn basic_credentials_decode_user_and_password_with_colon() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("alice:pa:ss wörd");
+        let credentials = basic_credentials(&headers(&format!("Basic {encoded}"))).unwrap();
+        assert_eq!(credentials.username, "alice");
+        assert_eq!(credentials.password, "pa:ss wörd");
+    }
+
+    #[test]
+    fn other_schemes_and_garbage_give_no_credentials() {
+        assert!(basic_credentials(&headers("Bearer abc")).is_none());
+        assert!(basic_credentials(&headers("Basic !!!")).is_none());
+        let no_colon = base64::engine::general_purpose::STANDARD.encode("alice");
+        assert!(basic_credentials(&headers(&format!("Basic {no_colon}"))).is_none());
+        assert!(basic_credentials(&HeaderMap::new()).is_none());
+    }
+}

@@ -1,0 +1,359 @@
+//! `config/gateway.toml`, overridden by `GATEWAY__SECTION__KEY` environment variables.
+//!
+//! Loading takes the file text and the environment as arguments, so tests need neither
+//! files nor real environment variables. Every field has a default, so an empty file is a
+//! working configuration; unknown keys are errors, so a typo never silently does nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The prefix of environment overrides: `GATEWAY__LIMITS__MAX_REQUEST_BODY=2097152`.
+pub const ENV_PREFIX: &str = "GATEWAY__";
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub backend: BackendConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub caldav: CaldavConfig,
+    pub log: LogConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the CalDAV listener. Port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// Seconds in-flight requests get to finish after SIGTERM/ctrl-c.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8443)), shutdown_grace_secs: 10 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// `false` serves plain HTTP: only for running behind a TLS-terminating proxy.
+    pub enabled: bool,
+    /// PEM certificate chain. Unset (with `key` unset) means a self-signed certificate for
+    /// localhost, generated once into `<data_dir>/tls/`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// Seconds a client gets to finish the TLS handshake.
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { enabled: true, cert: None, key: None, handshake_timeout_secs: 10 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Embedded,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendConfig {
+    pub kind: BackendKind,
+    pub embedded: EmbeddedConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedConfig {
+    /// Directory of the SQLite database and the generated TLS certificate.
+    pub data_dir: PathBuf,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        EmbeddedConfig { data_dir: PathBuf::from("data") }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Realm of `WWW-Authenticate: Basic`.
+    pub realm: String,
+    /// Seconds an authenticated session is reused without asking the backend again. Short,
+    /// so a changed password takes effect soon; long enough that a sync burst is one login.
+    pub session_ttl_secs: u64,
+    /// Most sessions kept at once.
+    pub max_sessions: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { realm: "CalDAV gateway".into(), session_ttl_secs: 60, max_sessions: 10_000 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body in bytes; larger ones get 413.
+    pub max_request_body: u64,
+    /// Largest calendar object resource in bytes (RFC 4791 §5.2.5 max-resource-size).
+    pub max_resource_size: u64,
+    /// Seconds a request may take; a slower one is answered 503 with Retry-After, since the
+    /// cause is a slow backend, not the client.
+    pub request_timeout_secs: u64,
+    /// Most hrefs in one calendar-multiget.
+    pub max_multiget_hrefs: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_request_body: 10 * 1024 * 1024,
+            max_resource_size: 1024 * 1024,
+            request_timeout_secs: 60,
+            max_multiget_hrefs: 5_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaldavConfig {
+    /// Give a user who has no calendar folder at all a calendar and a task list at login.
+    pub provision_defaults: bool,
+    /// URL segment and display name of the default calendar.
+    pub default_calendar: String,
+    pub default_calendar_name: String,
+    /// URL segment and display name of the default task list.
+    pub default_tasks: String,
+    pub default_tasks_name: String,
+}
+
+impl Default for CaldavConfig {
+    fn default() -> Self {
+        CaldavConfig {
+            provision_defaults: true,
+            default_calendar: "calendar".into(),
+            default_calendar_name: "Calendar".into(),
+            default_tasks: "tasks".into(),
+            default_tasks_name: "Tasks".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `gateway=debug,info`. `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// On an embedded store without users, create this user and print its password once.
+    pub enabled: bool,
+    pub user: String,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig { enabled: true, user: "demo".into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Syntax(String),
+    #[error("environment variable {name}: {reason}")]
+    Env { name: String, reason: String },
+    #[error("setting {setting}: {reason}")]
+    Invalid { setting: &'static str, reason: String },
+}
+
+impl Config {
+    /// Parses the file text, applies `GATEWAY__*` overrides from `env`, and checks the result.
+    pub fn load(toml_text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(toml_text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let mut overridden = Vec::new();
+        for (name, value) in env {
+            let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+            apply_override(&mut table, path, &value)
+                .map_err(|reason| ConfigError::Env { name: name.clone(), reason })?;
+            overridden.push(name);
+        }
+        // Re-serialising gives serde's errors a line to point at, so a bad value is reported
+        // with the key it belongs to, from the file or from the environment alike.
+        let merged = toml::to_string(&table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let config: Config = toml::from_str(&merged).map_err(|e| {
+            let origin = if overridden.is_empty() {
+                String::new()
+            } else {
+                format!("\n(environment overrides in effect: {})", overridden.join(", "))
+            };
+            ConfigError::Syntax(format!("{e}{origin}"))
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            let setting = if self.tls.cert.is_some() { "tls.key" } else { "tls.cert" };
+            return Err(ConfigError::Invalid { setting, reason: "tls.cert and tls.key go together".into() });
+        }
+        if self.limits.max_request_body == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.max_request_body", reason: "must be > 0".into() });
+        }
+        if self.limits.max_resource_size == 0 || self.limits.max_resource_size > self.limits.max_request_body {
+            return Err(ConfigError::Invalid {
+                setting: "limits.max_resource_size",
+                reason: "must be > 0 and at most limits.max_request_body".into(),
+            });
+        }
+        if self.limits.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.request_timeout_secs", reason: "must be > 0".into() });
+        }
+        if self.auth.realm.contains('"') || self.auth.realm.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid {
+                setting: "auth.realm",
+                reason: "no quotes or control characters".into(),
+            });
+        }
+        for (setting, segment) in [
+            ("caldav.default_calendar", &self.caldav.default_calendar),
+            ("caldav.default_tasks", &self.caldav.default_tasks),
+        ] {
+            if segment.is_empty() || segment.contains('/') || segment.starts_with('.') {
+                return Err(ConfigError::Invalid { setting, reason: "must be a plain URL segment".into() });
+            }
+        }
+        if self.caldav.default_calendar == self.caldav.default_tasks {
+            return Err(ConfigError::Invalid {
+                setting: "caldav.default_tasks",
+                reason: "must differ from caldav.default_calendar".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Sets `a__b__c` in `table` (keys lower-cased). The value is read as a TOML value when it is
+/// one (`false`, `42`, `"x"`), else taken as a string, so `127.0.0.1:0` needs no quoting.
+fn apply_override(table: &mut toml::Table, path: &str, raw: &str) -> Result<(), String> {
+    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    if keys.iter().any(String::is_empty) {
+        return Err("empty key segment".into());
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let (last, parents) = keys.split_last().ok_or("empty name")?;
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("{key} is not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = Config::load("", env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert!(config.tls.enabled);
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+    }
+
+    #[test]
+    fn shipped_config_file_is_valid_and_equals_the_defaults() {
+        let text = include_str!("../../../config/gateway.toml");
+        assert_eq!(Config::load(text, env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn environment_overrides_file_values_with_typed_values() {
+        let config = Config::load(
+            "[limits]\nmax_request_body = 100\nmax_resource_size = 50\n",
+            env(&[
+                ("GATEWAY__LIMITS__MAX_REQUEST_BODY", "2000"),
+                ("GATEWAY__SERVER__LISTEN", "127.0.0.1:0"),
+                ("GATEWAY__TLS__ENABLED", "false"),
+                ("GATEWAY__BACKEND__EMBEDDED__DATA_DIR", "/tmp/x y"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.limits.max_request_body, 2000);
+        assert_eq!(config.limits.max_resource_size, 50);
+        assert_eq!(config.server.listen.port(), 0);
+        assert!(!config.tls.enabled);
+        assert_eq!(config.backend.embedded.data_dir, PathBuf::from("/tmp/x y"));
+    }
+
+    #[test]
+    fn unknown_setting_is_an_error_naming_it() {
+        let err = Config::load("[limits]\nmax_reqest_body = 5\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("max_reqest_body"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_from_environment_names_the_setting_and_the_variable() {
+        let err = Config::load("", env(&[("GATEWAY__LIMITS__MAX_REQUEST_BODY", "lots")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("max_request_body"), "{text}");
+        assert!(text.contains("GATEWAY__LIMITS__MAX_REQUEST_BODY"), "{text}");
+    }
+
+    #[test]
+    fn cert_without_key_is_refused() {
+        let err = Config::load("[tls]\ncert = \"/x.pem\"\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("tls.key"), "{err}");
+    }
+
+    #[test]
+    fn resource_size_above_request_body_is_refused() {
+        let err = Config::load("[limits]\nmax_request_body = 10\nmax_resource_size = 20\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("limits.max_resource_size"), "{err}");
+    }
+}

@@ -1,0 +1,145 @@
+//! The CalDAV gateway: the only crate that wires the protocol crates (`dav`, `calendar`) to a
+//! backend (`store`). `app` builds the whole HTTP service; tests drive it in process.
+
+pub mod auth;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod layers;
+pub mod methods;
+pub mod properties;
+pub mod provision;
+pub mod resources;
+pub mod serve;
+pub mod sync_token;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use bytes::Bytes;
+use dav::path::ResourcePath;
+use dav::Precondition;
+use http::{Method, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use store::Backend;
+
+use crate::auth::{AuthFailure, Authenticator};
+use crate::config::{Config, LimitsConfig};
+use crate::error::GatewayError;
+use crate::resources::RequestContext;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+struct AppInner {
+    auth: Authenticator,
+    limits: LimitsConfig,
+}
+
+impl AppState {
+    pub fn new(backend: Arc<dyn Backend>, config: &Config) -> Self {
+        AppState(Arc::new(AppInner {
+            auth: Authenticator::new(backend, &config.auth, &config.caldav),
+            limits: config.limits.clone(),
+        }))
+    }
+
+    pub fn limits(&self) -> &LimitsConfig {
+        &self.0.limits
+    }
+}
+
+/// The whole HTTP service. RFC 6764 §5: `/.well-known/caldav` points at the DAV root.
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits().clone();
+    let router = Router::new()
+        .route("/.well-known/caldav", any(well_known))
+        .route("/.well-known/caldav/", any(well_known))
+        .route("/", any(dav_entry))
+        .route("/dav", any(dav_entry))
+        .route("/dav/", any(dav_entry))
+        .route("/dav/{*path}", any(dav_entry))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state);
+    layers::apply(router, &limits)
+}
+
+/// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
+/// §5 leaves the code open.
+async fn well_known() -> Response {
+    (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response()
+}
+
+async fn dav_entry(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let raw_path = parts.uri.path();
+    // Clients given only the host (python caldav, Evolution) PROPFIND `/` for the principal.
+    let (path, root_href) = if raw_path == "/" {
+        (Ok(ResourcePath::Root), "/")
+    } else {
+        (ResourcePath::parse(raw_path), dav::path::DAV_ROOT)
+    };
+    if parts.method == Method::OPTIONS {
+        return methods::options::options(path.as_ref().ok());
+    }
+    let path = match path {
+        Ok(path) => path,
+        Err(error) => return GatewayError::from(error).into_response(),
+    };
+    let session = match state.0.auth.authenticate(&parts.headers).await {
+        Ok(session) => session,
+        // iOS and others always try without credentials first, so this is not worth a warning.
+        Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
+        Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
+    };
+    tracing::Span::current().record("user", session.principal().user.as_str());
+    // Every path below a user belongs to that user alone; sharing will widen this.
+    if path.user().is_some_and(|owner| owner != session.principal().user) {
+        return GatewayError::forbidden(Precondition::NeedPrivileges).into_response();
+    }
+    let body = match read_body(body, state.limits().max_request_body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let timeout = Duration::from_secs(state.limits().request_timeout_secs);
+    let cx = RequestContext { app: state, session };
+    let handled = dispatch::dispatch(&cx, &parts.method, &path, root_href, &parts.headers, body);
+    match tokio::time::timeout(timeout, handled).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => GatewayError::Timeout.into_response(),
+    }
+}
+
+/// The body, or 413 when it exceeds the limit (a chunked body has no Content-Length for the
+/// limit layer to check up front), or 400 when the client broke off.
+async fn read_body(body: Body, limit: u64) -> Result<Bytes, Response> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if exceeds_limit(error.as_ref()) => Err(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+        Err(error) => {
+            tracing::info!(%error, "reading the request body failed");
+            Err(StatusCode::BAD_REQUEST.into_response())
+        }
+    }
+}
+
+/// The limit error may arrive wrapped (axum boxes body errors), so look along the chain.
+fn exceeds_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}

@@ -1,0 +1,178 @@
+//! caldav-gateway: load config → logging → open the store → serve → drain.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gateway::config::{Config, LogFormat};
+use rand::distributions::{Alphanumeric, DistString};
+use store_embedded::EmbeddedBackend;
+
+/// sysexits.h EX_USAGE/EX_CONFIG style: a bad configuration is not a crash.
+const EXIT_CONFIG: u8 = 64;
+const DEFAULT_CONFIG: &str = "config/gateway.toml";
+
+#[derive(Parser)]
+#[command(name = "caldav-gateway", version, about = "CalDAV endpoint in front of a mail server")]
+struct Cli {
+    /// Configuration file (default: config/gateway.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, env = "GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Manage users of the embedded store.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Check the configuration and exit.
+    CheckConfig,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; without --password a random one is generated and printed.
+    Add {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Set a user's password; without --password a random one is generated and printed.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Delete a user and all their calendars.
+    Del { name: String },
+    /// List users.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(cli.config.as_ref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("caldav-gateway: invalid configuration: {error:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("caldav-gateway: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::User { action } => user(&config, action).await,
+            Command::CheckConfig => {
+                println!("configuration is valid");
+                Ok(())
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("caldav-gateway: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        None => std::fs::read_to_string(DEFAULT_CONFIG).unwrap_or_default(),
+    };
+    Ok(Config::load(&text, std::env::vars())?)
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn open_backend(config: &Config) -> anyhow::Result<EmbeddedBackend> {
+    let dir = &config.backend.embedded.data_dir;
+    EmbeddedBackend::open(dir).await.with_context(|| format!("opening the embedded store in {}", dir.display()))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let backend = open_backend(&config).await?;
+    if config.demo.enabled && backend.list_users().await?.is_empty() {
+        let password = random_password();
+        backend.add_user(&config.demo.user, &password, Some("Demo User"), None).await?;
+        println!("Created demo user '{}' with password: {password}", config.demo.user);
+        println!("(shown once; change it with: caldav-gateway user passwd {})", config.demo.user);
+    }
+    let state = gateway::AppState::new(Arc::new(backend), &config);
+    gateway::serve::run(&config, gateway::app(state)).await
+}
+
+async fn user(config: &Config, action: UserAction) -> anyhow::Result<()> {
+    let backend = open_backend(config).await?;
+    match action {
+        UserAction::Add { name, password, email, display_name } => {
+            let (password, generated) = password_or_random(password);
+            backend.add_user(&name, &password, display_name.as_deref(), email.as_deref()).await?;
+            println!("added user {name}");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserAction::Passwd { name, password } => {
+            let (password, generated) = password_or_random(password);
+            backend.set_password(&name, &password).await?;
+            println!("password of {name} changed");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserAction::Del { name } => {
+            backend.delete_user(&name).await?;
+            println!("deleted user {name}");
+        }
+        UserAction::List => {
+            for user in backend.list_users().await? {
+                println!("{}", user.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn password_or_random(password: Option<String>) -> (String, bool) {
+    match password {
+        Some(password) => (password, false),
+        None => (random_password(), true),
+    }
+}
+
+fn random_password() -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 20)
+}

@@ -1,0 +1,51 @@
+//! DELETE of a calendar object or a whole calendar (RFC 4918 §9.6).
+
+use axum::response::{IntoResponse, Response};
+use dav::headers::Conditional;
+use dav::path::ResourcePath;
+use http::{HeaderMap, StatusCode};
+use store::{ETag, Expected, ItemName};
+
+use super::conditional;
+use crate::error::GatewayError;
+use crate::resources::RequestContext;
+
+pub async fn delete(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMap) -> Result<Response, GatewayError> {
+    let condition = conditional(headers)?;
+    match path {
+        ResourcePath::Object { calendar, item, .. } => {
+            let folder = cx.session.folder(calendar).await?;
+            cx.session.delete(&folder.id, &ItemName::new(item.clone()), expected(&condition)?).await?;
+        }
+        ResourcePath::Calendar { calendar, .. } => {
+            let folder = cx.session.folder(calendar).await?;
+            // A collection's ETag is its state (see properties.rs), so If-Match protects a
+            // calendar that changed since the client looked at it.
+            if let Conditional::Matches(tags) = &condition {
+                if !tags.iter().any(|t| t == folder.state.as_str()) {
+                    return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
+                }
+            }
+            cx.session.delete_folder(&folder.id).await?;
+        }
+        _ => return Err(GatewayError::MethodNotAllowed { allow: super::options::allow(Some(path)) }),
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The store-side condition of a write. A list of several ETags in If-Match has no single
+/// expected value to compare atomically, and no client sends one for a calendar object.
+pub fn expected(condition: &Conditional) -> Result<Expected, GatewayError> {
+    Ok(match condition {
+        Conditional::None => Expected::Anything,
+        Conditional::Exists => Expected::Present,
+        Conditional::NotExists => Expected::Absent,
+        Conditional::Matches(tags) => match tags.as_slice() {
+            [one] => Expected::ETag(ETag::new(one.clone())),
+            _ => return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED)),
+        },
+        Conditional::NoneMatch(_) => {
+            return Err(GatewayError::BadRequest("If-None-Match with entity tags is not supported on writes".into()))
+        }
+    })
+}

@@ -1,0 +1,184 @@
+//! Which calendar properties a client may set (PROPPATCH, MKCALENDAR, extended MKCOL) and how
+//! their values are checked, shared so all three accept exactly the same values.
+
+use dav::request::PropValue;
+use dav::PropName;
+use http::StatusCode;
+use store::{Change, Component, ComponentSet, FolderPatch, NewFolder};
+
+/// Why one property could not be set; the status goes into its propstat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A live property the server computes (RFC 4918 §16 cannot-modify-protected-property).
+    Protected,
+    /// A property this gateway does not store (no dead properties yet).
+    Unsupported,
+    /// A value the property cannot take.
+    InvalidValue(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Protected => f.write_str("protected property"),
+            Refusal::Unsupported => f.write_str("property not supported"),
+            Refusal::InvalidValue(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl Refusal {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Protected | Refusal::Unsupported => StatusCode::FORBIDDEN,
+            Refusal::InvalidValue(_) => StatusCode::CONFLICT,
+        }
+    }
+}
+
+/// Applies one set (`Some(value)`) or remove (`None`) to `patch`.
+pub fn apply(patch: &mut FolderPatch, name: &PropName, value: Option<&PropValue>) -> Result<(), Refusal> {
+    match name {
+        PropName::DisplayName => patch.display_name = change(value, |t| Ok(t.to_owned()))?,
+        PropName::CalendarDescription => patch.description = change(value, |t| Ok(t.to_owned()))?,
+        PropName::CalendarColor => patch.color = change(value, color)?,
+        PropName::CalendarOrder => patch.order = change(value, order)?,
+        PropName::CalendarTimezone => patch.timezone = change(value, timezone)?,
+        PropName::Unknown(_) => return Err(Refusal::Unsupported),
+        _ => return Err(Refusal::Protected),
+    }
+    Ok(())
+}
+
+/// Builds the folder of MKCALENDAR / extended MKCOL; the component set may only be chosen here
+/// (RFC 4791 §5.2.3: it is protected afterwards).
+pub fn new_folder(name: &str, properties: &[(PropName, PropValue)]) -> Result<NewFolder, Vec<(PropName, Refusal)>> {
+    // RFC 4791 §5.2.3: without the property a calendar takes every component type.
+    let mut spec = NewFolder::named(name, ComponentSet::ALL);
+    let mut patch = FolderPatch::default();
+    let mut refusals = Vec::new();
+    for (prop, value) in properties {
+        let outcome = match prop {
+            PropName::SupportedCalendarComponentSet => components(value).map(|set| spec.components = set),
+            // Checked by the caller (extended MKCOL); MKCALENDAR implies it.
+            PropName::ResourceType => Ok(()),
+            _ => apply(&mut patch, prop, Some(value)),
+        };
+        if let Err(refusal) = outcome {
+            refusals.push((prop.clone(), refusal));
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+    spec.display_name = patch.display_name.apply(None);
+    spec.description = patch.description.apply(None);
+    spec.color = patch.color.apply(None);
+    spec.order = patch.order.apply(None);
+    spec.timezone = patch.timezone.apply(None);
+    Ok(spec)
+}
+
+fn change<T>(value: Option<&PropValue>, parse: impl Fn(&str) -> Result<T, Refusal>) -> Result<Change<T>, Refusal> {
+    match value {
+        None => Ok(Change::Remove),
+        Some(PropValue::Text(text)) => parse(text).map(Change::Set),
+        Some(_) => Err(Refusal::InvalidValue("expected text".into())),
+    }
+}
+
+/// `#RRGGBB` or `#RRGGBBAA` (Apple, DAVx5 write the alpha form).
+fn color(text: &str) -> Result<String, Refusal> {
+    let text = text.trim();
+    let hex = text.strip_prefix('#').unwrap_or("");
+    if (hex.len() == 6 || hex.len() == 8) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(text.to_owned())
+    } else {
+        Err(Refusal::InvalidValue(format!("calendar-color {text:?} is not #RRGGBB[AA]")))
+    }
+}
+
+fn order(text: &str) -> Result<i64, Refusal> {
+    text.trim().parse().map_err(|_| Refusal::InvalidValue(format!("calendar-order {text:?} is not an integer")))
+}
+
+fn timezone(text: &str) -> Result<String, Refusal> {
+    calendar::validate_timezone(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| Refusal::InvalidValue(format!("calendar-timezone: {e}")))
+}
+
+fn components(value: &PropValue) -> Result<ComponentSet, Refusal> {
+    let PropValue::Components(names) = value else {
+        return Err(Refusal::InvalidValue("expected <C:comp> elements".into()));
+    };
+    let mut set = ComponentSet::default();
+    for name in names {
+        let component = Component::from_ical_name(name)
+            .ok_or_else(|| Refusal::InvalidValue(format!("component {name} is not supported")))?;
+        set.insert(component);
+    }
+    if set.is_empty() {
+        return Err(Refusal::InvalidValue("no component".into()));
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> PropValue {
+        PropValue::Text(s.into())
+    }
+
+    #[test]
+    fn colors_with_and_without_alpha_are_accepted_others_refused() {
+        let mut patch = FolderPatch::default();
+        assert_eq!(apply(&mut patch, &PropName::CalendarColor, Some(&text("#FF000080"))), Ok(()));
+        assert_eq!(patch.color, Change::Set("#FF000080".into()));
+        assert!(apply(&mut patch, &PropName::CalendarColor, Some(&text(" #a1b2c3 "))).is_ok());
+        assert!(matches!(
+            apply(&mut patch, &PropName::CalendarColor, Some(&text("red"))),
+            Err(Refusal::InvalidValue(_))
+        ));
+    }
+
+    #[test]
+    fn protected_and_unknown_properties_are_refused() {
+        let mut patch = FolderPatch::default();
+        assert_eq!(apply(&mut patch, &PropName::GetCtag, Some(&text("x"))), Err(Refusal::Protected));
+        let unknown = PropName::Unknown(dav::QName::new("urn:x", "y"));
+        assert_eq!(apply(&mut patch, &unknown, Some(&text("x"))), Err(Refusal::Unsupported));
+        assert!(patch.is_empty());
+    }
+
+    #[test]
+    fn new_folder_takes_components_and_defaults_to_all() {
+        let spec = new_folder("work", &[]).unwrap();
+        assert_eq!(spec.components, ComponentSet::ALL);
+        let spec = new_folder(
+            "tasks",
+            &[
+                (PropName::SupportedCalendarComponentSet, PropValue::Components(vec!["VTODO".into()])),
+                (PropName::DisplayName, text("My tasks")),
+            ],
+        )
+        .unwrap();
+        assert_eq!(spec.components, ComponentSet::TASKS);
+        assert_eq!(spec.display_name.as_deref(), Some("My tasks"));
+    }
+
+    #[test]
+    fn new_folder_reports_every_refused_property() {
+        let refusals = new_folder(
+            "x",
+            &[
+                (PropName::SupportedCalendarComponentSet, PropValue::Components(vec!["VCARD".into()])),
+                (PropName::CalendarOrder, text("first")),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(refusals.len(), 2);
+    }
+}

@@ -1,0 +1,30 @@
+//! REPORT (RFC 3253 §3.6): dispatched on the body's root element.
+
+mod calendar_multiget;
+mod sync_collection;
+
+use axum::response::Response;
+use dav::path::ResourcePath;
+use dav::request::Report;
+use dav::Precondition;
+
+use crate::error::GatewayError;
+use crate::resources::RequestContext;
+
+pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Result<Response, GatewayError> {
+    let report = dav::request::parse_report(body)?;
+    match (report, path) {
+        (Report::CalendarMultiget { props, hrefs }, ResourcePath::Calendar { calendar, .. }) => {
+            calendar_multiget::calendar_multiget(cx, calendar, &props, &hrefs).await
+        }
+        (Report::SyncCollection { sync_token, limit, props, .. }, ResourcePath::Calendar { calendar, .. }) => {
+            sync_collection::sync_collection(cx, calendar, sync_token.as_deref(), limit, &props).await
+        }
+        (Report::Unsupported(name), _) => {
+            tracing::info!(report = %name, "unsupported report");
+            Err(GatewayError::forbidden(Precondition::SupportedReport))
+        }
+        // A known report on a resource that does not offer it (RFC 3253 §3.6).
+        _ => Err(GatewayError::forbidden(Precondition::SupportedReport)),
+    }
+}

@@ -1,0 +1,248 @@
+//! Live property values: one match over (resource, property), pure over loaded resources.
+
+use dav::names::{QName, NS_CALDAV, NS_DAV};
+use dav::request::PropFind;
+use dav::response::{Element, PropStat, Property, Response, ResponseBody, Value};
+use dav::PropName;
+use http::StatusCode;
+use store::{Folder, ItemMeta, Principal};
+
+use crate::resources::Resource;
+use crate::sync_token;
+
+/// What property values depend on besides the resource itself.
+pub struct PropertyContext<'a> {
+    pub principal: &'a Principal,
+    pub max_resource_size: u64,
+}
+
+/// The `<D:response>` for one resource and one PROPFIND-style selection.
+pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropFind) -> Response {
+    let href = resource.href(&cx.principal.user);
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    match selection {
+        PropFind::PropName => {
+            found = names(resource).into_iter().map(Property::empty).collect();
+        }
+        PropFind::AllProp { include } => {
+            // RFC 4918 §9.1: allprop is the RFC 4918 live properties; RFC 4791 §5.2 and the
+            // CalendarServer/Apple extensions are only returned when named.
+            let mut wanted = allprop_names(resource);
+            wanted.extend(include.iter().filter(|n| !wanted.contains(n)).cloned().collect::<Vec<_>>());
+            found = wanted
+                .iter()
+                .filter_map(|name| value(cx, resource, name).map(|v| Property::new(name.clone(), v)))
+                .collect();
+        }
+        PropFind::Prop(wanted) => {
+            for name in wanted {
+                match value(cx, resource, name) {
+                    Some(v) => found.push(Property::new(name.clone(), v)),
+                    None => missing.push(Property::empty(name.clone())),
+                }
+            }
+        }
+    }
+    let mut propstats = Vec::new();
+    if !found.is_empty() || missing.is_empty() {
+        propstats.push(PropStat { status: StatusCode::OK, props: found });
+    }
+    if !missing.is_empty() {
+        propstats.push(PropStat { status: StatusCode::NOT_FOUND, props: missing });
+    }
+    Response { href, body: ResponseBody::PropStats(propstats), error: None }
+}
+
+/// Whether answering `selection` needs object bodies.
+pub fn needs_bodies(selection: &PropFind) -> bool {
+    match selection {
+        PropFind::Prop(names) => names.contains(&PropName::CalendarData),
+        PropFind::AllProp { include } => include.contains(&PropName::CalendarData),
+        PropFind::PropName => false,
+    }
+}
+
+fn allprop_names(resource: &Resource) -> Vec<PropName> {
+    use PropName::*;
+    match resource {
+        Resource::Object { .. } => vec![ResourceType, GetETag, GetContentType, GetContentLength, GetLastModified],
+        Resource::Calendar(_) => vec![ResourceType, DisplayName, GetETag],
+        _ => vec![ResourceType, DisplayName],
+    }
+}
+
+/// Every property the resource has (PROPFIND propname).
+fn names(resource: &Resource) -> Vec<PropName> {
+    use PropName::*;
+    let common = [ResourceType, CurrentUserPrincipal, CurrentUserPrivilegeSet, SupportedReportSet];
+    let specific: &[PropName] = match resource {
+        Resource::Root { .. } | Resource::Principals | Resource::Calendars => &[DisplayName, PrincipalCollectionSet],
+        Resource::Principal => &[
+            DisplayName,
+            PrincipalUrl,
+            PrincipalCollectionSet,
+            CalendarHomeSet,
+            CalendarUserAddressSet,
+            CalendarUserType,
+            Owner,
+        ],
+        Resource::Home => &[DisplayName, Owner, CalendarHomeSet],
+        Resource::Calendar(_) => &[
+            DisplayName,
+            Owner,
+            GetETag,
+            GetCtag,
+            SyncToken,
+            CalendarDescription,
+            CalendarColor,
+            CalendarOrder,
+            CalendarTimezone,
+            SupportedCalendarComponentSet,
+            SupportedCalendarData,
+            MaxResourceSize,
+        ],
+        Resource::Object { .. } => &[GetETag, GetContentType, GetContentLength, GetLastModified, Owner],
+    };
+    common.into_iter().chain(specific.iter().cloned()).collect()
+}
+
+/// The value of one property, or `None` when the resource does not have it (404 propstat).
+pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> Option<Value> {
+    use PropName as P;
+    let user = &cx.principal.user;
+    let principal_href = || Value::Href(dav::path::principal_href(user));
+    match (resource, name) {
+        (_, P::ResourceType) => Some(resource_type(resource)),
+        (_, P::CurrentUserPrincipal) => Some(principal_href()),
+        (_, P::CurrentUserPrivilegeSet) => Some(privileges(resource)),
+        (_, P::SupportedReportSet) => Some(supported_reports(resource)),
+        (_, P::PrincipalCollectionSet) => Some(Value::Href(dav::path::ResourcePath::Principals.href())),
+
+        (Resource::Principal, P::DisplayName) => Some(Value::Text(cx.principal.display_name.clone())),
+        (Resource::Principal, P::PrincipalUrl) => Some(principal_href()),
+        (Resource::Principal | Resource::Home, P::CalendarHomeSet) => {
+            Some(Value::Href(dav::path::calendar_home_href(user)))
+        }
+        (Resource::Principal, P::CalendarUserAddressSet) => Some(calendar_user_addresses(cx.principal)),
+        (Resource::Principal, P::CalendarUserType) => Some(Value::Text("INDIVIDUAL".into())),
+        (Resource::Principal | Resource::Home | Resource::Calendar(_) | Resource::Object { .. }, P::Owner) => {
+            Some(principal_href())
+        }
+        (Resource::Home, P::DisplayName) => Some(Value::Text(cx.principal.display_name.clone())),
+        (Resource::Root { .. } | Resource::Principals | Resource::Calendars, P::DisplayName) => None,
+
+        (Resource::Calendar(folder), _) => calendar_value(cx, folder, name),
+        (Resource::Object { meta, body, .. }, _) => object_value(meta, body.as_deref(), name),
+        _ => None,
+    }
+}
+
+fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) -> Option<Value> {
+    use PropName as P;
+    let text = |s: &Option<String>| s.clone().map(Value::Text);
+    match name {
+        P::DisplayName => Some(Value::Text(folder.display_name.clone().unwrap_or_else(|| folder.name.clone()))),
+        P::CalendarDescription => text(&folder.description),
+        P::CalendarColor => text(&folder.color),
+        P::CalendarOrder => folder.order.map(|o| Value::Text(o.to_string())),
+        P::CalendarTimezone => text(&folder.timezone),
+        // The collection's ETag is its state: it changes exactly when a member or a property does.
+        P::GetETag => Some(Value::Text(dav::headers::quote_etag(folder.state.as_str()))),
+        P::GetCtag => Some(Value::Text(folder.state.to_string())),
+        P::SyncToken => Some(Value::Text(sync_token::to_uri(&folder.state))),
+        P::SupportedCalendarComponentSet => Some(Value::Elements(
+            folder
+                .components
+                .iter()
+                .map(|c| Element::empty(QName::caldav("comp")).attribute("name", c.ical_name()))
+                .collect(),
+        )),
+        P::SupportedCalendarData => Some(Value::Elements(vec![Element::empty(QName::caldav("calendar-data"))
+            .attribute("content-type", "text/calendar")
+            .attribute("version", "2.0")])),
+        P::MaxResourceSize => Some(Value::Text(cx.max_resource_size.to_string())),
+        _ => None,
+    }
+}
+
+fn object_value(meta: &ItemMeta, body: Option<&[u8]>, name: &PropName) -> Option<Value> {
+    use PropName as P;
+    match name {
+        P::GetETag => Some(Value::Text(dav::headers::quote_etag(meta.etag.as_str()))),
+        P::GetContentType => Some(Value::Text("text/calendar; charset=utf-8".into())),
+        P::GetContentLength => Some(Value::Text(meta.size.to_string())),
+        P::GetLastModified => Some(Value::Text(httpdate::fmt_http_date(meta.last_modified))),
+        // Stored bodies were validated as UTF-8 on PUT; lossy conversion only guards backends
+        // whose data came from elsewhere.
+        P::CalendarData => body.map(|b| Value::Text(String::from_utf8_lossy(b).into_owned())),
+        _ => None,
+    }
+}
+
+fn resource_type(resource: &Resource) -> Value {
+    let collection = Element::empty(QName::dav("collection"));
+    match resource {
+        Resource::Object { .. } => Value::Empty,
+        Resource::Principal => Value::Elements(vec![collection, Element::empty(QName::dav("principal"))]),
+        Resource::Calendar(_) => Value::Elements(vec![collection, Element::empty(QName::caldav("calendar"))]),
+        _ => Value::Elements(vec![collection]),
+    }
+}
+
+/// RFC 3744 §5.4. The user owns everything reachable; the principal tree is read-only.
+fn privileges(resource: &Resource) -> Value {
+    let owned: &[(&str, &str)] = &[
+        (NS_DAV, "read"),
+        (NS_DAV, "write"),
+        (NS_DAV, "write-properties"),
+        (NS_DAV, "write-content"),
+        (NS_DAV, "bind"),
+        (NS_DAV, "unbind"),
+        (NS_DAV, "read-current-user-privilege-set"),
+        (NS_CALDAV, "read-free-busy"),
+    ];
+    let read_only: &[(&str, &str)] = &[(NS_DAV, "read"), (NS_DAV, "read-current-user-privilege-set")];
+    let list = match resource {
+        Resource::Home | Resource::Object { .. } => owned,
+        Resource::Calendar(folder) if !folder.read_only => owned,
+        _ => read_only,
+    };
+    Value::Elements(
+        list.iter()
+            .map(|(ns, local)| {
+                Element::with(QName::dav("privilege"), Value::Elements(vec![Element::empty(QName::new(*ns, *local))]))
+            })
+            .collect(),
+    )
+}
+
+/// RFC 3253 §3.1.5, listing only what is implemented so clients fall back correctly.
+fn supported_reports(resource: &Resource) -> Value {
+    let reports: Vec<QName> = match resource {
+        Resource::Calendar(_) => vec![QName::caldav("calendar-multiget"), QName::dav("sync-collection")],
+        Resource::Object { .. } => vec![QName::caldav("calendar-multiget")],
+        _ => vec![],
+    };
+    Value::Elements(
+        reports
+            .into_iter()
+            .map(|report| {
+                let inner = Element::with(QName::dav("report"), Value::Elements(vec![Element::empty(report)]));
+                Element::with(QName::dav("supported-report"), Value::Elements(vec![inner]))
+            })
+            .collect(),
+    )
+}
+
+/// `mailto:` of the user first: iOS and Thunderbird take the first address as the user's.
+fn calendar_user_addresses(principal: &Principal) -> Value {
+    let mut hrefs = Vec::new();
+    if let Some(email) = &principal.email {
+        hrefs.push(format!("mailto:{email}"));
+    } else if principal.user.contains('@') {
+        hrefs.push(format!("mailto:{}", principal.user));
+    }
+    hrefs.push(dav::path::principal_href(&principal.user));
+    Value::Hrefs(hrefs)
+}

@@ -1,0 +1,204 @@
+//! TLS: certificates from files or a generated self-signed one, and a listener that
+//! completes handshakes off the accept path.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::TlsConfig;
+
+/// Where the certificate in use came from, for the start-up message.
+pub struct Certificate {
+    pub server_config: Arc<rustls::ServerConfig>,
+    pub cert_path: PathBuf,
+    /// The generated local CA clients must trust; `None` for a configured certificate.
+    pub local_ca: Option<PathBuf>,
+}
+
+/// The configured certificate, or one for `localhost`/`127.0.0.1`/`::1` from a local CA kept in
+/// `<data_dir>/tls/`, so clients told to trust it keep trusting it across restarts.
+pub fn load_certificate(config: &TlsConfig, data_dir: &Path) -> anyhow::Result<Certificate> {
+    let (cert_path, key_path, local_ca) = match (&config.cert, &config.key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone(), None),
+        _ => {
+            let dir = data_dir.join("tls");
+            let (ca, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+            if !ca.exists() || !cert.exists() || !key.exists() {
+                generate_local_ca(&dir, &ca, &cert, &key)?;
+            }
+            (cert, key, Some(ca))
+        }
+    };
+    let chain = read_chain(&cert_path)?;
+    let key = read_key(&key_path)?;
+    let mut server_config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .with_context(|| {
+                format!("certificate {} does not match key {}", cert_path.display(), key_path.display())
+            })?;
+    // HTTP/2 first: one connection carries a client's whole sync burst.
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Certificate { server_config: Arc::new(server_config), cert_path, local_ca })
+}
+
+/// A throw-away local CA and a localhost certificate it signs. Clients are told to trust the
+/// CA (`ca.pem`): strict verifiers (urllib3 2, iOS) refuse a bare self-signed leaf, and iOS
+/// only trusts user-installed roots for server certificates valid at most 825 days. The CA
+/// key is never written to disk, so nothing else can ever be signed with it.
+fn generate_local_ca(dir: &Path, ca_path: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ((y0, m0, d0), (y1, m1, d1)) = validity(800);
+    let (not_before, not_after) = (rcgen::date_time_ymd(y0, m0, d0), rcgen::date_time_ymd(y1, m1, d1));
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.distinguished_name.push(DnType::CommonName, "caldav-gateway local CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.not_before = not_before;
+    ca_params.not_after = not_after;
+    let ca_key = KeyPair::generate().context("generating the CA key")?;
+    let ca = ca_params.self_signed(&ca_key).context("signing the CA certificate")?;
+
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut leaf_params = CertificateParams::new(names).context("certificate parameters")?;
+    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf_params.use_authority_key_identifier_extension = true;
+    leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf_params.not_before = not_before;
+    leaf_params.not_after = not_after;
+    let leaf_key = KeyPair::generate().context("generating the server key")?;
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).context("signing the server certificate")?;
+
+    write_private(key_path, leaf_key.serialize_pem().as_bytes())?;
+    std::fs::write(cert_path, format!("{}{}", leaf.pem(), ca.pem()))
+        .with_context(|| format!("writing {}", cert_path.display()))?;
+    std::fs::write(ca_path, ca.pem()).with_context(|| format!("writing {}", ca_path.display()))?;
+    tracing::info!(ca = %ca_path.display(), "generated a local CA and a certificate for localhost");
+    Ok(())
+}
+
+/// (year, month, day) of yesterday (clock skew) and of `days` days later.
+fn validity(days: i64) -> ((i32, u8, u8), (i32, u8, u8)) {
+    use chrono::Datelike;
+    let ymd = |date: chrono::NaiveDate| {
+        (date.year(), u8::try_from(date.month()).unwrap_or(1), u8::try_from(date.day()).unwrap_or(1))
+    };
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    (ymd(start), ymd(start + chrono::Duration::days(days)))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let pem = std::fs::read(path).with_context(|| format!("reading tls.cert {}", path.display()))?;
+    let chain = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing tls.cert {}", path.display()))?;
+    if chain.is_empty() {
+        bail!("tls.cert {}: no certificate in the file", path.display());
+    }
+    Ok(chain)
+}
+
+fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
+    let pem = std::fs::read(path).with_context(|| format!("reading tls.key {}", path.display()))?;
+    rustls_pemfile::private_key(&mut pem.as_slice())
+        .with_context(|| format!("parsing tls.key {}", path.display()))?
+        .with_context(|| format!("tls.key {}: no private key in the file", path.display()))
+}
+
+/// A listener that hands axum only finished TLS streams.
+///
+/// Handshakes run in their own tasks with a timeout: done inside `accept`, one slow or
+/// silent client would hold up every connection behind it (axum `serve::Listener` contract).
+pub struct TlsListener {
+    local_addr: SocketAddr,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+}
+
+impl TlsListener {
+    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, handshake_timeout: Duration) -> io::Result<Self> {
+        let local_addr = tcp.local_addr()?;
+        let (sender, ready) = mpsc::channel(128);
+        tokio::spawn(accept_loop(tcp, acceptor, handshake_timeout, sender));
+        Ok(TlsListener { local_addr, ready })
+    }
+}
+
+async fn accept_loop(
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    handshake_timeout: Duration,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+) {
+    loop {
+        let (stream, peer) = match tcp.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let handed_over = ready.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let _ = handed_over.send((tls, peer)).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+        if ready.is_closed() {
+            return;
+        }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The accept loop only ends when this receiver is gone, so this is unreachable
+            // in practice; park forever rather than panic.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local_addr)
+    }
+}

@@ -1,0 +1,136 @@
+//! Calendar folders: rows of `folders`, always scoped by owner.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use store::{Change, ComponentSet, Folder, FolderId, FolderPatch, NewFolder, StoreError};
+
+use crate::db::{is_unique_violation, to_store_error};
+use crate::state;
+
+const COLUMNS: &str =
+    "id, name, incarnation, display_name, description, color, sort_order, timezone, components, modseq";
+
+/// What the item code needs of a folder it works in.
+pub(crate) struct FolderRow {
+    pub id: i64,
+    pub incarnation: String,
+    pub modseq: i64,
+    pub pruned_below: i64,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
+    let id: i64 = row.get(0)?;
+    let incarnation: String = row.get(2)?;
+    let modseq: i64 = row.get(9)?;
+    Ok(Folder {
+        id: FolderId::new(id.to_string()),
+        name: row.get(1)?,
+        display_name: row.get(3)?,
+        description: row.get(4)?,
+        color: row.get(5)?,
+        order: row.get(6)?,
+        timezone: row.get(7)?,
+        components: decode_components(row.get(8)?),
+        state: state::encode(&incarnation, modseq),
+        read_only: false,
+    })
+}
+
+fn encode_components(set: ComponentSet) -> i64 {
+    i64::from(set.event) | (i64::from(set.todo) << 1) | (i64::from(set.journal) << 2)
+}
+
+fn decode_components(bits: i64) -> ComponentSet {
+    ComponentSet { event: bits & 1 != 0, todo: bits & 2 != 0, journal: bits & 4 != 0 }
+}
+
+pub(crate) fn list(conn: &Connection, owner: &str) -> Result<Vec<Folder>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 ORDER BY name");
+    let mut statement = conn.prepare_cached(&sql).map_err(to_store_error)?;
+    let rows = statement.query_map([owner], from_row).map_err(to_store_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)
+}
+
+pub(crate) fn by_name(conn: &Connection, owner: &str, name: &str) -> Result<Folder, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND name = ?2");
+    conn.query_row(&sql, [owner, name], from_row).optional().map_err(to_store_error)?.ok_or(StoreError::NotFound)
+}
+
+fn by_id(conn: &Connection, owner: &str, id: i64) -> Result<Folder, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND id = ?2");
+    conn.query_row(&sql, params![owner, id], from_row).optional().map_err(to_store_error)?.ok_or(StoreError::NotFound)
+}
+
+/// The folder's row, if `owner` owns it: another user's folder id is simply not found.
+pub(crate) fn resolve(conn: &Connection, owner: &str, folder: &FolderId) -> Result<FolderRow, StoreError> {
+    let id: i64 = folder.as_str().parse().map_err(|_| StoreError::NotFound)?;
+    conn.query_row(
+        "SELECT id, incarnation, modseq, pruned_below FROM folders WHERE owner = ?1 AND id = ?2",
+        params![owner, id],
+        |row| {
+            Ok(FolderRow { id: row.get(0)?, incarnation: row.get(1)?, modseq: row.get(2)?, pruned_below: row.get(3)? })
+        },
+    )
+    .optional()
+    .map_err(to_store_error)?
+    .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn create(tx: &Transaction<'_>, owner: &str, spec: &NewFolder) -> Result<Folder, StoreError> {
+    if spec.name.is_empty() {
+        return Err(StoreError::Rejected("empty folder name".into()));
+    }
+    tx.execute(
+        "INSERT INTO folders (owner, name, incarnation, display_name, description, color, sort_order, timezone, components)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            owner,
+            spec.name,
+            state::new_incarnation(),
+            spec.display_name,
+            spec.description,
+            spec.color,
+            spec.order,
+            spec.timezone,
+            encode_components(spec.components)
+        ],
+    )
+    .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists } else { to_store_error(e) })?;
+    by_id(tx, owner, tx.last_insert_rowid())
+}
+
+pub(crate) fn update(
+    tx: &Transaction<'_>,
+    owner: &str,
+    folder: &FolderId,
+    patch: &FolderPatch,
+) -> Result<Folder, StoreError> {
+    let row = resolve(tx, owner, folder)?;
+    let current = by_id(tx, owner, row.id)?;
+    let text = |change: &Change<String>, value: Option<String>| change.apply(value);
+    tx.execute(
+        "UPDATE folders SET display_name = ?2, description = ?3, color = ?4, sort_order = ?5, timezone = ?6,
+         modseq = modseq + 1 WHERE id = ?1",
+        params![
+            row.id,
+            text(&patch.display_name, current.display_name),
+            text(&patch.description, current.description),
+            text(&patch.color, current.color),
+            patch.order.apply(current.order),
+            text(&patch.timezone, current.timezone),
+        ],
+    )
+    .map_err(to_store_error)?;
+    by_id(tx, owner, row.id)
+}
+
+pub(crate) fn delete(tx: &Transaction<'_>, owner: &str, folder: &FolderId) -> Result<(), StoreError> {
+    let row = resolve(tx, owner, folder)?;
+    tx.execute("DELETE FROM folders WHERE id = ?1", [row.id]).map_err(to_store_error)?;
+    Ok(())
+}
+
+/// Advances the folder's modification sequence; returns the new value.
+pub(crate) fn bump(tx: &Transaction<'_>, folder: i64) -> Result<i64, StoreError> {
+    tx.query_row("UPDATE folders SET modseq = modseq + 1 WHERE id = ?1 RETURNING modseq", [folder], |row| row.get(0))
+        .map_err(to_store_error)
+}

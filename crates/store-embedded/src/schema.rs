@@ -1,0 +1,63 @@
+//! The schema, versioned with `PRAGMA user_version` so later releases can migrate in place.
+
+use rusqlite::Connection;
+
+const VERSION: i64 = 1;
+
+/// The UNIQUE constraints carry the rules: one folder name per user, one item name and one
+/// UID per folder (RFC 4791 §5.3.2.1 no-uid-conflict holds even against a buggy caller).
+const SCHEMA_V1: &str = "
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    display_name TEXT,
+    email TEXT,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE folders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    display_name TEXT,
+    description TEXT,
+    color TEXT,
+    sort_order INTEGER,
+    timezone TEXT,
+    components INTEGER NOT NULL,
+    modseq INTEGER NOT NULL DEFAULT 0,
+    pruned_below INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (owner, name)
+);
+CREATE TABLE items (
+    folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    component INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    PRIMARY KEY (folder, name),
+    UNIQUE (folder, uid)
+);
+CREATE INDEX items_by_modseq ON items (folder, modseq);
+CREATE TABLE tombstones (
+    folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    modseq INTEGER NOT NULL,
+    PRIMARY KEY (folder, name)
+);
+CREATE INDEX tombstones_by_modseq ON tombstones (folder, modseq);
+";
+
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current < 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", VERSION)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

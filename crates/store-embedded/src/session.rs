@@ -1,0 +1,132 @@
+//! One user's view of the store: every query is scoped by the owner.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use store::{
+    Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemName, Listing, NewFolder, NewItem, Principal, Session,
+    State, StoreError, Stored,
+};
+
+use crate::db::Db;
+use crate::{folders, items, state};
+
+pub(crate) struct EmbeddedSession {
+    db: Arc<Db>,
+    principal: Principal,
+}
+
+impl EmbeddedSession {
+    pub fn new(db: Arc<Db>, principal: Principal) -> Self {
+        EmbeddedSession { db, principal }
+    }
+
+    fn owner(&self) -> String {
+        self.principal.user.clone()
+    }
+}
+
+#[async_trait]
+impl Session for EmbeddedSession {
+    fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    async fn folders(&self) -> Result<Vec<Folder>, StoreError> {
+        let owner = self.owner();
+        self.db.read(move |conn| folders::list(conn, &owner)).await
+    }
+
+    async fn folder(&self, name: &str) -> Result<Folder, StoreError> {
+        let (owner, name) = (self.owner(), name.to_owned());
+        self.db.read(move |conn| folders::by_name(conn, &owner, &name)).await
+    }
+
+    async fn create_folder(&self, spec: &NewFolder) -> Result<Folder, StoreError> {
+        let (owner, spec) = (self.owner(), spec.clone());
+        self.db.write(move |tx| folders::create(tx, &owner, &spec)).await
+    }
+
+    async fn update_folder(&self, folder: &FolderId, patch: &FolderPatch) -> Result<Folder, StoreError> {
+        let (owner, folder, patch) = (self.owner(), folder.clone(), patch.clone());
+        self.db.write(move |tx| folders::update(tx, &owner, &folder, &patch)).await
+    }
+
+    async fn delete_folder(&self, folder: &FolderId) -> Result<(), StoreError> {
+        let (owner, folder) = (self.owner(), folder.clone());
+        self.db.write(move |tx| folders::delete(tx, &owner, &folder)).await
+    }
+
+    async fn state(&self, folder: &FolderId) -> Result<State, StoreError> {
+        let (owner, folder) = (self.owner(), folder.clone());
+        self.db
+            .read(move |conn| {
+                folders::resolve(conn, &owner, &folder).map(|row| state::encode(&row.incarnation, row.modseq))
+            })
+            .await
+    }
+
+    async fn list(&self, folder: &FolderId) -> Result<Listing, StoreError> {
+        let (owner, folder) = (self.owner(), folder.clone());
+        // One read connection, one implicit read transaction per statement; WAL readers see a
+        // consistent snapshot only inside a transaction, so take one explicitly.
+        self.db
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction().map_err(crate::db::to_store_error)?;
+                let row = folders::resolve(&tx, &owner, &folder)?;
+                let listing =
+                    Listing { state: state::encode(&row.incarnation, row.modseq), items: items::list(&tx, row.id)? };
+                tx.finish().map_err(crate::db::to_store_error)?;
+                Ok(listing)
+            })
+            .await
+    }
+
+    async fn get(&self, folder: &FolderId, names: &[ItemName]) -> Result<Vec<Item>, StoreError> {
+        let (owner, folder, names) = (self.owner(), folder.clone(), names.to_vec());
+        self.db
+            .read(move |conn| {
+                let row = folders::resolve(conn, &owner, &folder)?;
+                items::get(conn, row.id, &names)
+            })
+            .await
+    }
+
+    async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError> {
+        let (owner, folder) = (self.owner(), folder.clone());
+        self.db
+            .write(move |tx| {
+                let row = folders::resolve(tx, &owner, &folder)?;
+                items::put(tx, &row, item, &expected)
+            })
+            .await
+    }
+
+    async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
+        let (owner, folder, name) = (self.owner(), folder.clone(), name.clone());
+        self.db
+            .write(move |tx| {
+                let row = folders::resolve(tx, &owner, &folder)?;
+                items::delete(tx, &row, &name, &expected)
+            })
+            .await
+    }
+
+    async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
+        let (owner, folder, since) = (self.owner(), folder.clone(), since.clone());
+        self.db
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction().map_err(crate::db::to_store_error)?;
+                let row = folders::resolve(&tx, &owner, &folder)?;
+                let Some((incarnation, modseq)) = state::decode(&since) else { return Ok(Changes::Resync) };
+                if incarnation != row.incarnation || modseq > row.modseq || modseq < row.pruned_below {
+                    return Ok(Changes::Resync);
+                }
+                let (changed, removed) = items::changes_since(&tx, row.id, modseq)?;
+                let state = state::encode(&row.incarnation, row.modseq);
+                tx.finish().map_err(crate::db::to_store_error)?;
+                Ok(Changes::Delta { state, changed, removed })
+            })
+            .await
+    }
+}

@@ -1,0 +1,89 @@
+//! What the embedded store promises beyond the contract: data survives a reopen, tombstone
+//! expiry forces a resync, user management.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail on the spot
+
+use bytes::Bytes;
+use store::{
+    Backend, Changes, Component, ComponentSet, Credentials, Expected, ItemName, NewFolder, NewItem, StoreError,
+};
+use store_embedded::EmbeddedBackend;
+
+fn event(uid: &str) -> NewItem {
+    let body = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:20260102T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    NewItem {
+        name: ItemName::new(format!("{uid}.ics")),
+        uid: uid.into(),
+        component: Component::Event,
+        body: Bytes::from(body),
+    }
+}
+
+fn alice() -> Credentials {
+    Credentials { username: "alice".into(), password: "secret".into() }
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_closing_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (folder_id, etag) = {
+        let backend = EmbeddedBackend::open(dir.path()).await.unwrap();
+        backend.add_user("alice", "secret", None, None).await.unwrap();
+        let session = backend.login(&alice()).await.unwrap();
+        let folder = session.create_folder(&NewFolder::named("cal", ComponentSet::EVENTS)).await.unwrap();
+        let stored = session.put(&folder.id, event("durable"), Expected::Absent).await.unwrap();
+        (folder.id, stored.meta.etag)
+    };
+    let reopened = EmbeddedBackend::open(dir.path()).await.unwrap();
+    let session = reopened.login(&alice()).await.unwrap();
+    let items = session.get(&folder_id, &[ItemName::new("durable.ics")]).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].meta.etag, etag);
+    assert_eq!(items[0].body, event("durable").body);
+}
+
+#[tokio::test]
+async fn a_token_older_than_the_kept_tombstones_must_resync() {
+    let backend = EmbeddedBackend::temporary().await.unwrap();
+    backend.add_user("alice", "secret", None, None).await.unwrap();
+    let session = backend.login(&alice()).await.unwrap();
+    let folder = session.create_folder(&NewFolder::named("cal", ComponentSet::EVENTS)).await.unwrap();
+    let before = session.state(&folder.id).await.unwrap();
+    // One more deletion than the store keeps tombstones for.
+    let count = 10_001;
+    for n in 0..count {
+        session.put(&folder.id, event(&format!("e{n}")), Expected::Anything).await.unwrap();
+        session.delete(&folder.id, &ItemName::new(format!("e{n}.ics")), Expected::Anything).await.unwrap();
+    }
+    assert_eq!(session.changes(&folder.id, &before).await.unwrap(), Changes::Resync);
+    let recent = session.state(&folder.id).await.unwrap();
+    session.put(&folder.id, event("last"), Expected::Anything).await.unwrap();
+    assert!(matches!(session.changes(&folder.id, &recent).await.unwrap(), Changes::Delta { .. }));
+}
+
+#[tokio::test]
+async fn users_are_added_listed_renamed_in_password_and_deleted() {
+    let backend = EmbeddedBackend::temporary().await.unwrap();
+    backend.add_user("bob", "one", Some("Bob"), Some("bob@example.com")).await.unwrap();
+    assert!(matches!(backend.add_user("bob", "two", None, None).await, Err(StoreError::AlreadyExists)));
+    assert!(matches!(backend.add_user("../evil", "x", None, None).await, Err(StoreError::Rejected(_))));
+    let users = backend.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email.as_deref(), Some("bob@example.com"));
+
+    let bob = |password: &str| Credentials { username: "bob".into(), password: password.into() };
+    let session = backend.login(&bob("one")).await.unwrap();
+    assert_eq!(session.principal().display_name, "Bob");
+    backend.set_password("bob", "two").await.unwrap();
+    assert!(matches!(backend.login(&bob("one")).await, Err(StoreError::Unauthenticated)));
+    assert!(backend.login(&bob("two")).await.is_ok());
+
+    let folder = session.create_folder(&NewFolder::named("cal", ComponentSet::EVENTS)).await.unwrap();
+    session.put(&folder.id, event("x"), Expected::Anything).await.unwrap();
+    backend.delete_user("bob").await.unwrap();
+    assert!(matches!(backend.login(&bob("two")).await, Err(StoreError::Unauthenticated)));
+    assert!(matches!(backend.delete_user("bob").await, Err(StoreError::NotFound)));
+    assert!(matches!(backend.set_password("bob", "x").await, Err(StoreError::NotFound)));
+}

@@ -1,0 +1,100 @@
+//! The backend contract between the CalDAV gateway and a mail store.
+//!
+//! A backend is a mail system whose users own calendar folders: the embedded SQLite store,
+//! a JMAP server, later IMAP. The gateway only ever talks to [`Backend`] and [`Session`], so
+//! a backend never sees XML or HTTP and the DAV layer never sees a backend's storage.
+//!
+//! Conventions that hold for every type here:
+//! - ETags are strong and bare (no quotes); quoting happens only at the HTTP edge.
+//! - A [`State`] is opaque: compare two for equality, never parse one. Equal states of a
+//!   folder mean nothing in it changed; the gateway uses the state as getctag and as the
+//!   RFC 6578 sync token.
+//! - Conditional writes carry their precondition ([`Expected`]) *into* the store, which
+//!   checks it atomically with the write. Checking in the caller would race.
+
+mod error;
+mod types;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::{BoxError, StoreError};
+pub use types::*;
+
+/// A mail system whose users own calendar folders. One per deployment, shared by all requests.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Checks credentials against the mail system and opens a session for that user.
+    ///
+    /// Wrong credentials are `Err(Unauthenticated)`; a mail system that cannot answer is
+    /// `Err(Unavailable)`. The gateway answers 401 and 503 respectively, so the two must never
+    /// be merged: a backend outage must not look like a wrong password to a phone, which would
+    /// then prompt its user for a new one.
+    async fn login(&self, credentials: &Credentials) -> Result<Arc<dyn Session>, StoreError>;
+
+    /// Cheap reachability probe for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// What one authenticated user can see and change.
+///
+/// The gateway caches sessions for a short while (a sync burst of a phone is one login), so a
+/// session must stay usable for at least that long.
+#[async_trait]
+pub trait Session: Send + Sync {
+    fn principal(&self) -> &Principal;
+
+    /// The user's calendar folders, each with its current [`State`].
+    ///
+    /// A Depth:1 PROPFIND on the calendar home (the iOS/macOS "anything changed?" poll) costs
+    /// exactly this one call, so it must not load items.
+    async fn folders(&self) -> Result<Vec<Folder>, StoreError>;
+
+    /// One folder by its URL segment. `Err(NotFound)` when there is none.
+    async fn folder(&self, name: &str) -> Result<Folder, StoreError>;
+
+    /// Creates a folder whose URL segment is `spec.name`.
+    /// `Err(AlreadyExists)` when the name is taken (MKCALENDAR then answers 405).
+    async fn create_folder(&self, spec: &NewFolder) -> Result<Folder, StoreError>;
+
+    /// Changes the folder's properties. A property change is a change of the collection, so
+    /// it advances the folder's state (clients re-read displayname and color on a new ctag).
+    async fn update_folder(&self, folder: &FolderId, patch: &FolderPatch) -> Result<Folder, StoreError>;
+
+    /// Deletes the folder and every item in it.
+    async fn delete_folder(&self, folder: &FolderId) -> Result<(), StoreError>;
+
+    /// Current state of one folder; cheap.
+    async fn state(&self, folder: &FolderId) -> Result<State, StoreError>;
+
+    /// Names and ETags of every item, and the state they belong to, read consistently.
+    async fn list(&self, folder: &FolderId) -> Result<Listing, StoreError>;
+
+    /// Bodies of the named items. Names that do not exist are simply absent from the result,
+    /// so a multiget of 100 hrefs is one call whatever subset exists.
+    async fn get(&self, folder: &FolderId, names: &[ItemName]) -> Result<Vec<Item>, StoreError>;
+
+    /// Stores `item` under `item.name` when `expected` holds, else `Err(PreconditionFailed)`.
+    ///
+    /// The check happens inside the store, atomically with the write: of twenty concurrent
+    /// PUTs with the same `If-Match`, exactly one wins. A UID already used by *another* item
+    /// of the folder is `Err(UidConflict)` (RFC 4791 §5.3.2.1 `no-uid-conflict`); the caller
+    /// parsed the body, so the store never parses iCalendar to enforce it.
+    async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError>;
+
+    /// Deletes one item when `expected` holds. `Err(NotFound)` when it does not exist.
+    /// Leaves a tombstone so that [`Session::changes`] reports the removal.
+    async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError>;
+
+    /// What changed in the folder since `since` (a state this folder once had).
+    ///
+    /// `Changes::Resync` when the backend cannot tell (unknown or expired state, truncated
+    /// log): the caller answers `DAV:valid-sync-token` or lists again. An item changed and
+    /// then removed is reported only as removed; an item created and removed since `since`
+    /// may be reported as removed (RFC 6578 §3.5.2 allows it).
+    async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError>;
+}

@@ -1,0 +1,352 @@
+//! The contract every backend must keep, as tests each backend runs against itself:
+//! `store::contract_tests!(MyFixture::new().await)` expands to one `#[tokio::test]` per case.
+//!
+//! A fixture hands out fresh users on one backend: the cases create what they need and
+//! assume nothing else exists.
+
+// Test code: a failed step should fail the test on the spot.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{
+    Backend, Change, Changes, Component, ComponentSet, Credentials, ETag, Expected, FolderPatch, ItemName, NewFolder,
+    NewItem, Session, StoreError,
+};
+
+/// Gives the contract suite a backend and users on it.
+#[async_trait]
+pub trait ContractFixture: Send + Sync {
+    fn backend(&self) -> Arc<dyn Backend>;
+    /// Credentials of a new user with no folders.
+    async fn fresh_user(&self) -> Credentials;
+}
+
+/// Expands to the contract suite. `$fixture` is an expression (evaluated once per test,
+/// inside the test's runtime, `.await` allowed) of a type implementing [`ContractFixture`].
+#[macro_export]
+macro_rules! contract_tests {
+    ($fixture:expr) => {
+        $crate::contract_tests!(@cases $fixture;
+            login_with_wrong_password_is_unauthenticated,
+            create_folder_then_list_it,
+            create_folder_with_taken_name_is_already_exists,
+            update_folder_changes_props_and_state,
+            delete_folder_removes_items,
+            put_then_get_returns_exact_bytes,
+            put_creates_then_replaces,
+            if_none_match_star_refuses_existing,
+            if_match_wrong_etag_is_precondition_failed_with_current,
+            if_match_star_requires_presence,
+            duplicate_uid_in_folder_is_uid_conflict,
+            same_uid_in_other_folder_is_allowed,
+            state_changes_on_every_write_and_only_then,
+            changes_since_reports_changed_and_removed,
+            changes_from_unknown_state_is_resync,
+            changes_from_current_state_is_empty_delta,
+            delete_missing_is_not_found,
+            get_ignores_missing_names,
+            concurrent_conditional_puts_have_one_winner,
+            other_users_folder_is_not_visible,
+        );
+    };
+    (@cases $fixture:expr; $($case:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = $fixture;
+                $crate::testkit::cases::$case(&fixture).await;
+            }
+        )*
+    };
+}
+
+/// The cases, public so the macro can reach them from another crate.
+pub mod cases {
+    use super::*;
+
+    async fn session(fixture: &dyn ContractFixture) -> Arc<dyn Session> {
+        let credentials = fixture.fresh_user().await;
+        fixture.backend().login(&credentials).await.expect("login of a fresh user")
+    }
+
+    fn event(uid: &str, summary: &str) -> NewItem {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//contract//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+             DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        NewItem {
+            name: ItemName::new(format!("{uid}.ics")),
+            uid: uid.into(),
+            component: Component::Event,
+            body: Bytes::from(body),
+        }
+    }
+
+    async fn calendar(session: &dyn Session, name: &str) -> crate::Folder {
+        session.create_folder(&NewFolder::named(name, ComponentSet::EVENTS)).await.expect("create folder")
+    }
+
+    pub async fn login_with_wrong_password_is_unauthenticated(fixture: &dyn ContractFixture) {
+        let mut credentials = fixture.fresh_user().await;
+        credentials.password.push_str("-wrong");
+        let result = fixture.backend().login(&credentials).await;
+        assert!(matches!(result, Err(StoreError::Unauthenticated)), "{:?}", result.err());
+        let unknown = Credentials { username: "no-such-user-4711".into(), password: "x".into() };
+        assert!(matches!(fixture.backend().login(&unknown).await, Err(StoreError::Unauthenticated)));
+    }
+
+    pub async fn create_folder_then_list_it(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        assert!(s.folders().await.unwrap().is_empty());
+        let mut spec = NewFolder::named("work", ComponentSet::TASKS);
+        spec.display_name = Some("Work".into());
+        spec.color = Some("#112233FF".into());
+        let created = s.create_folder(&spec).await.unwrap();
+        let listed = s.folders().await.unwrap();
+        assert_eq!(listed, vec![created.clone()]);
+        assert_eq!(created.name, "work");
+        assert_eq!(created.display_name.as_deref(), Some("Work"));
+        assert_eq!(created.color.as_deref(), Some("#112233FF"));
+        assert_eq!(created.components, ComponentSet::TASKS);
+        assert_eq!(s.folder("work").await.unwrap(), created);
+        assert!(matches!(s.folder("nope").await, Err(StoreError::NotFound)));
+    }
+
+    pub async fn create_folder_with_taken_name_is_already_exists(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        calendar(s.as_ref(), "home").await;
+        let again = s.create_folder(&NewFolder::named("home", ComponentSet::ALL)).await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+    }
+
+    pub async fn update_folder_changes_props_and_state(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let patch = FolderPatch {
+            display_name: Change::Set("Renamed".into()),
+            order: Change::Set(7),
+            description: Change::Remove,
+            ..FolderPatch::default()
+        };
+        let updated = s.update_folder(&folder.id, &patch).await.unwrap();
+        assert_eq!(updated.display_name.as_deref(), Some("Renamed"));
+        assert_eq!(updated.order, Some(7));
+        assert_ne!(updated.state, folder.state);
+        assert_eq!(s.state(&folder.id).await.unwrap(), updated.state);
+    }
+
+    pub async fn delete_folder_removes_items(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "gone").await;
+        s.put(&folder.id, event("a", "A"), Expected::Anything).await.unwrap();
+        s.delete_folder(&folder.id).await.unwrap();
+        assert!(s.folders().await.unwrap().is_empty());
+        assert!(matches!(s.list(&folder.id).await, Err(StoreError::NotFound)));
+        // A new folder of the same name starts empty.
+        let again = calendar(s.as_ref(), "gone").await;
+        assert!(s.list(&again.id).await.unwrap().items.is_empty());
+    }
+
+    pub async fn put_then_get_returns_exact_bytes(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let item = event("exact", "Ünïcødé; with \\, escapes");
+        let stored = s.put(&folder.id, item.clone(), Expected::Absent).await.unwrap();
+        let got = s.get(&folder.id, std::slice::from_ref(&item.name)).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, item.body);
+        assert_eq!(got[0].meta.etag, stored.meta.etag);
+        assert_eq!(got[0].meta.size, item.body.len() as u64);
+        let listing = s.list(&folder.id).await.unwrap();
+        assert_eq!(listing.items, vec![got[0].meta.clone()]);
+    }
+
+    pub async fn put_creates_then_replaces(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let first = s.put(&folder.id, event("x", "one"), Expected::Anything).await.unwrap();
+        assert!(first.created);
+        let second = s.put(&folder.id, event("x", "two"), Expected::Anything).await.unwrap();
+        assert!(!second.created);
+        assert_ne!(first.meta.etag, second.meta.etag);
+    }
+
+    pub async fn if_none_match_star_refuses_existing(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let stored = s.put(&folder.id, event("x", "one"), Expected::Absent).await.unwrap();
+        let again = s.put(&folder.id, event("x", "two"), Expected::Absent).await;
+        match again {
+            Err(StoreError::PreconditionFailed { current }) => assert_eq!(current, Some(stored.meta.etag)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    pub async fn if_match_wrong_etag_is_precondition_failed_with_current(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let stored = s.put(&folder.id, event("x", "one"), Expected::Anything).await.unwrap();
+        let wrong = s.put(&folder.id, event("x", "two"), Expected::ETag(ETag::new("not-it"))).await;
+        match wrong {
+            Err(StoreError::PreconditionFailed { current }) => assert_eq!(current, Some(stored.meta.etag.clone())),
+            other => panic!("{other:?}"),
+        }
+        let right = s.put(&folder.id, event("x", "two"), Expected::ETag(stored.meta.etag)).await;
+        assert!(right.is_ok(), "{right:?}");
+        let deleted = s.delete(&folder.id, &ItemName::new("x.ics"), Expected::ETag(ETag::new("not-it"))).await;
+        assert!(matches!(deleted, Err(StoreError::PreconditionFailed { .. })));
+    }
+
+    pub async fn if_match_star_requires_presence(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let absent = s.put(&folder.id, event("x", "one"), Expected::Present).await;
+        assert!(matches!(absent, Err(StoreError::PreconditionFailed { current: None })), "{absent:?}");
+        assert!(s.list(&folder.id).await.unwrap().items.is_empty());
+        s.put(&folder.id, event("x", "one"), Expected::Anything).await.unwrap();
+        assert!(s.put(&folder.id, event("x", "two"), Expected::Present).await.is_ok());
+    }
+
+    pub async fn duplicate_uid_in_folder_is_uid_conflict(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        s.put(&folder.id, event("same", "one"), Expected::Anything).await.unwrap();
+        let mut other = event("same", "two");
+        other.name = ItemName::new("other-name.ics");
+        match s.put(&folder.id, other, Expected::Anything).await {
+            Err(StoreError::UidConflict { uid, existing }) => {
+                assert_eq!(uid, "same");
+                assert_eq!(existing, ItemName::new("same.ics"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.list(&folder.id).await.unwrap().items.len(), 1);
+    }
+
+    pub async fn same_uid_in_other_folder_is_allowed(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let a = calendar(s.as_ref(), "a").await;
+        let b = calendar(s.as_ref(), "b").await;
+        s.put(&a.id, event("shared", "one"), Expected::Anything).await.unwrap();
+        assert!(s.put(&b.id, event("shared", "one"), Expected::Anything).await.is_ok());
+    }
+
+    pub async fn state_changes_on_every_write_and_only_then(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let s0 = s.state(&folder.id).await.unwrap();
+        assert_eq!(s0, folder.state);
+        let _ = s.list(&folder.id).await.unwrap();
+        let _ = s.get(&folder.id, &[ItemName::new("x.ics")]).await.unwrap();
+        assert_eq!(s.state(&folder.id).await.unwrap(), s0, "reads must not change the state");
+        s.put(&folder.id, event("x", "one"), Expected::Anything).await.unwrap();
+        let s1 = s.state(&folder.id).await.unwrap();
+        assert_ne!(s1, s0);
+        let failed = s.put(&folder.id, event("x", "two"), Expected::Absent).await;
+        assert!(failed.is_err());
+        assert_eq!(s.state(&folder.id).await.unwrap(), s1, "a refused write must not change the state");
+        s.delete(&folder.id, &ItemName::new("x.ics"), Expected::Anything).await.unwrap();
+        let s2 = s.state(&folder.id).await.unwrap();
+        assert!(s2 != s1 && s2 != s0);
+    }
+
+    pub async fn changes_since_reports_changed_and_removed(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        s.put(&folder.id, event("keep", "k"), Expected::Anything).await.unwrap();
+        s.put(&folder.id, event("drop", "d"), Expected::Anything).await.unwrap();
+        let since = s.state(&folder.id).await.unwrap();
+        let modified = s.put(&folder.id, event("keep", "k2"), Expected::Anything).await.unwrap();
+        let added = s.put(&folder.id, event("new", "n"), Expected::Anything).await.unwrap();
+        s.delete(&folder.id, &ItemName::new("drop.ics"), Expected::Anything).await.unwrap();
+        match s.changes(&folder.id, &since).await.unwrap() {
+            Changes::Delta { state, mut changed, removed } => {
+                assert_eq!(state, s.state(&folder.id).await.unwrap());
+                changed.sort_by(|a, b| a.name.cmp(&b.name));
+                assert_eq!(changed, vec![modified.meta, added.meta]);
+                assert_eq!(removed, vec![ItemName::new("drop.ics")]);
+            }
+            Changes::Resync => panic!("resync from a state the folder had"),
+        }
+    }
+
+    pub async fn changes_from_unknown_state_is_resync(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let unknown = crate::State::new("certainly-not-a-state-of-this-folder");
+        assert_eq!(s.changes(&folder.id, &unknown).await.unwrap(), Changes::Resync);
+        // A state of a deleted folder does not apply to its same-named successor.
+        let old = s.state(&folder.id).await.unwrap();
+        s.delete_folder(&folder.id).await.unwrap();
+        let again = calendar(s.as_ref(), "c").await;
+        assert_eq!(s.changes(&again.id, &old).await.unwrap(), Changes::Resync);
+    }
+
+    pub async fn changes_from_current_state_is_empty_delta(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        s.put(&folder.id, event("x", "one"), Expected::Anything).await.unwrap();
+        let now = s.state(&folder.id).await.unwrap();
+        assert_eq!(
+            s.changes(&folder.id, &now).await.unwrap(),
+            Changes::Delta { state: now, changed: vec![], removed: vec![] }
+        );
+    }
+
+    pub async fn delete_missing_is_not_found(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let result = s.delete(&folder.id, &ItemName::new("missing.ics"), Expected::Anything).await;
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    }
+
+    pub async fn get_ignores_missing_names(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        s.put(&folder.id, event("x", "one"), Expected::Anything).await.unwrap();
+        let got = s.get(&folder.id, &[ItemName::new("missing.ics"), ItemName::new("x.ics")]).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].meta.name, ItemName::new("x.ics"));
+    }
+
+    pub async fn concurrent_conditional_puts_have_one_winner(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let stored = s.put(&folder.id, event("race", "start"), Expected::Anything).await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..20 {
+            let (s, id, etag) = (s.clone(), folder.id.clone(), stored.meta.etag.clone());
+            tasks.push(tokio::spawn(async move {
+                s.put(&id, event("race", &format!("writer {n}")), Expected::ETag(etag)).await
+            }));
+        }
+        let (mut won, mut lost) = (0, 0);
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(_) => won += 1,
+                Err(StoreError::PreconditionFailed { .. }) => lost += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((won, lost), (1, 19));
+    }
+
+    pub async fn other_users_folder_is_not_visible(fixture: &dyn ContractFixture) {
+        let alice = session(fixture).await;
+        let bob = session(fixture).await;
+        let folder = calendar(alice.as_ref(), "private").await;
+        alice.put(&folder.id, event("secret", "s"), Expected::Anything).await.unwrap();
+        assert!(bob.folders().await.unwrap().is_empty());
+        assert!(matches!(bob.folder("private").await, Err(StoreError::NotFound)));
+        assert!(matches!(bob.list(&folder.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(bob.get(&folder.id, &[ItemName::new("secret.ics")]).await, Err(StoreError::NotFound)));
+        let write = bob.put(&folder.id, event("intruder", "i"), Expected::Anything).await;
+        assert!(matches!(write, Err(StoreError::NotFound)), "{write:?}");
+        assert!(matches!(bob.delete_folder(&folder.id).await, Err(StoreError::NotFound)));
+        assert_eq!(alice.list(&folder.id).await.unwrap().items.len(), 1);
+    }
+}

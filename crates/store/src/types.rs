@@ -1,0 +1,285 @@
+use std::fmt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+/// User name and password as the client sent them (HTTP Basic). Never logged.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// The authenticated user as the DAV layer shows it (RFC 5397 current-user-principal).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Login name; also the URL segment of the principal and calendar home.
+    pub user: String,
+    pub display_name: String,
+    /// Mail address, shown as `mailto:` in `calendar-user-address-set` (RFC 4791 §6.2.1 of RFC 6638).
+    pub email: Option<String>,
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// Opaque, stable identifier of a folder, chosen by the backend; survives renames.
+    FolderId
+);
+string_newtype!(
+    /// Opaque version of a folder: equal states mean nothing changed. Used as getctag and as
+    /// the RFC 6578 sync token, so it must change on every change of the folder's items or
+    /// properties, and only then.
+    State
+);
+string_newtype!(
+    /// A strong entity tag, bare (without the quotes of the HTTP header).
+    ETag
+);
+string_newtype!(
+    /// Last path segment of a calendar object resource, e.g. `4f0a...c3.ics`. Validated by
+    /// the DAV layer before it reaches a store.
+    ItemName
+);
+
+/// The iCalendar component type a calendar object resource holds (RFC 4791 §4.1: one type per resource).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    Event,
+    Todo,
+    Journal,
+}
+
+impl Component {
+    pub const ALL: [Component; 3] = [Component::Event, Component::Todo, Component::Journal];
+
+    /// The iCalendar name, e.g. `VEVENT`.
+    pub fn ical_name(self) -> &'static str {
+        match self {
+            Component::Event => "VEVENT",
+            Component::Todo => "VTODO",
+            Component::Journal => "VJOURNAL",
+        }
+    }
+
+    pub fn from_ical_name(name: &str) -> Option<Self> {
+        Component::ALL.into_iter().find(|c| c.ical_name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Which components a calendar accepts (RFC 4791 §5.2.3 supported-calendar-component-set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ComponentSet {
+    pub event: bool,
+    pub todo: bool,
+    pub journal: bool,
+}
+
+impl ComponentSet {
+    pub const ALL: ComponentSet = ComponentSet { event: true, todo: true, journal: true };
+    pub const EVENTS: ComponentSet = ComponentSet { event: true, todo: false, journal: false };
+    pub const TASKS: ComponentSet = ComponentSet { event: false, todo: true, journal: false };
+
+    pub fn contains(self, component: Component) -> bool {
+        match component {
+            Component::Event => self.event,
+            Component::Todo => self.todo,
+            Component::Journal => self.journal,
+        }
+    }
+
+    pub fn insert(&mut self, component: Component) {
+        match component {
+            Component::Event => self.event = true,
+            Component::Todo => self.todo = true,
+            Component::Journal => self.journal = true,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        !(self.event || self.todo || self.journal)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Component> {
+        Component::ALL.into_iter().filter(move |c| self.contains(*c))
+    }
+}
+
+/// One calendar folder of the mail store, shown as one calendar collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folder {
+    pub id: FolderId,
+    /// URL segment of the collection.
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// `#RRGGBB` or `#RRGGBBAA` as Apple clients write it.
+    pub color: Option<String>,
+    /// Apple `calendar-order`, the position in the client's list.
+    pub order: Option<i64>,
+    /// A VCALENDAR with one VTIMEZONE (RFC 4791 §5.2.2), used for floating times.
+    pub timezone: Option<String>,
+    pub components: ComponentSet,
+    pub state: State,
+    pub read_only: bool,
+}
+
+/// What MKCALENDAR / extended MKCOL asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFolder {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub order: Option<i64>,
+    pub timezone: Option<String>,
+    pub components: ComponentSet,
+}
+
+impl NewFolder {
+    pub fn named(name: impl Into<String>, components: ComponentSet) -> Self {
+        NewFolder {
+            name: name.into(),
+            display_name: None,
+            description: None,
+            color: None,
+            order: None,
+            timezone: None,
+            components,
+        }
+    }
+}
+
+/// One property change of a PROPPATCH.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Set(T),
+    Remove,
+}
+
+impl<T: Clone> Change<T> {
+    /// The value after applying this change to `current`.
+    pub fn apply(&self, current: Option<T>) -> Option<T> {
+        match self {
+            Change::Keep => current,
+            Change::Set(value) => Some(value.clone()),
+            Change::Remove => None,
+        }
+    }
+}
+
+/// What PROPPATCH changes on a folder; applied all or nothing (RFC 4918 §9.2).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct FolderPatch {
+    pub display_name: Change<String>,
+    pub description: Change<String>,
+    pub color: Change<String>,
+    pub order: Change<i64>,
+    pub timezone: Change<String>,
+}
+
+impl FolderPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == FolderPatch::default()
+    }
+}
+
+/// What a listing or a change report says of one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemMeta {
+    pub name: ItemName,
+    pub etag: ETag,
+    pub size: u64,
+    pub last_modified: SystemTime,
+}
+
+/// Every item of a folder, as of `state`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub state: State,
+    pub items: Vec<ItemMeta>,
+}
+
+/// One stored calendar object: its metadata and the exact bytes that were PUT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub meta: ItemMeta,
+    pub body: Bytes,
+}
+
+/// What PUT hands to the store, after the gateway validated the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewItem {
+    pub name: ItemName,
+    pub uid: String,
+    pub component: Component,
+    pub body: Bytes,
+}
+
+/// The outcome of a successful write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub meta: ItemMeta,
+    /// `true` when the item did not exist before (201), `false` when it was replaced (204).
+    pub created: bool,
+    /// `false` when the store rewrote the body, so a later GET differs from what was PUT and
+    /// the PUT response must not carry an ETag (RFC 4791 §5.3.4).
+    pub verbatim: bool,
+}
+
+/// The condition a write must meet, from If-Match / If-None-Match (RFC 7232).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// No condition.
+    Anything,
+    /// `If-None-Match: *`: the item must not exist.
+    Absent,
+    /// `If-Match: *`: the item must exist.
+    Present,
+    /// `If-Match: "etag"`: the item must exist with this ETag.
+    ETag(ETag),
+}
+
+/// What changed in a folder since a given state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    Delta {
+        /// The folder's state now; the next sync token.
+        state: State,
+        /// Items created or modified since, with their current metadata.
+        changed: Vec<ItemMeta>,
+        /// Items removed since.
+        removed: Vec<ItemName>,
+    },
+    /// The backend cannot tell what changed since that state.
+    Resync,
+}

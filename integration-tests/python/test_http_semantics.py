@@ -1,0 +1,228 @@
+"""Raw HTTP against the gateway: conditional requests, bad input, other users, auth, TLS.
+
+Every refusal is checked twice: the status (and DAV precondition element where RFC 4791 /
+RFC 4918 name one), and that the store did not change.
+"""
+
+import re
+import socket
+import ssl
+import uuid
+
+import httpx
+import pytest
+import requests
+
+from icalendar_samples import event
+
+PROPFIND_ETAGS = (
+    '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/">'
+    "<d:prop><d:getetag/><cs:getctag/></d:prop></d:propfind>"
+)
+
+
+class Http:
+    def __init__(self, gateway, user="alice"):
+        self.base = gateway.url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = gateway.auth(user)
+        # Per request, not Session.verify: requests lets REQUESTS_CA_BUNDLE override the latter.
+        self.ca = gateway.ca
+
+    def request(self, method, path, **kwargs):
+        return self.session.request(method, self.base + path, timeout=30, verify=self.ca, **kwargs)
+
+    def snapshot(self, path):
+        """The calendar's members with ETags and its ctag: equal snapshots, unchanged store."""
+        response = self.request("PROPFIND", path, headers={"Depth": "1"}, data=PROPFIND_ETAGS)
+        assert response.status_code == 207, response.text
+        return response.text
+
+
+@pytest.fixture
+def alice(gateway):
+    return Http(gateway, "alice")
+
+
+@pytest.fixture
+def bob(gateway):
+    return Http(gateway, "bob")
+
+
+def put_event(http, path, ics, **headers):
+    headers.setdefault("Content-Type", "text/calendar; charset=utf-8")
+    return http.request("PUT", path, data=ics.encode(), headers=headers)
+
+
+def unique_path(calendar="calendar"):
+    return f"/dav/calendars/alice/{calendar}/{uuid.uuid4().hex}.ics"
+
+
+def test_get_returns_exact_bytes_and_the_etag_of_the_put(alice):
+    path = unique_path()
+    _, ics = event("exact bytes ✓")
+    created = put_event(alice, path, ics, **{"If-None-Match": "*"})
+    assert created.status_code == 201
+    etag = created.headers["ETag"]
+    got = alice.request("GET", path)
+    assert got.status_code == 200
+    assert got.content == ics.encode()
+    assert got.headers["ETag"] == etag
+    assert got.headers["Content-Type"].startswith("text/calendar")
+
+
+def test_if_none_match_star_refuses_an_existing_resource(alice):
+    path = unique_path()
+    uid, ics = event("first")
+    assert put_event(alice, path, ics, **{"If-None-Match": "*"}).status_code == 201
+    before = alice.snapshot("/dav/calendars/alice/calendar/")
+    _, other = event("second", uid=uid)
+    assert put_event(alice, path, other, **{"If-None-Match": "*"}).status_code == 412
+    assert alice.snapshot("/dav/calendars/alice/calendar/") == before
+    assert alice.request("GET", path).content == ics.encode()
+
+
+def test_wrong_if_match_is_412_and_changes_nothing(alice):
+    path = unique_path()
+    uid, ics = event("v1")
+    assert put_event(alice, path, ics).status_code == 201
+    _, v2 = event("v2", uid=uid)
+    assert put_event(alice, path, v2, **{"If-Match": '"not-the-etag"'}).status_code == 412
+    assert alice.request("GET", path).content == ics.encode()
+    assert alice.request("DELETE", path, headers={"If-Match": '"not-the-etag"'}).status_code == 412
+    assert alice.request("GET", path).status_code == 200
+
+
+def test_malformed_xml_is_400_and_changes_nothing(alice):
+    before = alice.snapshot("/dav/calendars/alice/calendar/")
+    response = alice.request(
+        "PROPPATCH", "/dav/calendars/alice/calendar/", data=b"<d:propertyupdate xmlns:d='DAV:'><d:set>",
+        headers={"Content-Type": "application/xml"},
+    )
+    assert response.status_code == 400
+    assert alice.snapshot("/dav/calendars/alice/calendar/") == before
+
+
+def test_malformed_icalendar_is_refused_with_valid_calendar_data(alice):
+    before = alice.snapshot("/dav/calendars/alice/calendar/")
+    path = unique_path()
+    response = put_event(alice, path, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:broken\r\n")
+    assert response.status_code == 403
+    assert "valid-calendar-data" in response.text
+    assert alice.request("GET", path).status_code == 404
+    assert alice.snapshot("/dav/calendars/alice/calendar/") == before
+
+
+def test_wrong_content_type_is_refused_with_supported_calendar_data(alice):
+    before = alice.snapshot("/dav/calendars/alice/calendar/")
+    path = unique_path()
+    _, ics = event("plain text")
+    response = put_event(alice, path, ics, **{"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert "supported-calendar-data" in response.text
+    assert alice.snapshot("/dav/calendars/alice/calendar/") == before
+
+
+def test_body_over_the_limit_is_413_and_changes_nothing(small_limit_gateway):
+    http = Http(small_limit_gateway)
+    before = http.snapshot("/dav/calendars/alice/calendar/")
+    path = "/dav/calendars/alice/calendar/big.ics"
+    _, ics = event("x" * 10_000)
+    assert put_event(http, path, ics).status_code == 413
+    # Chunked, so no Content-Length tells the size up front.
+    chunks = (ics.encode()[i : i + 1000] for i in range(0, len(ics), 1000))
+    assert http.request("PUT", path, data=chunks, headers={"Content-Type": "text/calendar"}).status_code == 413
+    assert http.request("GET", path).status_code == 404
+    assert http.snapshot("/dav/calendars/alice/calendar/") == before
+
+
+def test_another_users_resources_are_out_of_reach(alice, bob):
+    path = "/dav/calendars/bob/calendar/mine.ics"
+    _, ics = event("bob's")
+    assert put_event(bob, path, ics).status_code == 201
+    before = bob.snapshot("/dav/calendars/bob/calendar/")
+    _, intrusion = event("alice was here")
+    for response in [
+        alice.request("GET", path),
+        put_event(alice, path, intrusion),
+        alice.request("DELETE", path),
+        alice.request("PROPFIND", "/dav/calendars/bob/", headers={"Depth": "1"}),
+        alice.request("DELETE", "/dav/calendars/bob/calendar/"),
+    ]:
+        assert response.status_code in (403, 404), (response.request.method, response.status_code)
+    multiget = alice.request(
+        "REPORT", "/dav/calendars/alice/calendar/", headers={"Depth": "1"},
+        data=(
+            '<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+            f"<d:prop><c:calendar-data/></d:prop><d:href>{path}</d:href></c:calendar-multiget>"
+        ),
+    )
+    assert multiget.status_code == 207
+    assert "bob's" not in multiget.text and "404" in multiget.text
+    assert bob.snapshot("/dav/calendars/bob/calendar/") == before
+    assert bob.request("GET", path).content == ics.encode()
+
+
+def test_uid_used_by_another_resource_is_refused_with_no_uid_conflict(alice):
+    first = unique_path()
+    uid, ics = event("owner of the uid")
+    assert put_event(alice, first, ics).status_code == 201
+    second = unique_path()
+    response = put_event(alice, second, event("copy", uid=uid)[1])
+    assert response.status_code == 403
+    assert "no-uid-conflict" in response.text and first in response.text
+    assert alice.request("GET", second).status_code == 404
+
+
+def test_depth_infinity_is_refused_with_propfind_finite_depth(alice):
+    response = alice.request("PROPFIND", "/dav/calendars/alice/", headers={"Depth": "infinity"})
+    assert response.status_code == 403
+    assert "propfind-finite-depth" in response.text
+
+
+def test_missing_or_wrong_credentials_get_a_basic_challenge(gateway):
+    url = gateway.url.rstrip("/") + "/dav/calendars/alice/"
+    anonymous = requests.request("PROPFIND", url, verify=gateway.ca, timeout=30)
+    wrong = requests.request("PROPFIND", url, verify=gateway.ca, auth=("alice", "wrong"), timeout=30)
+    for response in (anonymous, wrong):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith('Basic realm="')
+
+
+def test_well_known_redirects_to_the_dav_root(gateway):
+    response = requests.get(gateway.url.rstrip("/") + "/.well-known/caldav", verify=gateway.ca, allow_redirects=False, timeout=30)
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/dav/"
+
+
+def test_http2_is_negotiated_by_alpn(gateway):
+    with httpx.Client(http2=True, verify=ssl.create_default_context(cafile=gateway.ca), auth=gateway.auth()) as client:
+        response = client.request("PROPFIND", gateway.url + "dav/calendars/alice/", headers={"Depth": "0"})
+    assert response.status_code == 207
+    assert response.http_version == "HTTP/2"
+
+
+def test_http1_still_works_for_old_clients(gateway):
+    with httpx.Client(http2=False, verify=ssl.create_default_context(cafile=gateway.ca), auth=gateway.auth()) as client:
+        response = client.request("PROPFIND", gateway.url + "dav/calendars/alice/", headers={"Depth": "0"})
+    assert response.status_code == 207
+    assert response.http_version == "HTTP/1.1"
+
+
+def test_plain_http_to_the_tls_port_gets_no_dav_answer(gateway):
+    host, port = re.match(r"https://([^:/]+):(\d+)/", gateway.url).groups()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"PROPFIND /dav/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            reply = sock.recv(1024)
+        except (ConnectionResetError, socket.timeout):
+            reply = b""
+    assert b"207" not in reply and b"HTTP/1.1 2" not in reply
+
+
+def test_certificate_is_for_localhost_and_verifies(gateway):
+    port = int(re.match(r"https://[^:/]+:(\d+)/", gateway.url).group(1))
+    context = ssl.create_default_context(cafile=gateway.ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with context.wrap_socket(sock, server_hostname="localhost") as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
