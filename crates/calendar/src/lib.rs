@@ -9,9 +9,15 @@
 
 mod component;
 mod content_line;
+mod datetime;
 mod error;
+pub mod filter;
+pub mod query;
+pub mod recurrence;
 mod validate;
+pub mod zones;
 
 pub use component::{parse_calendar, Component, Parameter, Property};
+pub use datetime::{parse_duration, parse_utc, DateValue};
 pub use error::{InvalidCalendar, Violation};
 pub use validate::{validate_object, validate_timezone, CalendarObject, ComponentKind};

@@ -12,4 +12,8 @@ pub enum ParseError {
     TooComplex,
     #[error("invalid header {0}")]
     Header(&'static str),
+    /// Understood, but breaks a named pre-condition (e.g. `CALDAV:valid-filter`,
+    /// `CALDAV:supported-collation`): the gateway answers 403 with that element.
+    #[error("precondition {0:?}")]
+    Condition(crate::Precondition),
 }

@@ -117,6 +117,9 @@ pub struct LimitsConfig {
     pub request_timeout_secs: u64,
     /// Most hrefs in one calendar-multiget.
     pub max_multiget_hrefs: usize,
+    /// Most instances one recurring event is expanded into while answering a query; beyond
+    /// it the query is refused with CALDAV:max-instances instead of running unbounded.
+    pub max_instances: usize,
 }
 
 impl Default for LimitsConfig {
@@ -126,6 +129,7 @@ impl Default for LimitsConfig {
             max_resource_size: 1024 * 1024,
             request_timeout_secs: 60,
             max_multiget_hrefs: 5_000,
+            max_instances: 100_000,
         }
     }
 }
@@ -240,6 +244,9 @@ impl Config {
                 setting: "limits.max_resource_size",
                 reason: "must be > 0 and at most limits.max_request_body".into(),
             });
+        }
+        if self.limits.max_instances == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.max_instances", reason: "must be > 0".into() });
         }
         if self.limits.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid { setting: "limits.request_timeout_secs", reason: "must be > 0".into() });

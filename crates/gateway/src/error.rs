@@ -52,7 +52,10 @@ impl GatewayError {
 
 impl From<dav::ParseError> for GatewayError {
     fn from(error: dav::ParseError) -> Self {
-        GatewayError::BadRequest(error.to_string())
+        match error {
+            dav::ParseError::Condition(condition) => GatewayError::forbidden(condition),
+            other => GatewayError::BadRequest(other.to_string()),
+        }
     }
 }
 

@@ -220,7 +220,9 @@ fn privileges(resource: &Resource) -> Value {
 /// RFC 3253 §3.1.5, listing only what is implemented so clients fall back correctly.
 fn supported_reports(resource: &Resource) -> Value {
     let reports: Vec<QName> = match resource {
-        Resource::Calendar(_) => vec![QName::caldav("calendar-multiget"), QName::dav("sync-collection")],
+        Resource::Calendar(_) => {
+            vec![QName::caldav("calendar-query"), QName::caldav("calendar-multiget"), QName::dav("sync-collection")]
+        }
         Resource::Object { .. } => vec![QName::caldav("calendar-multiget")],
         _ => vec![],
     };

@@ -67,7 +67,8 @@ fn generate_local_ca(dir: &Path, ca_path: &Path, cert_path: &Path, key_path: &Pa
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca_params.distinguished_name.push(DnType::CommonName, "caldav-gateway local CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     ca_params.not_before = not_before;
     ca_params.not_after = not_after;
     let ca_key = KeyPair::generate().context("generating the CA key")?;

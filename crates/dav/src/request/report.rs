@@ -1,3 +1,5 @@
+use calendar::filter::{CompFilter, TimeRange};
+
 use crate::error::ParseError;
 use crate::names::{QName, NS_CALDAV, NS_DAV};
 use crate::xml::parse;
@@ -19,6 +21,10 @@ pub enum Report {
     CalendarMultiget { props: PropFind, hrefs: Vec<String> },
     /// RFC 6578 §3.2. `sync_token` is `None` for an empty `<D:sync-token/>` (initial sync).
     SyncCollection { sync_token: Option<String>, level: SyncLevel, limit: Option<u64>, props: PropFind },
+    /// RFC 4791 §7.8. `timezone` is the `<C:timezone>` VCALENDAR text, for floating times.
+    CalendarQuery { props: PropFind, filter: CompFilter, timezone: Option<String> },
+    /// RFC 4791 §7.10
+    FreeBusyQuery { range: TimeRange },
     /// A report the gateway does not implement (yet), by root element name: answered 403 with
     /// `DAV:supported-report` (RFC 3253 §3.6).
     Unsupported(QName),
@@ -50,6 +56,21 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
         // RFC 6578 §6.1 requires DAV:prop; an absent one asks for no properties.
         let props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
         return Ok(Report::SyncCollection { sync_token, level, limit, props });
+    }
+    if root.is(NS_CALDAV, "calendar-query") {
+        let props = selection(&root)?.unwrap_or(PropFind::AllProp { include: Vec::new() });
+        let filter_element =
+            root.child(NS_CALDAV, "filter").ok_or(ParseError::Condition(crate::Precondition::ValidFilter))?;
+        let filter = super::calendar_query::filter(filter_element)?;
+        let timezone = root.child(NS_CALDAV, "timezone").map(|t| t.text());
+        return Ok(Report::CalendarQuery { props, filter, timezone });
+    }
+    if root.is(NS_CALDAV, "free-busy-query") {
+        let range = root
+            .child(NS_CALDAV, "time-range")
+            .ok_or(ParseError::Condition(crate::Precondition::ValidFilter))
+            .and_then(super::calendar_query::time_range)?;
+        return Ok(Report::FreeBusyQuery { range });
     }
     Ok(Report::Unsupported(root.name))
 }
@@ -83,8 +104,54 @@ mod tests {
 
     #[test]
     fn other_reports_are_unsupported_by_name() {
-        let body = br#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>"#;
-        assert_eq!(parse_report(body), Ok(Report::Unsupported(QName::caldav("free-busy-query"))));
+        let body = br#"<D:expand-property xmlns:D="DAV:"/>"#;
+        assert_eq!(parse_report(body), Ok(Report::Unsupported(QName::dav("expand-property"))));
+    }
+
+    #[test]
+    fn calendar_query_with_time_range_and_text_match() {
+        use calendar::filter::{Collation, CompTest, PropTest};
+        let body = br#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+            <D:prop><D:getetag/></D:prop>
+            <C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="vevent">
+              <C:time-range start="20261201T000000Z" end="20270101T000000Z"/>
+              <C:prop-filter name="SUMMARY"><C:text-match collation="i;octet" negate-condition="yes">x</C:text-match></C:prop-filter>
+            </C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#;
+        let Ok(Report::CalendarQuery { filter, .. }) = parse_report(body) else { panic!() };
+        let CompTest::Matches { comps, .. } = &filter.test else { panic!() };
+        assert_eq!(comps[0].name, "VEVENT");
+        let CompTest::Matches { time_range: Some(range), props, .. } = &comps[0].test else { panic!() };
+        assert!(range.start.is_some() && range.end.is_some());
+        let PropTest::Matches { text: Some(text), .. } = &props[0].test else { panic!() };
+        assert_eq!((text.collation, text.negate, text.text.as_str()), (Collation::Octet, true, "x"));
+    }
+
+    #[test]
+    fn calendar_query_preconditions() {
+        let wrap = |inner: &str| {
+            format!(
+                r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:filter>{inner}</C:filter></C:calendar-query>"#
+            )
+        };
+        let collation = wrap(
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:comp-filter>"#,
+        );
+        assert_eq!(
+            parse_report(collation.as_bytes()),
+            Err(ParseError::Condition(crate::Precondition::SupportedCollation))
+        );
+        for bad in [
+            r#"<C:comp-filter name="VEVENT"/>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="2026-12-01"/></C:comp-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range/></C:comp-filter></C:comp-filter>"#,
+            "",
+        ] {
+            assert_eq!(
+                parse_report(wrap(bad).as_bytes()),
+                Err(ParseError::Condition(crate::Precondition::ValidFilter)),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! REPORT (RFC 3253 §3.6): dispatched on the body's root element.
 
 mod calendar_multiget;
+mod calendar_query;
 mod sync_collection;
 
 use axum::response::Response;
@@ -19,6 +20,9 @@ pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Re
         }
         (Report::SyncCollection { sync_token, limit, props, .. }, ResourcePath::Calendar { calendar, .. }) => {
             sync_collection::sync_collection(cx, calendar, sync_token.as_deref(), limit, &props).await
+        }
+        (Report::CalendarQuery { props, filter, timezone }, ResourcePath::Calendar { calendar, .. }) => {
+            calendar_query::calendar_query(cx, calendar, &props, &filter, timezone.as_deref()).await
         }
         (Report::Unsupported(name), _) => {
             tracing::info!(report = %name, "unsupported report");

@@ -1,0 +1,139 @@
+//! DATE and DATE-TIME values (RFC 5545 §3.3.4, §3.3.5) and their instant in UTC.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+use crate::component::Property;
+use crate::zones::{Zone, Zones};
+
+/// A date or date-time as written, before a zone is applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DateValue {
+    /// `VALUE=DATE`: a whole day, in the floating zone.
+    Date(NaiveDate),
+    /// Local time without TZID: floating.
+    Floating(NaiveDateTime),
+    /// `...Z`
+    Utc(DateTime<Utc>),
+    /// Local time with a TZID parameter.
+    Zoned(NaiveDateTime, String),
+}
+
+impl DateValue {
+    /// Reads a property's value; `None` when it is not a date or date-time.
+    pub fn of(property: &Property) -> Option<DateValue> {
+        parse(property.value.trim(), property.param("TZID"))
+    }
+
+    pub fn is_date(&self) -> bool {
+        matches!(self, DateValue::Date(_))
+    }
+
+    /// The instant, with `zones` resolving TZIDs and giving the zone of floating values
+    /// (RFC 4791 §7.3: the calendar's or the query's timezone, else UTC).
+    pub fn to_utc(&self, zones: &Zones) -> DateTime<Utc> {
+        match self {
+            DateValue::Utc(instant) => *instant,
+            DateValue::Date(date) => zones.floating().local_to_utc(date.and_hms_opt(0, 0, 0).unwrap_or_default()),
+            DateValue::Floating(local) => zones.floating().local_to_utc(*local),
+            DateValue::Zoned(local, tzid) => zones.resolve(tzid).local_to_utc(*local),
+        }
+    }
+
+    /// The zone the value lives in, for recurrence expansion in local time.
+    pub fn zone(&self, zones: &Zones) -> Zone {
+        match self {
+            DateValue::Utc(_) => Zone::utc(),
+            DateValue::Date(_) | DateValue::Floating(_) => zones.floating(),
+            DateValue::Zoned(_, tzid) => zones.resolve(tzid),
+        }
+    }
+}
+
+/// `YYYYMMDD`, `YYYYMMDDTHHMMSS`, `YYYYMMDDTHHMMSSZ`.
+pub fn parse(value: &str, tzid: Option<&str>) -> Option<DateValue> {
+    if value.len() == 8 {
+        return NaiveDate::parse_from_str(value, "%Y%m%d").ok().map(DateValue::Date);
+    }
+    if let Some(utc) = value.strip_suffix('Z') {
+        let local = NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S").ok()?;
+        return Some(DateValue::Utc(Utc.from_utc_datetime(&local)));
+    }
+    let local = NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S").ok()?;
+    Some(match tzid {
+        Some(tzid) => DateValue::Zoned(local, tzid.to_owned()),
+        None => DateValue::Floating(local),
+    })
+}
+
+/// A UTC date-time as CalDAV time-range attributes carry it (`20261201T000000Z`).
+pub fn parse_utc(value: &str) -> Option<DateTime<Utc>> {
+    match parse(value.trim(), None)? {
+        DateValue::Utc(instant) => Some(instant),
+        _ => None,
+    }
+}
+
+/// RFC 5545 §3.3.6 DURATION: `[+-]P[nW]` or `[+-]P[nD][T[nH][nM][nS]]`.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (negative, rest) = match value.as_bytes().first()? {
+        b'-' => (true, &value[1..]),
+        b'+' => (false, &value[1..]),
+        _ => (false, value),
+    };
+    let mut rest = rest.strip_prefix('P')?;
+    let mut total = Duration::zero();
+    let mut in_time = false;
+    let mut seen = false;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('T') {
+            in_time = true;
+            rest = after;
+            continue;
+        }
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let number: i64 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].chars().next()?;
+        total += match (unit, in_time) {
+            ('W', false) => Duration::try_weeks(number)?,
+            ('D', false) => Duration::try_days(number)?,
+            ('H', true) => Duration::try_hours(number)?,
+            ('M', true) => Duration::try_minutes(number)?,
+            ('S', true) => Duration::try_seconds(number)?,
+            _ => return None,
+        };
+        seen = true;
+        rest = &rest[digits + 1..];
+    }
+    seen.then_some(if negative { -total } else { total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("PT1H30M"), Some(Duration::minutes(90)));
+        assert_eq!(parse_duration("-PT15M"), Some(Duration::minutes(-15)));
+        assert_eq!(parse_duration("P1W"), Some(Duration::days(7)));
+        assert_eq!(parse_duration("P1DT12H"), Some(Duration::hours(36)));
+        assert_eq!(parse_duration("PT0S"), Some(Duration::zero()));
+        for bad in ["P", "1H", "PT", "P1H", "PTXS", ""] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn value_forms() {
+        assert!(matches!(parse("20261201", None), Some(DateValue::Date(_))));
+        assert!(matches!(parse("20261201T090000", None), Some(DateValue::Floating(_))));
+        assert!(matches!(parse("20261201T090000", Some("Europe/Berlin")), Some(DateValue::Zoned(_, _))));
+        assert!(matches!(parse("20261201T090000Z", Some("Europe/Berlin")), Some(DateValue::Utc(_))));
+        assert_eq!(parse("2026-12-01", None), None);
+        assert_eq!(parse_utc("20261201T090000"), None);
+    }
+}

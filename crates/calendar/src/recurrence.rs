@@ -1,0 +1,223 @@
+//! The instances of a recurring component set (RFC 5545 §3.8.5): RRULE, RDATE and EXDATE on
+//! the master, each override (RECURRENCE-ID) replacing the instance it names.
+//!
+//! Expansion is always bounded: it stops at the end of the window asked about, and fails
+//! with [`TooManyInstances`] once `cap` instances were generated, so an RRULE of
+//! FREQ=SECONDLY without COUNT costs at most `cap` steps, never a hang.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rrule::{RRule, RRuleSet, Tz as RTz, Unvalidated};
+
+use crate::component::Component;
+use crate::datetime::{parse_duration, DateValue};
+use crate::zones::{Zone, Zones};
+
+/// One occurrence: which component describes it, and when it starts and ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance<'a> {
+    pub component: &'a Component,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The RECURRENCE-ID of this instance (its original start), for recurring sets.
+    pub recurrence_id: Option<DateTime<Utc>>,
+}
+
+/// The half-open span of interest; `None` is unbounded on that side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Window {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expanding the recurrence needs more than {cap} instances")]
+pub struct TooManyInstances {
+    pub cap: usize,
+}
+
+/// The start of a component: DTSTART, or for a VTODO without it, DUE.
+pub fn anchor(component: &Component) -> Option<DateValue> {
+    component.property("DTSTART").and_then(DateValue::of).or_else(|| {
+        if component.name == "VTODO" {
+            component.property("DUE").and_then(DateValue::of)
+        } else {
+            None
+        }
+    })
+}
+
+/// How long each instance lasts (RFC 4791 §9.9: DTEND, else DURATION, else a day for a
+/// DATE start, else nothing).
+pub fn length(component: &Component, zones: &Zones) -> Duration {
+    let Some(start) = anchor(component) else { return Duration::zero() };
+    if component.name == "VEVENT" {
+        if let Some(end) = component.property("DTEND").and_then(DateValue::of) {
+            return end.to_utc(zones) - start.to_utc(zones);
+        }
+    }
+    if let Some(duration) = component.property("DURATION").and_then(|p| parse_duration(&p.value)) {
+        return duration;
+    }
+    if start.is_date() && component.name != "VTODO" {
+        return Duration::days(1);
+    }
+    Duration::zero()
+}
+
+/// Every instance of the components of one UID that may touch `window`, master and overrides.
+pub fn instances<'a>(
+    components: &[&'a Component],
+    zones: &Zones,
+    window: Window,
+    cap: usize,
+) -> Result<Vec<Instance<'a>>, TooManyInstances> {
+    let overrides: Vec<(&Component, DateTime<Utc>)> = components
+        .iter()
+        .filter_map(|c| c.property("RECURRENCE-ID").and_then(DateValue::of).map(|rid| (*c, rid.to_utc(zones))))
+        .collect();
+    let mut found = Vec::new();
+    for master in components.iter().filter(|c| c.property("RECURRENCE-ID").is_none()) {
+        let starts = master_starts(master, zones, window, cap)?;
+        for start in starts.instants {
+            // A recurring instance is identified by its original start (RFC 5545 §3.8.4.4).
+            let recurrence_id = starts.recurring.then_some(start);
+            if recurrence_id.is_some_and(|rid| overrides.iter().any(|(_, o)| *o == rid)) {
+                continue;
+            }
+            let end = start + length(master, zones);
+            found.push(Instance { component: master, start, end, recurrence_id });
+        }
+    }
+    for (component, rid) in overrides {
+        if let Some(start) = anchor(component).map(|a| a.to_utc(zones)) {
+            found.push(Instance { component, start, end: start + length(component, zones), recurrence_id: Some(rid) });
+        }
+    }
+    found.sort_by_key(|i| i.start);
+    Ok(found)
+}
+
+/// The starts of a master's instances.
+struct Starts {
+    instants: Vec<DateTime<Utc>>,
+    /// Whether the master has RRULE/RDATE, so its instances have recurrence ids.
+    recurring: bool,
+}
+
+fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) -> Result<Starts, TooManyInstances> {
+    let Some(start) = anchor(master) else { return Ok(Starts { instants: Vec::new(), recurring: false }) };
+    let first = start.to_utc(zones);
+    let Some(set) = rule_set(master, &start, zones) else {
+        return Ok(Starts { instants: vec![first], recurring: false });
+    };
+    let span = length(master, zones).max(Duration::zero());
+    let mut starts = Vec::new();
+    for (generated, occurrence) in (&set).into_iter().enumerate() {
+        if generated >= cap {
+            return Err(TooManyInstances { cap });
+        }
+        let at = occurrence.with_timezone(&Utc);
+        if window.end.is_some_and(|end| at >= end) {
+            break;
+        }
+        // Keep what could still overlap; the exact test is the caller's.
+        if window.start.is_none_or(|s| at + span >= s) {
+            starts.push(at);
+        }
+    }
+    Ok(Starts { instants: starts, recurring: true })
+}
+
+/// The master's RRULE/RDATE/EXDATE as an rrule set, or `None` when it does not recur.
+/// A rule the library cannot read leaves just the first instance: the event is kept, and
+/// only its repetitions are missing.
+fn rule_set(master: &Component, start: &DateValue, zones: &Zones) -> Option<RRuleSet> {
+    let rules: Vec<&str> = master.properties_named("RRULE").map(|p| p.value.trim()).collect();
+    let rdates: Vec<DateValue> = dates_of(master, "RDATE");
+    if rules.is_empty() && rdates.is_empty() {
+        return None;
+    }
+    let zone = match start.zone(zones) {
+        Zone::Iana(tz) => RTz::Tz(tz),
+        // Fixed offsets have no DST to follow: expanding in UTC gives the same instants.
+        Zone::Fixed(_) => RTz::UTC,
+    };
+    let dtstart = zone.from_utc_datetime(&start.to_utc(zones).naive_utc());
+    let mut set = RRuleSet::new(dtstart);
+    for rule in rules {
+        let parsed = rule.parse::<RRule<Unvalidated>>().ok()?;
+        set = set.rrule(parsed.validate(dtstart).ok()?);
+    }
+    for rdate in rdates {
+        set = set.rdate(zone.from_utc_datetime(&rdate.to_utc(zones).naive_utc()));
+    }
+    for exdate in dates_of(master, "EXDATE") {
+        set = set.exdate(zone.from_utc_datetime(&exdate.to_utc(zones).naive_utc()));
+    }
+    Some(set)
+}
+
+/// All date values of a possibly repeated, comma-separated property.
+fn dates_of(component: &Component, name: &str) -> Vec<DateValue> {
+    component
+        .properties_named(name)
+        .flat_map(|p| {
+            let tzid = p.param("TZID");
+            p.value.split(',').filter_map(move |v| crate::datetime::parse(v.trim(), tzid)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_calendar;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        crate::datetime::parse_utc(s).unwrap()
+    }
+
+    fn expand(ics: &str, window: Window) -> Result<Vec<(String, String)>, TooManyInstances> {
+        let cal = parse_calendar(ics).unwrap();
+        let zones = Zones::new(&cal, Zone::utc());
+        let events: Vec<&Component> = cal.components_named("VEVENT").collect();
+        Ok(instances(&events, &zones, window, 1000)?
+            .into_iter()
+            .map(|i| (i.start.format("%Y%m%dT%H%M%SZ").to_string(), i.end.format("%Y%m%dT%H%M%SZ").to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn weekly_in_berlin_keeps_local_time_across_dst_with_exdate_and_override() {
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:w\nDTSTART;TZID=Europe/Berlin:20261019T090000\n\
+                   DTEND;TZID=Europe/Berlin:20261019T093000\nRRULE:FREQ=WEEKLY;COUNT=4\n\
+                   EXDATE;TZID=Europe/Berlin:20261102T090000\nEND:VEVENT\nBEGIN:VEVENT\nUID:w\n\
+                   RECURRENCE-ID;TZID=Europe/Berlin:20261026T090000\nDTSTART;TZID=Europe/Berlin:20261027T120000\n\
+                   DTEND;TZID=Europe/Berlin:20261027T130000\nEND:VEVENT\nEND:VCALENDAR\n";
+        let got = expand(ics, Window::default()).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("20261019T070000Z".into(), "20261019T073000Z".into()), // CEST
+                ("20261027T110000Z".into(), "20261027T120000Z".into()), // moved instance, CET
+                ("20261109T080000Z".into(), "20261109T083000Z".into()), // CET
+            ]
+        );
+    }
+
+    #[test]
+    fn secondly_without_count_is_cut_not_hung() {
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:s\nDTSTART:20200101T000000Z\nRRULE:FREQ=SECONDLY\nEND:VEVENT\nEND:VCALENDAR\n";
+        let window = Window { start: Some(utc("20261201T000000Z")), end: Some(utc("20261202T000000Z")) };
+        assert_eq!(expand(ics, window), Err(TooManyInstances { cap: 1000 }));
+    }
+
+    #[test]
+    fn window_end_stops_an_endless_daily_rule() {
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:d\nDTSTART;VALUE=DATE:20261201\nRRULE:FREQ=DAILY\nEND:VEVENT\nEND:VCALENDAR\n";
+        let window = Window { start: Some(utc("20261210T000000Z")), end: Some(utc("20261212T000000Z")) };
+        let got = expand(ics, window).unwrap();
+        assert_eq!(got.first().map(|g| g.0.as_str()), Some("20261209T000000Z"));
+        assert_eq!(got.last().map(|g| g.0.as_str()), Some("20261211T000000Z"));
+    }
+}
