@@ -101,3 +101,25 @@ def test_casemap_collations_and_negation_over_raw_reports(gateway, calendar):
     assert b in negated.decoded and a not in negated.decoded
     unsupported = report(gateway, calendar, '<C:text-match collation="i;klingon">x</C:text-match>')
     assert unsupported.status_code == 403 and "supported-collation" in unsupported.text
+
+
+def test_free_busy_query_honours_transparency_status_and_fbtype(calendar):
+    def add(uid, start, end, extra=""):
+        calendar.add_event(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//it//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\n{extra}"
+            "SUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    add("busy@x", "20261201T090000Z", "20261201T100000Z")
+    add("overlap@x", "20261201T093000Z", "20261201T110000Z")
+    add("free@x", "20261201T120000Z", "20261201T130000Z", "TRANSP:TRANSPARENT\r\n")
+    add("cancelled@x", "20261201T140000Z", "20261201T150000Z", "STATUS:CANCELLED\r\n")
+    add("maybe@x", "20261201T160000Z", "20261201T170000Z", "STATUS:TENTATIVE\r\n")
+    add("outside@x", "20261205T090000Z", "20261205T100000Z")
+    answer = calendar.freebusy_request(utc(2026, 12, 1), utc(2026, 12, 2))
+    lines = [line for line in answer.data.replace("\r\n ", "").splitlines() if line.startswith("FREEBUSY")]
+    assert lines == [
+        "FREEBUSY;FBTYPE=BUSY:20261201T090000Z/20261201T110000Z",
+        "FREEBUSY;FBTYPE=BUSY-TENTATIVE:20261201T160000Z/20261201T170000Z",
+    ]

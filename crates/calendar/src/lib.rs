@@ -12,12 +12,15 @@ mod content_line;
 mod datetime;
 mod error;
 pub mod filter;
+pub mod freebusy;
 pub mod query;
 pub mod recurrence;
 mod validate;
+mod writer;
 pub mod zones;
 
 pub use component::{parse_calendar, Component, Parameter, Property};
 pub use datetime::{parse_duration, parse_utc, DateValue};
 pub use error::{InvalidCalendar, Violation};
 pub use validate::{validate_object, validate_timezone, CalendarObject, ComponentKind};
+pub use writer::write_component;

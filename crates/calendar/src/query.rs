@@ -188,7 +188,10 @@ impl Evaluator<'_> {
         let periods: Vec<(DateTime<Utc>, DateTime<Utc>)> = freebusy
             .properties_named("FREEBUSY")
             .flat_map(|p| {
-                p.value.split(',').filter_map(|period| parse_period(period.trim(), self.zones)).collect::<Vec<_>>()
+                p.value
+                    .split(',')
+                    .filter_map(|period| crate::freebusy::parse_period(period.trim(), self.zones))
+                    .collect::<Vec<_>>()
             })
             .collect();
         if !periods.is_empty() {
@@ -289,17 +292,6 @@ fn unescape(value: &str) -> String {
         }
     }
     out
-}
-
-/// `start/end` or `start/duration` (RFC 5545 §3.3.9).
-fn parse_period(text: &str, zones: &Zones) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let (start, rest) = text.split_once('/')?;
-    let start = crate::datetime::parse(start, None)?.to_utc(zones);
-    let end = match crate::datetime::parse(rest, None) {
-        Some(end) => end.to_utc(zones),
-        None => start + parse_duration(rest)?,
-    };
-    Some((start, end))
 }
 
 /// Overlap of [start, end) with the range; a zero-length span counts at its start

@@ -221,7 +221,12 @@ fn privileges(resource: &Resource) -> Value {
 fn supported_reports(resource: &Resource) -> Value {
     let reports: Vec<QName> = match resource {
         Resource::Calendar(_) => {
-            vec![QName::caldav("calendar-query"), QName::caldav("calendar-multiget"), QName::dav("sync-collection")]
+            vec![
+                QName::caldav("calendar-query"),
+                QName::caldav("calendar-multiget"),
+                QName::caldav("free-busy-query"),
+                QName::dav("sync-collection"),
+            ]
         }
         Resource::Object { .. } => vec![QName::caldav("calendar-multiget")],
         _ => vec![],

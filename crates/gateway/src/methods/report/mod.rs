@@ -2,6 +2,7 @@
 
 mod calendar_multiget;
 mod calendar_query;
+mod free_busy_query;
 mod sync_collection;
 
 use axum::response::Response;
@@ -23,6 +24,9 @@ pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Re
         }
         (Report::CalendarQuery { props, filter, timezone }, ResourcePath::Calendar { calendar, .. }) => {
             calendar_query::calendar_query(cx, calendar, &props, &filter, timezone.as_deref()).await
+        }
+        (Report::FreeBusyQuery { range }, ResourcePath::Calendar { calendar, .. }) => {
+            free_busy_query::free_busy_query(cx, calendar, &range).await
         }
         (Report::Unsupported(name), _) => {
             tracing::info!(report = %name, "unsupported report");

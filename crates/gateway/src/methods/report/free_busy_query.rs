@@ -1,0 +1,40 @@
+//! free-busy-query (RFC 4791 §7.10): the busy time of one calendar as a VFREEBUSY.
+
+use axum::response::{IntoResponse, Response};
+use calendar::filter::TimeRange;
+use calendar::freebusy::{busy_periods, merge, vfreebusy};
+use calendar::zones::{zone_of_timezone_property, Zone, Zones};
+use dav::Precondition;
+use http::{header, HeaderValue, StatusCode};
+use store::ItemName;
+
+use crate::error::GatewayError;
+use crate::resources::RequestContext;
+
+pub async fn free_busy_query(cx: &RequestContext, calendar: &str, range: &TimeRange) -> Result<Response, GatewayError> {
+    // RFC 4791 §7.10: the range must be bounded on both sides.
+    if range.start.is_none() || range.end.is_none() {
+        return Err(GatewayError::forbidden(Precondition::ValidFilter));
+    }
+    let session = cx.session.as_ref();
+    let folder = session.folder(calendar).await?;
+    let floating = folder.timezone.as_deref().and_then(zone_of_timezone_property).unwrap_or_else(Zone::utc);
+    let listing = session.list(&folder.id).await?;
+    let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
+    let items = if names.is_empty() { Vec::new() } else { session.get(&folder.id, &names).await? };
+    let mut periods = Vec::new();
+    for item in items {
+        let Some(parsed) = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok()) else {
+            tracing::warn!(item = %item.meta.name, "stored object does not parse; left out of free-busy");
+            continue;
+        };
+        let zones = Zones::new(&parsed, floating);
+        periods.extend(
+            busy_periods(&parsed, &zones, range, cx.app.limits().max_instances)
+                .map_err(|_| GatewayError::forbidden(Precondition::MaxInstances))?,
+        );
+    }
+    let body = vfreebusy(&merge(periods), range, chrono::Utc::now());
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"))], body)
+        .into_response())
+}
