@@ -18,7 +18,7 @@ import pytest
 
 LISTENING = re.compile(r"listening on (https?://\S+)")
 START_TIMEOUT_S = 30
-USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """calendar-query through the python caldav library: what Thunderbird, Evolution and the
 sync windows of iOS and DAVx5 ask the server."""
 
+import re
 import uuid
 from urllib.parse import unquote
 from datetime import datetime, timezone
@@ -123,3 +124,40 @@ def test_free_busy_query_honours_transparency_status_and_fbtype(calendar):
         "FREEBUSY;FBTYPE=BUSY:20261201T090000Z/20261201T110000Z",
         "FREEBUSY;FBTYPE=BUSY-TENTATIVE:20261201T160000Z/20261201T170000Z",
     ]
+
+
+WEEKLY_WITH_OVERRIDE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//it//EN\r\nBEGIN:VEVENT\r\nUID:exp@x\r\n"
+    "DTSTAMP:20261101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20261102T090000\r\n"
+    "DTEND;TZID=Europe/Berlin:20261102T100000\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:exp@x\r\nDTSTAMP:20261101T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261109T090000\r\n"
+    "DTSTART;TZID=Europe/Berlin:20261109T150000\r\nDTEND;TZID=Europe/Berlin:20261109T160000\r\n"
+    "SUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def test_expand_returns_each_instance_in_utc_with_its_recurrence_id(gateway, calendar):
+    calendar.add_event(WEEKLY_WITH_OVERRIDE)
+    body = (
+        '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/>'
+        '<C:calendar-data><C:expand start="20261101T000000Z" end="20261117T000000Z"/></C:calendar-data></D:prop>'
+        '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        '<C:time-range start="20261101T000000Z" end="20261117T000000Z"/></C:comp-filter></C:comp-filter></C:filter>'
+        "</C:calendar-query>"
+    )
+    response = requests.request(
+        "REPORT", str(calendar.url), data=body, headers={"Depth": "1", "Content-Type": "application/xml"},
+        auth=gateway.auth("alice"), verify=gateway.ca, timeout=30,
+    )
+    assert response.status_code == 207
+    text = response.text.replace("&#13;", "").replace("\r", "")
+    assert "RRULE" not in text and "TZID" not in text
+    assert re.findall(r"DTSTART:(\S+)", text) == ["20261102T080000Z", "20261109T140000Z", "20261116T080000Z"]
+    assert re.findall(r"RECURRENCE-ID:(\S+)", text) == ["20261102T080000Z", "20261109T080000Z", "20261116T080000Z"]
+
+
+def test_library_server_side_expansion_gives_one_object_per_instance(calendar):
+    calendar.add_event(WEEKLY_WITH_OVERRIDE)
+    found = calendar.search(start=utc(2026, 11, 1), end=utc(2026, 11, 17), event=True, expand=True, server_expand=True)
+    summaries = sorted(str(o.icalendar_component["SUMMARY"]) for o in found)
+    assert summaries == ["Moved", "Weekly", "Weekly"]

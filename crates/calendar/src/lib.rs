@@ -15,6 +15,7 @@ pub mod filter;
 pub mod freebusy;
 pub mod query;
 pub mod recurrence;
+pub mod retrieval;
 mod validate;
 mod writer;
 pub mod zones;

@@ -1,6 +1,7 @@
 //! Request bodies parsed into typed values. Every parser takes the raw body and returns a
 //! value or a [`ParseError`]; none allocate without bound (see `xml::reader` limits).
 
+mod calendar_data;
 mod calendar_query;
 mod mkcalendar;
 mod propfind;

@@ -1,4 +1,5 @@
 use calendar::filter::{CompFilter, TimeRange};
+use calendar::retrieval::CalendarDataRequest;
 
 use crate::error::ParseError;
 use crate::names::{QName, NS_CALDAV, NS_DAV};
@@ -18,11 +19,17 @@ pub enum SyncLevel {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Report {
     /// RFC 4791 §7.9
-    CalendarMultiget { props: PropFind, hrefs: Vec<String> },
+    CalendarMultiget { props: PropFind, hrefs: Vec<String>, calendar_data: CalendarDataRequest },
     /// RFC 6578 §3.2. `sync_token` is `None` for an empty `<D:sync-token/>` (initial sync).
-    SyncCollection { sync_token: Option<String>, level: SyncLevel, limit: Option<u64>, props: PropFind },
+    SyncCollection {
+        sync_token: Option<String>,
+        level: SyncLevel,
+        limit: Option<u64>,
+        props: PropFind,
+        calendar_data: CalendarDataRequest,
+    },
     /// RFC 4791 §7.8. `timezone` is the `<C:timezone>` VCALENDAR text, for floating times.
-    CalendarQuery { props: PropFind, filter: CompFilter, timezone: Option<String> },
+    CalendarQuery { props: PropFind, filter: CompFilter, timezone: Option<String>, calendar_data: CalendarDataRequest },
     /// RFC 4791 §7.10
     FreeBusyQuery { range: TimeRange },
     /// A report the gateway does not implement (yet), by root element name: answered 403 with
@@ -35,7 +42,8 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
     if root.is(NS_CALDAV, "calendar-multiget") {
         let props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
         let hrefs = root.elements().filter(|e| e.is(NS_DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
-        return Ok(Report::CalendarMultiget { props, hrefs });
+        let calendar_data = super::calendar_data::request(&root)?;
+        return Ok(Report::CalendarMultiget { props, hrefs, calendar_data });
     }
     if root.is(NS_DAV, "sync-collection") {
         let sync_token = root.child(NS_DAV, "sync-token").map(|e| e.text().trim().to_owned()).filter(|t| !t.is_empty());
@@ -55,7 +63,8 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
         };
         // RFC 6578 §6.1 requires DAV:prop; an absent one asks for no properties.
         let props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
-        return Ok(Report::SyncCollection { sync_token, level, limit, props });
+        let calendar_data = super::calendar_data::request(&root)?;
+        return Ok(Report::SyncCollection { sync_token, level, limit, props, calendar_data });
     }
     if root.is(NS_CALDAV, "calendar-query") {
         let props = selection(&root)?.unwrap_or(PropFind::AllProp { include: Vec::new() });
@@ -63,7 +72,8 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
             root.child(NS_CALDAV, "filter").ok_or(ParseError::Condition(crate::Precondition::ValidFilter))?;
         let filter = super::calendar_query::filter(filter_element)?;
         let timezone = root.child(NS_CALDAV, "timezone").map(|t| t.text());
-        return Ok(Report::CalendarQuery { props, filter, timezone });
+        let calendar_data = super::calendar_data::request(&root)?;
+        return Ok(Report::CalendarQuery { props, filter, timezone, calendar_data });
     }
     if root.is(NS_CALDAV, "free-busy-query") {
         let range = root
@@ -89,7 +99,8 @@ mod tests {
                 sync_token: None,
                 level: SyncLevel::One,
                 limit: None,
-                props: PropFind::Prop(vec![PropName::GetETag])
+                props: PropFind::Prop(vec![PropName::GetETag]),
+                calendar_data: CalendarDataRequest::default(),
             })
         );
     }
@@ -97,7 +108,7 @@ mod tests {
     #[test]
     fn multiget_collects_trimmed_hrefs() {
         let body = br#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><D:href> /a/1.ics </D:href><D:href>/a/2.ics</D:href></C:calendar-multiget>"#;
-        let Ok(Report::CalendarMultiget { props, hrefs }) = parse_report(body) else { panic!() };
+        let Ok(Report::CalendarMultiget { props, hrefs, .. }) = parse_report(body) else { panic!() };
         assert_eq!(hrefs, vec!["/a/1.ics", "/a/2.ics"]);
         assert_eq!(props, PropFind::Prop(vec![PropName::GetETag, PropName::CalendarData]));
     }

@@ -87,15 +87,51 @@ fn change<T>(value: Option<&PropValue>, parse: impl Fn(&str) -> Result<T, Refusa
     }
 }
 
-/// `#RRGGBB` or `#RRGGBBAA` (Apple, DAVx5 write the alpha form).
+/// `#RRGGBB` or `#RRGGBBAA` (Apple, DAVx5 write the alpha form), or a CSS colour name,
+/// stored as its hex value because iOS and DAVx5 only read the hex form.
 fn color(text: &str) -> Result<String, Refusal> {
     let text = text.trim();
     let hex = text.strip_prefix('#').unwrap_or("");
     if (hex.len() == 6 || hex.len() == 8) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(text.to_owned())
-    } else {
-        Err(Refusal::InvalidValue(format!("calendar-color {text:?} is not #RRGGBB[AA]")))
+        return Ok(text.to_owned());
     }
+    css_color(text).map(str::to_owned).ok_or_else(|| {
+        Refusal::InvalidValue(format!("calendar-color {text:?} is neither #RRGGBB[AA] nor a colour name"))
+    })
+}
+
+/// The CSS basic colours and the common extended ones.
+fn css_color(name: &str) -> Option<&'static str> {
+    const NAMES: &[(&str, &str)] = &[
+        ("black", "#000000"),
+        ("white", "#FFFFFF"),
+        ("red", "#FF0000"),
+        ("green", "#008000"),
+        ("blue", "#0000FF"),
+        ("yellow", "#FFFF00"),
+        ("orange", "#FFA500"),
+        ("purple", "#800080"),
+        ("pink", "#FFC0CB"),
+        ("brown", "#A52A2A"),
+        ("gray", "#808080"),
+        ("grey", "#808080"),
+        ("silver", "#C0C0C0"),
+        ("navy", "#000080"),
+        ("teal", "#008080"),
+        ("olive", "#808000"),
+        ("maroon", "#800000"),
+        ("lime", "#00FF00"),
+        ("aqua", "#00FFFF"),
+        ("cyan", "#00FFFF"),
+        ("fuchsia", "#FF00FF"),
+        ("magenta", "#FF00FF"),
+        ("violet", "#EE82EE"),
+        ("indigo", "#4B0082"),
+        ("gold", "#FFD700"),
+        ("coral", "#FF7F50"),
+        ("turquoise", "#40E0D0"),
+    ];
+    NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, hex)| *hex)
 }
 
 fn order(text: &str) -> Result<i64, Refusal> {
@@ -133,15 +169,19 @@ mod tests {
     }
 
     #[test]
-    fn colors_with_and_without_alpha_are_accepted_others_refused() {
+    fn colors_in_hex_with_or_without_alpha_and_css_names_are_accepted_others_refused() {
         let mut patch = FolderPatch::default();
         assert_eq!(apply(&mut patch, &PropName::CalendarColor, Some(&text("#FF000080"))), Ok(()));
         assert_eq!(patch.color, Change::Set("#FF000080".into()));
         assert!(apply(&mut patch, &PropName::CalendarColor, Some(&text(" #a1b2c3 "))).is_ok());
-        assert!(matches!(
-            apply(&mut patch, &PropName::CalendarColor, Some(&text("red"))),
-            Err(Refusal::InvalidValue(_))
-        ));
+        assert_eq!(apply(&mut patch, &PropName::CalendarColor, Some(&text("Blue"))), Ok(()));
+        assert_eq!(patch.color, Change::Set("#0000FF".into()));
+        for bad in ["#12", "reddish", "#GGGGGG"] {
+            assert!(matches!(
+                apply(&mut patch, &PropName::CalendarColor, Some(&text(bad))),
+                Err(Refusal::InvalidValue(_))
+            ));
+        }
     }
 
     #[test]

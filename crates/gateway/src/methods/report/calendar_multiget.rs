@@ -1,6 +1,7 @@
 //! calendar-multiget (RFC 4791 §7.9): the named objects of one calendar in one backend call.
 
 use axum::response::Response;
+use calendar::retrieval::CalendarDataRequest;
 use dav::path::ResourcePath;
 use dav::request::PropFind;
 use dav::response::{MultiStatus, ResponseBody};
@@ -8,6 +9,7 @@ use dav::Precondition;
 use http::StatusCode;
 use store::ItemName;
 
+use super::calendar_data::{floating_zone, Shaper};
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
 use crate::properties;
@@ -18,11 +20,17 @@ pub async fn calendar_multiget(
     calendar: &str,
     props: &PropFind,
     hrefs: &[String],
+    calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
     if hrefs.len() > cx.app.limits().max_multiget_hrefs {
         return Err(GatewayError::forbidden(Precondition::NumberOfMatchesWithinLimits));
     }
     let folder = cx.session.folder(calendar).await?;
+    let shaper = Shaper {
+        request: calendar_data,
+        floating: floating_zone(&folder, None)?,
+        max_instances: cx.app.limits().max_instances,
+    };
     // Each href either names an object of this calendar or is answered 404 on its own line:
     // a multiget never reaches into another collection or another user (RFC 4791 §7.9).
     let mut wanted: Vec<(String, Option<ItemName>)> = Vec::new();
@@ -41,27 +49,20 @@ pub async fn calendar_multiget(
     let names: Vec<ItemName> = wanted.iter().filter_map(|(_, n)| n.clone()).collect();
     let items = if names.is_empty() { Vec::new() } else { cx.session.get(&folder.id, &names).await? };
     let pcx = property_context(cx);
-    let responses = wanted
-        .into_iter()
-        .map(|(href, name)| {
-            let item = name.and_then(|n| items.iter().find(|i| i.meta.name == n));
-            match item {
-                Some(item) => {
-                    let resource = Resource::Object {
-                        folder: folder.clone(),
-                        meta: item.meta.clone(),
-                        body: Some(item.body.clone()),
-                    };
-                    let mut response = properties::response(&pcx, &resource, props);
-                    // Echo the client's href: clients match responses to requests by it.
-                    response.href = href;
-                    response
-                }
-                None => {
-                    dav::response::Response { href, body: ResponseBody::Status(StatusCode::NOT_FOUND), error: None }
-                }
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (href, name) in wanted {
+        let item = name.and_then(|n| items.iter().find(|i| i.meta.name == n));
+        responses.push(match item {
+            Some(item) => {
+                let body = shaper.shape(item.body.clone())?;
+                let resource = Resource::Object { folder: folder.clone(), meta: item.meta.clone(), body: Some(body) };
+                let mut response = properties::response(&pcx, &resource, props);
+                // Echo the client's href: clients match responses to requests by it.
+                response.href = href;
+                response
             }
-        })
-        .collect();
+            None => dav::response::Response { href, body: ResponseBody::Status(StatusCode::NOT_FOUND), error: None },
+        });
+    }
     Ok(multistatus(&MultiStatus { responses, sync_token: None }))
 }

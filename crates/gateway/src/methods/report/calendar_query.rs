@@ -6,11 +6,13 @@
 use axum::response::Response;
 use calendar::filter::CompFilter;
 use calendar::query::{matches, QueryContext};
-use calendar::zones::{zone_of_timezone_property, Zone};
+use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
 use dav::response::MultiStatus;
 use dav::Precondition;
-use store::{Folder, ItemName};
+use store::ItemName;
+
+use super::calendar_data::{floating_zone, Shaper};
 
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
@@ -23,11 +25,14 @@ pub async fn calendar_query(
     props: &PropFind,
     filter: &CompFilter,
     timezone: Option<&str>,
+    calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
     let session = cx.session.as_ref();
     let folder = session.folder(calendar).await?;
-    let query =
-        QueryContext { floating: floating_zone(&folder, timezone)?, max_instances: cx.app.limits().max_instances };
+    let floating = floating_zone(&folder, timezone)?;
+    let max_instances = cx.app.limits().max_instances;
+    let query = QueryContext { floating, max_instances };
+    let shaper = Shaper { request: calendar_data, floating, max_instances };
     let listing = session.list(&folder.id).await?;
     let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
     let items = if names.is_empty() { Vec::new() } else { session.get(&folder.id, &names).await? };
@@ -44,17 +49,10 @@ pub async fn calendar_query(
             GatewayError::forbidden(Precondition::MaxInstances)
         })?;
         if matched {
-            let resource = Resource::Object { folder: folder.clone(), meta: item.meta, body: Some(item.body) };
+            let body = shaper.shape(item.body)?;
+            let resource = Resource::Object { folder: folder.clone(), meta: item.meta, body: Some(body) };
             responses.push(properties::response(&pcx, &resource, props));
         }
     }
     Ok(multistatus(&MultiStatus { responses, sync_token: None }))
-}
-
-/// RFC 4791 §7.3: floating times are in the query's timezone, else the calendar's, else UTC.
-fn floating_zone(folder: &Folder, timezone: Option<&str>) -> Result<Zone, GatewayError> {
-    if let Some(text) = timezone {
-        return zone_of_timezone_property(text).ok_or_else(|| GatewayError::forbidden(Precondition::ValidCalendarData));
-    }
-    Ok(folder.timezone.as_deref().and_then(zone_of_timezone_property).unwrap_or_else(Zone::utc))
 }

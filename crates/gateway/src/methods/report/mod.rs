@@ -1,5 +1,6 @@
 //! REPORT (RFC 3253 §3.6): dispatched on the body's root element.
 
+mod calendar_data;
 mod calendar_multiget;
 mod calendar_query;
 mod free_busy_query;
@@ -16,14 +17,15 @@ use crate::resources::RequestContext;
 pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Result<Response, GatewayError> {
     let report = dav::request::parse_report(body)?;
     match (report, path) {
-        (Report::CalendarMultiget { props, hrefs }, ResourcePath::Calendar { calendar, .. }) => {
-            calendar_multiget::calendar_multiget(cx, calendar, &props, &hrefs).await
+        (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
+            calendar_multiget::calendar_multiget(cx, calendar, &props, &hrefs, &calendar_data).await
         }
-        (Report::SyncCollection { sync_token, limit, props, .. }, ResourcePath::Calendar { calendar, .. }) => {
-            sync_collection::sync_collection(cx, calendar, sync_token.as_deref(), limit, &props).await
-        }
-        (Report::CalendarQuery { props, filter, timezone }, ResourcePath::Calendar { calendar, .. }) => {
-            calendar_query::calendar_query(cx, calendar, &props, &filter, timezone.as_deref()).await
+        (
+            Report::SyncCollection { sync_token, limit, props, calendar_data, .. },
+            ResourcePath::Calendar { calendar, .. },
+        ) => sync_collection::sync_collection(cx, calendar, sync_token.as_deref(), limit, &props, &calendar_data).await,
+        (Report::CalendarQuery { props, filter, timezone, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
+            calendar_query::calendar_query(cx, calendar, &props, &filter, timezone.as_deref(), &calendar_data).await
         }
         (Report::FreeBusyQuery { range }, ResourcePath::Calendar { calendar, .. }) => {
             free_busy_query::free_busy_query(cx, calendar, &range).await

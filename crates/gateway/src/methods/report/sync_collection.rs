@@ -1,15 +1,17 @@
 //! sync-collection (RFC 6578): what changed in a calendar since a token, including removals.
 
 use axum::response::Response;
+use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
 use dav::response::{MultiStatus, ResponseBody};
 use dav::Precondition;
 use http::StatusCode;
 use store::{Changes, ItemMeta, ItemName};
 
+use super::calendar_data::{floating_zone, Shaper};
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
-use crate::resources::{self, RequestContext};
+use crate::resources::{self, RequestContext, Resource};
 use crate::{properties, sync_token};
 
 pub async fn sync_collection(
@@ -18,6 +20,7 @@ pub async fn sync_collection(
     token: Option<&str>,
     limit: Option<u64>,
     props: &PropFind,
+    calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
     let session = cx.session.as_ref();
     let folder = session.folder(calendar).await?;
@@ -47,7 +50,17 @@ pub async fn sync_collection(
             ));
         }
     }
-    let objects = resources::objects(session, &folder, changed, properties::needs_bodies(props)).await?;
+    let shaper = Shaper {
+        request: calendar_data,
+        floating: floating_zone(&folder, None)?,
+        max_instances: cx.app.limits().max_instances,
+    };
+    let mut objects = resources::objects(session, &folder, changed, properties::needs_bodies(props)).await?;
+    for object in &mut objects {
+        if let Resource::Object { body: Some(body), .. } = object {
+            *body = shaper.shape(body.clone())?;
+        }
+    }
     let pcx = property_context(cx);
     let mut responses: Vec<_> = objects.iter().map(|r| properties::response(&pcx, r, props)).collect();
     responses.extend(removed.iter().map(|name| dav::response::Response {
