@@ -12,7 +12,8 @@ import re
 import subprocess
 import sys
 
-RESULTS = pathlib.Path(__file__).resolve().parents[1] / "results"
+# Each run writes here (ignored by git); integration-tests/results/ holds a dated snapshot.
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / "results"
 
 ACCEPTED = {
     "scheduling": "RFC 6638 scheduling is a later issue; Radicale lacks it too",
@@ -30,7 +31,7 @@ def test_caldav_server_tester_reports_nothing_cyrus_and_radicale_do_not_share(ga
                CALDAV_SSL_VERIFY_CERT=gateway.ca)
     tester = pathlib.Path(sys.executable).parent / "caldav-server-tester"
     run = subprocess.run([str(tester), "--verbose", "--format", "json"], env=env, capture_output=True, text=True, timeout=900)
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "caldav-server-tester.json").write_text(run.stdout)
     (RESULTS / "caldav-server-tester.log").write_text(run.stderr)
     assert run.returncode == 0, run.stderr[-2000:]
