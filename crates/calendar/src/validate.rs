@@ -36,6 +36,8 @@ impl ComponentKind {
 pub struct CalendarObject {
     pub uid: String,
     pub component: ComponentKind,
+    /// Where its instances lie in time, for the store's query index.
+    pub span: crate::InstanceSpan,
 }
 
 /// Checks a PUT body. RFC 4791 §4.1 and §5.3.2.1.
@@ -73,7 +75,7 @@ pub fn validate_object(body: &[u8]) -> Result<CalendarObject, InvalidCalendar> {
     for instance in &instances {
         check_properties(component, instance)?;
     }
-    Ok(CalendarObject { uid, component })
+    Ok(CalendarObject { uid, component, span: crate::instance_span(&calendar) })
 }
 
 /// Checks a calendar-timezone property value (RFC 4791 §5.2.2): a VCALENDAR with exactly one VTIMEZONE.

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use sha2::{Digest, Sha256};
-use store::{Component, ETag, Expected, Item, ItemMeta, ItemName, NewItem, StoreError, Stored};
+use store::{CandidateQuery, Component, ETag, Expected, Item, ItemMeta, ItemName, NewItem, StoreError, Stored};
 
 use crate::db::to_store_error;
 use crate::folders::{self, FolderRow};
@@ -103,12 +103,15 @@ pub(crate) fn put(
     let modified_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let modified_ms = i64::try_from(modified_ms).unwrap_or(i64::MAX);
     let size = item.body.len();
+    let span = item.span.unwrap_or_default();
     tx.execute(
-        "INSERT INTO items (folder, name, uid, component, etag, body, size, modseq, modified_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO items (folder, name, uid, component, etag, body, size, modseq, modified_ms,
+                            indexed, span_start, span_end)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (folder, name) DO UPDATE SET uid = excluded.uid, component = excluded.component,
            etag = excluded.etag, body = excluded.body, size = excluded.size, modseq = excluded.modseq,
-           modified_ms = excluded.modified_ms",
+           modified_ms = excluded.modified_ms, indexed = excluded.indexed,
+           span_start = excluded.span_start, span_end = excluded.span_end",
         params![
             folder.id,
             name,
@@ -118,7 +121,10 @@ pub(crate) fn put(
             &item.body[..],
             size as i64,
             modseq,
-            modified_ms
+            modified_ms,
+            item.span.is_some(),
+            span.start,
+            span.end
         ],
     )
     .map_err(to_store_error)?;
@@ -203,6 +209,26 @@ pub(crate) fn changes_since(
         .collect::<Result<Vec<_>, _>>()
         .map_err(to_store_error)?;
     Ok((changed, removed))
+}
+
+/// Items that may match: of the component (if given), and unindexed or overlapping the range.
+pub(crate) fn candidates(conn: &Connection, folder: i64, query: &CandidateQuery) -> Result<Vec<ItemName>, StoreError> {
+    let range = query.range.unwrap_or_default();
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT name FROM items WHERE folder = ?1
+               AND (?2 IS NULL OR component = ?2)
+               AND (indexed = 0 OR ((?4 IS NULL OR span_start IS NULL OR span_start < ?4)
+                                AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)))
+             ORDER BY name",
+        )
+        .map_err(to_store_error)?;
+    let rows = statement
+        .query_map(params![folder, query.component.map(component_code), range.start, range.end], |row| {
+            Ok(ItemName::new(row.get::<_, String>(0)?))
+        })
+        .map_err(to_store_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)
 }
 
 /// A strong ETag from the bytes: equal bytes, equal tag; the tag never needs a lookup.

@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 /// The UNIQUE constraints carry the rules: one folder name per user, one item name and one
 /// UID per folder (RFC 4791 §5.3.2.1 no-uid-conflict holds even against a buggy caller).
@@ -51,13 +51,27 @@ CREATE TABLE tombstones (
 CREATE INDEX tombstones_by_modseq ON tombstones (folder, modseq);
 ";
 
+/// v2: the query index. `indexed = 0` (rows from v1, or written without a span) are always
+/// candidates; otherwise NULL in span_start/span_end is unbounded on that side.
+const SCHEMA_V2: &str = "
+ALTER TABLE items ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN span_start INTEGER;
+ALTER TABLE items ADD COLUMN span_end INTEGER;
+CREATE INDEX items_by_span ON items (folder, component, span_start);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if current < 1 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", VERSION)?;
-        tx.commit()?;
+    if current >= VERSION {
+        return Ok(());
     }
-    Ok(())
+    let tx = conn.transaction()?;
+    if current < 1 {
+        tx.execute_batch(SCHEMA_V1)?;
+    }
+    if current < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()
 }

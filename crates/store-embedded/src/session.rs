@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use store::{
-    Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemName, Listing, NewFolder, NewItem, Principal, Session,
-    State, StoreError, Stored,
+    CandidateQuery, Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemName, Listing, NewFolder, NewItem,
+    Principal, Session, State, StoreError, Stored,
 };
 
 use crate::db::Db;
@@ -108,6 +108,16 @@ impl Session for EmbeddedSession {
             .write(move |tx| {
                 let row = folders::resolve(tx, &owner, &folder)?;
                 items::delete(tx, &row, &name, &expected)
+            })
+            .await
+    }
+
+    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+        let (owner, folder, query) = (self.owner(), folder.clone(), *query);
+        self.db
+            .read(move |conn| {
+                let row = folders::resolve(conn, &owner, &folder)?;
+                items::candidates(conn, row.id, &query).map(Some)
             })
             .await
     }

@@ -18,6 +18,7 @@ fn event(uid: &str) -> NewItem {
         uid: uid.into(),
         component: Component::Event,
         body: Bytes::from(body),
+        span: None,
     }
 }
 
@@ -86,4 +87,25 @@ async fn users_are_added_listed_renamed_in_password_and_deleted() {
     assert!(matches!(backend.login(&bob("two")).await, Err(StoreError::Unauthenticated)));
     assert!(matches!(backend.delete_user("bob").await, Err(StoreError::NotFound)));
     assert!(matches!(backend.set_password("bob", "x").await, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_migrated_and_its_items_stay_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(store_embedded::DATABASE_FILE);
+    {
+        // The v1 schema as released, with one item in it.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("fixtures/schema-v1.sql")).unwrap();
+    }
+    let backend = EmbeddedBackend::open(dir.path()).await.unwrap();
+    backend.set_password("old", "secret").await.unwrap();
+    let session = backend.login(&Credentials { username: "old".into(), password: "secret".into() }).await.unwrap();
+    let folder = session.folder("cal").await.unwrap();
+    let query = store::CandidateQuery {
+        component: Some(Component::Event),
+        range: Some(store::TimeSpan { start: Some(0), end: Some(1) }),
+    };
+    let names = session.candidates(&folder.id, &query).await.unwrap().unwrap();
+    assert_eq!(names, vec![ItemName::new("old.ics")]);
 }

@@ -90,6 +90,15 @@ pub trait Session: Send + Sync {
     /// Leaves a tombstone so that [`Session::changes`] reports the removal.
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError>;
 
+    /// Names of the items that may match `query`: a superset of the exact answer, from an
+    /// index of component types and time spans kept with the items (RFC 4791 queries then
+    /// parse only these). `Ok(None)` when the backend keeps no index: every item is a candidate.
+    /// Items stored without a span are always candidates.
+    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+        let _ = (folder, query);
+        Ok(None)
+    }
+
     /// What changed in the folder since `since` (a state this folder once had).
     ///
     /// `Changes::Resync` when the backend cannot tell (unknown or expired state, truncated

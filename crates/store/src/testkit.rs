@@ -51,6 +51,7 @@ macro_rules! contract_tests {
             get_ignores_missing_names,
             concurrent_conditional_puts_have_one_winner,
             other_users_folder_is_not_visible,
+            candidates_are_a_superset_of_overlapping_items_of_the_component,
         );
     };
     (@cases $fixture:expr; $($case:ident,)*) => {
@@ -83,6 +84,8 @@ pub mod cases {
             uid: uid.into(),
             component: Component::Event,
             body: Bytes::from(body),
+            // 2026-01-02 10:00Z and an hour later, as the gateway would compute it.
+            span: Some(crate::TimeSpan { start: Some(1_767_348_000), end: Some(1_767_351_600) }),
         }
     }
 
@@ -348,5 +351,36 @@ pub mod cases {
         assert!(matches!(write, Err(StoreError::NotFound)), "{write:?}");
         assert!(matches!(bob.delete_folder(&folder.id).await, Err(StoreError::NotFound)));
         assert_eq!(alice.list(&folder.id).await.unwrap().items.len(), 1);
+    }
+
+    pub async fn candidates_are_a_superset_of_overlapping_items_of_the_component(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = s.create_folder(&NewFolder::named("c", ComponentSet::ALL)).await.unwrap();
+        let span = |start: i64, end: Option<i64>| Some(crate::TimeSpan { start: Some(start), end });
+        let mut early = event("early", "e");
+        early.span = span(1_000, Some(2_000));
+        let mut late = event("late", "l");
+        late.span = span(5_000, Some(6_000));
+        let mut endless = event("endless", "x");
+        endless.span = span(1_000, None);
+        let mut unknown = event("unknown", "u");
+        unknown.span = None;
+        let mut task = event("task", "t");
+        task.component = Component::Todo;
+        task.span = span(1_000, Some(2_000));
+        for item in [early, late, endless, unknown, task] {
+            s.put(&folder.id, item, Expected::Anything).await.unwrap();
+        }
+        let query = crate::CandidateQuery {
+            component: Some(Component::Event),
+            range: Some(crate::TimeSpan { start: Some(1_500), end: Some(1_600) }),
+        };
+        let Some(mut names) = s.candidates(&folder.id, &query).await.unwrap() else {
+            return; // a backend without an index passes trivially: everything is a candidate
+        };
+        names.sort();
+        let expected: Vec<ItemName> =
+            ["early.ics", "endless.ics", "unknown.ics"].into_iter().map(ItemName::new).collect();
+        assert_eq!(names, expected);
     }
 }

@@ -243,6 +243,25 @@ pub struct NewItem {
     pub uid: String,
     pub component: Component,
     pub body: Bytes,
+    /// Where the item's instances lie in time; `None` when unknown (never narrowed out).
+    pub span: Option<TimeSpan>,
+}
+
+/// A span of time in Unix seconds (UTC); `None` is unbounded on that side. Spans handed to a
+/// store are already generous (see `calendar::instance_span`), so comparing them is enough.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TimeSpan {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// What a calendar-query can be narrowed by before any body is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CandidateQuery {
+    /// Only items of this component type.
+    pub component: Option<Component>,
+    /// Only items whose span overlaps this one.
+    pub range: Option<TimeSpan>,
 }
 
 /// The outcome of a successful write.

@@ -7,7 +7,7 @@ use calendar::{ComponentKind, Violation};
 use dav::path::ResourcePath;
 use dav::Precondition;
 use http::{header, HeaderMap, StatusCode};
-use store::{Component, ItemName, NewItem, StoreError};
+use store::{Component, ItemName, NewItem, StoreError, TimeSpan};
 
 use super::conditional;
 use super::delete::expected;
@@ -50,7 +50,9 @@ pub async fn put(
     if !folder.components.contains(component) {
         return Err(GatewayError::forbidden(Precondition::SupportedCalendarComponent));
     }
-    let new_item = NewItem { name: ItemName::new(item.clone()), uid: object.uid, component, body };
+    let span =
+        TimeSpan { start: object.span.start.map(|t| t.timestamp()), end: object.span.end.map(|t| t.timestamp()) };
+    let new_item = NewItem { name: ItemName::new(item.clone()), uid: object.uid, component, body, span: Some(span) };
     let stored = match cx.session.put(&folder.id, new_item, expected).await {
         Err(StoreError::UidConflict { existing, .. }) => {
             let href = dav::path::object_href(cx.user(), calendar, existing.as_str());

@@ -3,6 +3,8 @@
 //! Every object is parsed and tested here; an index of component types and instance spans
 //! kept with the store (so a one-month query does not parse every body) comes next.
 
+use super::calendar_data::{floating_zone, Shaper};
+use super::candidates;
 use axum::response::Response;
 use calendar::filter::CompFilter;
 use calendar::query::{matches, QueryContext};
@@ -10,9 +12,6 @@ use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
 use dav::response::MultiStatus;
 use dav::Precondition;
-use store::ItemName;
-
-use super::calendar_data::{floating_zone, Shaper};
 
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
@@ -33,9 +32,7 @@ pub async fn calendar_query(
     let max_instances = cx.app.limits().max_instances;
     let query = QueryContext { floating, max_instances };
     let shaper = Shaper { request: calendar_data, floating, max_instances };
-    let listing = session.list(&folder.id).await?;
-    let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
-    let items = if names.is_empty() { Vec::new() } else { session.get(&folder.id, &names).await? };
+    let items = candidates::load(session, &folder, &candidates::narrowing(filter)).await?;
     let pcx = property_context(cx);
     let mut responses = Vec::new();
     for item in items {

@@ -6,7 +6,9 @@ use calendar::freebusy::{busy_periods, merge, vfreebusy};
 use calendar::zones::{zone_of_timezone_property, Zone, Zones};
 use dav::Precondition;
 use http::{header, HeaderValue, StatusCode};
-use store::ItemName;
+use store::{CandidateQuery, Component};
+
+use super::candidates;
 
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
@@ -19,9 +21,8 @@ pub async fn free_busy_query(cx: &RequestContext, calendar: &str, range: &TimeRa
     let session = cx.session.as_ref();
     let folder = session.folder(calendar).await?;
     let floating = folder.timezone.as_deref().and_then(zone_of_timezone_property).unwrap_or_else(Zone::utc);
-    let listing = session.list(&folder.id).await?;
-    let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
-    let items = if names.is_empty() { Vec::new() } else { session.get(&folder.id, &names).await? };
+    let query = CandidateQuery { component: Some(Component::Event), range: Some(candidates::span(range)) };
+    let items = candidates::load(session, &folder, &query).await?;
     let mut periods = Vec::new();
     for item in items {
         let Some(parsed) = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok()) else {

@@ -3,6 +3,7 @@
 mod calendar_data;
 mod calendar_multiget;
 mod calendar_query;
+mod candidates;
 mod free_busy_query;
 mod sync_collection;
 

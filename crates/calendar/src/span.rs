@@ -1,0 +1,83 @@
+//! The time span all instances of an object fall in, stored with the object so a time-range
+//! query can skip objects without parsing them.
+//!
+//! The span is deliberately generous: it is widened by a day on each side, so floating times
+//! (whose instant depends on the calendar's timezone, at most ±14 h) and the inclusive ends of
+//! RFC 4791 §9.9 (`end >= DUE`) can never make the index drop an object the exact test would
+//! keep. An unbounded side (a rule without COUNT/UNTIL, a VTODO with neither DTSTART nor DUE)
+//! is `None`.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::component::Component;
+use crate::recurrence::{anchor, instances, Window};
+use crate::zones::{Zone, Zones};
+
+/// Instances expanded at most while computing a span; beyond it the end is unbounded.
+const MAX_SPAN_INSTANCES: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct InstanceSpan {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// The span of the VEVENT/VTODO/VJOURNAL components of `calendar`.
+pub fn instance_span(calendar: &Component) -> InstanceSpan {
+    let zones = Zones::new(calendar, Zone::utc());
+    let components: Vec<&Component> =
+        calendar.components.iter().filter(|c| matches!(c.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL")).collect();
+    let margin = Duration::days(1);
+    if components.is_empty() || components.iter().any(|c| anchor(c).is_none()) {
+        // A task without DTSTART and DUE matches ranges by CREATED/COMPLETED or always.
+        return InstanceSpan::default();
+    }
+    let unbounded = components.iter().any(|c| {
+        c.properties_named("RRULE").any(|rule| {
+            let rule = rule.value.to_ascii_uppercase();
+            !rule.contains("COUNT=") && !rule.contains("UNTIL=")
+        })
+    });
+    let Ok(all) = instances(&components, &zones, Window::default(), if unbounded { 1 } else { MAX_SPAN_INSTANCES })
+    else {
+        // Too many to walk (or an endless rule): only the start is known.
+        let start = components.iter().filter_map(|c| anchor(c).map(|a| a.to_utc(&zones))).min();
+        return InstanceSpan { start: start.map(|s| s - margin), end: None };
+    };
+    let start = all.iter().map(|i| i.start).min();
+    let end = all.iter().map(|i| i.end.max(i.start)).max();
+    InstanceSpan { start: start.map(|s| s - margin), end: if unbounded { None } else { end.map(|e| e + margin) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(ics: &str) -> InstanceSpan {
+        instance_span(&crate::parse_calendar(ics).unwrap())
+    }
+
+    fn at(s: &str) -> Option<DateTime<Utc>> {
+        crate::parse_utc(s)
+    }
+
+    #[test]
+    fn single_event_is_widened_by_a_day() {
+        let s = span("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20261201T090000Z\nDTEND:20261201T100000Z\nEND:VEVENT\nEND:VCALENDAR\n");
+        assert_eq!(s, InstanceSpan { start: at("20261130T090000Z"), end: at("20261202T100000Z") });
+    }
+
+    #[test]
+    fn counted_rule_ends_at_its_last_instance_and_endless_rule_is_unbounded() {
+        let counted = span("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20261201T090000Z\nDTEND:20261201T100000Z\nRRULE:FREQ=DAILY;COUNT=3\nEND:VEVENT\nEND:VCALENDAR\n");
+        assert_eq!(counted.end, at("20261204T100000Z"));
+        let endless = span("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20261201T090000Z\nRRULE:FREQ=SECONDLY\nEND:VEVENT\nEND:VCALENDAR\n");
+        assert_eq!(endless, InstanceSpan { start: at("20261130T090000Z"), end: None });
+    }
+
+    #[test]
+    fn task_without_dates_is_unbounded() {
+        let s = span("BEGIN:VCALENDAR\nBEGIN:VTODO\nUID:t\nCOMPLETED:20261201T090000Z\nEND:VTODO\nEND:VCALENDAR\n");
+        assert_eq!(s, InstanceSpan::default());
+    }
+}
