@@ -10,11 +10,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::component::Component;
-use crate::recurrence::{anchor, instances, Window};
+use crate::recurrence::{anchor, instances, TooManyInstances, Window};
 use crate::zones::{Zone, Zones};
-
-/// Instances expanded at most while computing a span; beyond it the end is unbounded.
-const MAX_SPAN_INSTANCES: usize = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct InstanceSpan {
@@ -22,15 +19,17 @@ pub struct InstanceSpan {
     pub end: Option<DateTime<Utc>>,
 }
 
-/// The span of the VEVENT/VTODO/VJOURNAL components of `calendar`.
-pub fn instance_span(calendar: &Component) -> InstanceSpan {
+/// The span of the VEVENT/VTODO/VJOURNAL components of `calendar`. A bounded recurrence
+/// (COUNT/UNTIL) generating more than `max_instances` instances is an error (RFC 4791
+/// §5.3.2.1 CALDAV:max-instances); an endless one is not, since every client creates them.
+pub fn instance_span(calendar: &Component, max_instances: usize) -> Result<InstanceSpan, TooManyInstances> {
     let zones = Zones::new(calendar, Zone::utc());
     let components: Vec<&Component> =
         calendar.components.iter().filter(|c| matches!(c.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL")).collect();
     let margin = Duration::days(1);
     if components.is_empty() || components.iter().any(|c| anchor(c).is_none()) {
         // A task without DTSTART and DUE matches ranges by CREATED/COMPLETED or always.
-        return InstanceSpan::default();
+        return Ok(InstanceSpan::default());
     }
     let unbounded = components.iter().any(|c| {
         c.properties_named("RRULE").any(|rule| {
@@ -38,15 +37,15 @@ pub fn instance_span(calendar: &Component) -> InstanceSpan {
             !rule.contains("COUNT=") && !rule.contains("UNTIL=")
         })
     });
-    let Ok(all) = instances(&components, &zones, Window::default(), if unbounded { 1 } else { MAX_SPAN_INSTANCES })
-    else {
-        // Too many to walk (or an endless rule): only the start is known.
+    if unbounded {
+        // Only the start is known; the earliest instance is a master's or an override's start.
         let start = components.iter().filter_map(|c| anchor(c).map(|a| a.to_utc(&zones))).min();
-        return InstanceSpan { start: start.map(|s| s - margin), end: None };
-    };
+        return Ok(InstanceSpan { start: start.map(|s| s - margin), end: None });
+    }
+    let all = instances(&components, &zones, Window::default(), max_instances)?;
     let start = all.iter().map(|i| i.start).min();
     let end = all.iter().map(|i| i.end.max(i.start)).max();
-    InstanceSpan { start: start.map(|s| s - margin), end: if unbounded { None } else { end.map(|e| e + margin) } }
+    Ok(InstanceSpan { start: start.map(|s| s - margin), end: end.map(|e| e + margin) })
 }
 
 #[cfg(test)]
@@ -54,7 +53,7 @@ mod tests {
     use super::*;
 
     fn span(ics: &str) -> InstanceSpan {
-        instance_span(&crate::parse_calendar(ics).unwrap())
+        instance_span(&crate::parse_calendar(ics).unwrap(), 1000).unwrap()
     }
 
     fn at(s: &str) -> Option<DateTime<Utc>> {
@@ -79,5 +78,13 @@ mod tests {
     fn task_without_dates_is_unbounded() {
         let s = span("BEGIN:VCALENDAR\nBEGIN:VTODO\nUID:t\nCOMPLETED:20261201T090000Z\nEND:VTODO\nEND:VCALENDAR\n");
         assert_eq!(s, InstanceSpan::default());
+    }
+
+    #[test]
+    fn bounded_rule_over_the_limit_is_refused_endless_rule_is_not() {
+        let many = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20261201T090000Z\nRRULE:FREQ=MINUTELY;COUNT=5000\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert_eq!(instance_span(&crate::parse_calendar(many).unwrap(), 1000), Err(TooManyInstances { cap: 1000 }));
+        let endless = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20261201T090000Z\nRRULE:FREQ=MINUTELY\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert!(instance_span(&crate::parse_calendar(endless).unwrap(), 1000).is_ok());
     }
 }

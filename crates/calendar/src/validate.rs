@@ -36,8 +36,15 @@ impl ComponentKind {
 pub struct CalendarObject {
     pub uid: String,
     pub component: ComponentKind,
-    /// Where its instances lie in time, for the store's query index.
-    pub span: crate::InstanceSpan,
+    /// The parsed object, so later steps (the query index) need not parse it again.
+    pub calendar: Component,
+}
+
+impl CalendarObject {
+    /// Where its instances lie in time, for the store's query index (see `instance_span`).
+    pub fn span(&self, max_instances: usize) -> Result<crate::InstanceSpan, crate::recurrence::TooManyInstances> {
+        crate::instance_span(&self.calendar, max_instances)
+    }
 }
 
 /// Checks a PUT body. RFC 4791 §4.1 and §5.3.2.1.
@@ -75,7 +82,7 @@ pub fn validate_object(body: &[u8]) -> Result<CalendarObject, InvalidCalendar> {
     for instance in &instances {
         check_properties(component, instance)?;
     }
-    Ok(CalendarObject { uid, component, span: crate::instance_span(&calendar) })
+    Ok(CalendarObject { uid, component, calendar })
 }
 
 /// Checks a calendar-timezone property value (RFC 4791 §5.2.2): a VCALENDAR with exactly one VTIMEZONE.

@@ -14,7 +14,13 @@ use crate::sync_token;
 pub struct PropertyContext<'a> {
     pub principal: &'a Principal,
     pub max_resource_size: u64,
+    pub max_instances: usize,
 }
+
+/// RFC 4791 §5.2.6/§5.2.7: the span of date-times the gateway handles, which is the whole
+/// range of the chrono types the query engine uses, so no client value is ever out of range.
+const MIN_DATE_TIME: &str = "00010101T000000Z";
+const MAX_DATE_TIME: &str = "99991231T235959Z";
 
 /// The `<D:response>` for one resource and one PROPFIND-style selection.
 pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropFind) -> Response {
@@ -101,6 +107,9 @@ fn names(resource: &Resource) -> Vec<PropName> {
             SupportedCalendarComponentSet,
             SupportedCalendarData,
             MaxResourceSize,
+            MinDateTime,
+            MaxDateTime,
+            MaxInstances,
         ],
         Resource::Object { .. } => &[GetETag, GetContentType, GetContentLength, GetLastModified, Owner],
     };
@@ -162,6 +171,9 @@ fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) ->
             .attribute("content-type", "text/calendar")
             .attribute("version", "2.0")])),
         P::MaxResourceSize => Some(Value::Text(cx.max_resource_size.to_string())),
+        P::MinDateTime => Some(Value::Text(MIN_DATE_TIME.into())),
+        P::MaxDateTime => Some(Value::Text(MAX_DATE_TIME.into())),
+        P::MaxInstances => Some(Value::Text(cx.max_instances.to_string())),
         _ => None,
     }
 }

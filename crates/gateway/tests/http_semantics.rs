@@ -172,3 +172,23 @@ async fn chunked_body_over_the_limit_is_413_and_stores_nothing() {
     let text = String::from_utf8(listing.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(!text.contains("big.ics"), "{text}");
 }
+
+#[tokio::test]
+async fn a_bounded_recurrence_over_max_instances_is_refused_an_endless_one_is_not() {
+    let app = app_with(Arc::new(embedded_with_alice().await), "[limits]\nmax_instances = 50\n");
+    let put = |name: &str, rule: &str| {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{name}\r\n\
+             DTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nRRULE:{rule}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        request("PUT", &format!("/dav/calendars/alice/calendar/{name}.ics"), &[("content-type", "text/calendar")], body)
+    };
+    let refused = app.clone().oneshot(put("many", "FREQ=DAILY;COUNT=51")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let text = String::from_utf8(refused.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(text.contains("<C:max-instances/>"), "{text}");
+    for (name, rule) in [("few", "FREQ=DAILY;COUNT=50"), ("endless", "FREQ=DAILY")] {
+        let response = app.clone().oneshot(put(name, rule)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{name}");
+    }
+}

@@ -45,5 +45,9 @@ pub fn conditional(headers: &HeaderMap) -> Result<dav::headers::Conditional, Gat
 }
 
 pub fn property_context(cx: &RequestContext) -> PropertyContext<'_> {
-    PropertyContext { principal: cx.session.principal(), max_resource_size: cx.app.limits().max_resource_size }
+    PropertyContext {
+        principal: cx.session.principal(),
+        max_resource_size: cx.app.limits().max_resource_size,
+        max_instances: cx.app.limits().max_instances,
+    }
 }

@@ -50,8 +50,10 @@ pub async fn put(
     if !folder.components.contains(component) {
         return Err(GatewayError::forbidden(Precondition::SupportedCalendarComponent));
     }
+    // RFC 4791 §5.3.2.1 CALDAV:max-instances, checked while computing the index span.
     let span =
-        TimeSpan { start: object.span.start.map(|t| t.timestamp()), end: object.span.end.map(|t| t.timestamp()) };
+        object.span(cx.app.limits().max_instances).map_err(|_| GatewayError::forbidden(Precondition::MaxInstances))?;
+    let span = TimeSpan { start: span.start.map(|t| t.timestamp()), end: span.end.map(|t| t.timestamp()) };
     let new_item = NewItem { name: ItemName::new(item.clone()), uid: object.uid, component, body, span: Some(span) };
     let stored = match cx.session.put(&folder.id, new_item, expected).await {
         Err(StoreError::UidConflict { existing, .. }) => {
