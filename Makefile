@@ -9,12 +9,12 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration build lint fmt
+.PHONY: help run test unit golden integration build lint fmt bench
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
 	@echo "make test   run every test: unit, golden, contract and integration"
-	@echo "make unit | integration | golden | lint | fmt"
+	@echo "make unit | integration | golden | lint | fmt | bench"
 
 run:
 	$(CARGO) build --release -p gateway
@@ -41,6 +41,18 @@ integration: build $(VENV)/.installed
 $(VENV)/.installed: $(REQUIREMENTS)
 	python3 -m venv $(VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r $(REQUIREMENTS)
+	touch $@
+
+# The gateway against Radicale on the same 10,000 events (numbers in BENCHMARKS.md).
+BENCH_VENV := .venv-bench
+bench: $(BENCH_VENV)/.installed
+	command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	$(CARGO) build --release --locked -p gateway
+	$(BENCH_VENV)/bin/python integration-tests/bench/run.py
+
+$(BENCH_VENV)/.installed: integration-tests/bench/requirements.txt
+	python3 -m venv $(BENCH_VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r integration-tests/bench/requirements.txt
 	touch $@
 
 lint:
