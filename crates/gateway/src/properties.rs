@@ -73,9 +73,16 @@ fn allprop_names(resource: &Resource) -> Vec<PropName> {
     use PropName::*;
     match resource {
         Resource::Object { .. } => vec![ResourceType, GetETag, GetContentType, GetContentLength, GetLastModified],
-        Resource::Calendar(_) => vec![ResourceType, DisplayName, GetETag],
+        // RFC 4918 §9.1: allprop includes the dead properties.
+        Resource::Calendar(folder) => {
+            [ResourceType, DisplayName, GetETag].into_iter().chain(dead_names(folder)).collect()
+        }
         _ => vec![ResourceType, DisplayName],
     }
+}
+
+fn dead_names(folder: &Folder) -> impl Iterator<Item = PropName> + '_ {
+    folder.properties.iter().map(|p| PropName::Unknown(QName::new(p.namespace.clone(), p.name.clone())))
 }
 
 /// Every property the resource has (PROPFIND propname).
@@ -113,7 +120,11 @@ fn names(resource: &Resource) -> Vec<PropName> {
         ],
         Resource::Object { .. } => &[GetETag, GetContentType, GetContentLength, GetLastModified, Owner],
     };
-    common.into_iter().chain(specific.iter().cloned()).collect()
+    let dead: Vec<PropName> = match resource {
+        Resource::Calendar(folder) => dead_names(folder).collect(),
+        _ => Vec::new(),
+    };
+    common.into_iter().chain(specific.iter().cloned()).chain(dead).collect()
 }
 
 /// The value of one property, or `None` when the resource does not have it (404 propstat).
@@ -174,6 +185,11 @@ fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) ->
         P::MinDateTime => Some(Value::Text(MIN_DATE_TIME.into())),
         P::MaxDateTime => Some(Value::Text(MAX_DATE_TIME.into())),
         P::MaxInstances => Some(Value::Text(cx.max_instances.to_string())),
+        P::Unknown(name) => folder
+            .properties
+            .iter()
+            .find(|p| p.namespace == name.ns && p.name == name.local)
+            .map(|p| Value::Xml(p.xml.clone())),
         _ => None,
     }
 }

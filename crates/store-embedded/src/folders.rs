@@ -1,7 +1,7 @@
 //! Calendar folders: rows of `folders`, always scoped by owner.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use store::{Change, ComponentSet, Folder, FolderId, FolderPatch, NewFolder, StoreError};
+use store::{Change, ComponentSet, DeadProperty, Folder, FolderId, FolderPatch, NewFolder, StoreError};
 
 use crate::db::{is_unique_violation, to_store_error};
 use crate::state;
@@ -32,7 +32,39 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
         components: decode_components(row.get(8)?),
         state: state::encode(&incarnation, modseq),
         read_only: false,
+        properties: Vec::new(),
     })
+}
+
+/// Fills in the dead properties of `folders` with one query.
+fn with_properties(conn: &Connection, mut folders: Vec<Folder>) -> Result<Vec<Folder>, StoreError> {
+    if folders.is_empty() {
+        return Ok(folders);
+    }
+    let ids: Vec<String> = folders.iter().map(|f| f.id.as_str().to_owned()).collect();
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT folder, namespace, name, xml FROM folder_properties
+             WHERE folder IN (SELECT value FROM json_each(?1)) ORDER BY namespace, name",
+        )
+        .map_err(to_store_error)?;
+    let json = format!("[{}]", ids.join(","));
+    let rows = statement
+        .query_map([json], |row| {
+            Ok((row.get::<_, i64>(0)?, DeadProperty { namespace: row.get(1)?, name: row.get(2)?, xml: row.get(3)? }))
+        })
+        .map_err(to_store_error)?;
+    for row in rows {
+        let (id, property) = row.map_err(to_store_error)?;
+        if let Some(folder) = folders.iter_mut().find(|f| f.id.as_str() == id.to_string()) {
+            folder.properties.push(property);
+        }
+    }
+    Ok(folders)
+}
+
+fn with_properties_one(conn: &Connection, folder: Folder) -> Result<Folder, StoreError> {
+    with_properties(conn, vec![folder])?.pop().ok_or(StoreError::NotFound)
 }
 
 fn encode_components(set: ComponentSet) -> i64 {
@@ -47,17 +79,28 @@ pub(crate) fn list(conn: &Connection, owner: &str) -> Result<Vec<Folder>, StoreE
     let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 ORDER BY name");
     let mut statement = conn.prepare_cached(&sql).map_err(to_store_error)?;
     let rows = statement.query_map([owner], from_row).map_err(to_store_error)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)
+    let folders = rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)?;
+    with_properties(conn, folders)
 }
 
 pub(crate) fn by_name(conn: &Connection, owner: &str, name: &str) -> Result<Folder, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND name = ?2");
-    conn.query_row(&sql, [owner, name], from_row).optional().map_err(to_store_error)?.ok_or(StoreError::NotFound)
+    let folder = conn
+        .query_row(&sql, [owner, name], from_row)
+        .optional()
+        .map_err(to_store_error)?
+        .ok_or(StoreError::NotFound)?;
+    with_properties_one(conn, folder)
 }
 
 fn by_id(conn: &Connection, owner: &str, id: i64) -> Result<Folder, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND id = ?2");
-    conn.query_row(&sql, params![owner, id], from_row).optional().map_err(to_store_error)?.ok_or(StoreError::NotFound)
+    let folder = conn
+        .query_row(&sql, params![owner, id], from_row)
+        .optional()
+        .map_err(to_store_error)?
+        .ok_or(StoreError::NotFound)?;
+    with_properties_one(conn, folder)
 }
 
 /// The folder's row, if `owner` owns it: another user's folder id is simply not found.
@@ -95,7 +138,33 @@ pub(crate) fn create(tx: &Transaction<'_>, owner: &str, spec: &NewFolder) -> Res
         ],
     )
     .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists } else { to_store_error(e) })?;
-    by_id(tx, owner, tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    for property in &spec.properties {
+        set_property(tx, id, &property.namespace, &property.name, Some(&property.xml))?;
+    }
+    by_id(tx, owner, id)
+}
+
+fn set_property(
+    tx: &Transaction<'_>,
+    folder: i64,
+    namespace: &str,
+    name: &str,
+    xml: Option<&str>,
+) -> Result<(), StoreError> {
+    match xml {
+        Some(xml) => tx.execute(
+            "INSERT INTO folder_properties (folder, namespace, name, xml) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (folder, namespace, name) DO UPDATE SET xml = excluded.xml",
+            params![folder, namespace, name, xml],
+        ),
+        None => tx.execute(
+            "DELETE FROM folder_properties WHERE folder = ?1 AND namespace = ?2 AND name = ?3",
+            params![folder, namespace, name],
+        ),
+    }
+    .map_err(to_store_error)?;
+    Ok(())
 }
 
 pub(crate) fn update(
@@ -120,6 +189,9 @@ pub(crate) fn update(
         ],
     )
     .map_err(to_store_error)?;
+    for change in &patch.properties {
+        set_property(tx, row.id, &change.namespace, &change.name, change.xml.as_deref())?;
+    }
     by_id(tx, owner, row.id)
 }
 

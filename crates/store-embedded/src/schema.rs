@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 /// The UNIQUE constraints carry the rules: one folder name per user, one item name and one
 /// UID per folder (RFC 4791 §5.3.2.1 no-uid-conflict holds even against a buggy caller).
@@ -60,6 +60,17 @@ ALTER TABLE items ADD COLUMN span_end INTEGER;
 CREATE INDEX items_by_span ON items (folder, component, span_start);
 ";
 
+/// v3: dead properties of folders (RFC 4918 §4), in their order by name.
+const SCHEMA_V3: &str = "
+CREATE TABLE folder_properties (
+    folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    xml TEXT NOT NULL,
+    PRIMARY KEY (folder, namespace, name)
+);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current >= VERSION {
@@ -71,6 +82,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if current < 2 {
         tx.execute_batch(SCHEMA_V2)?;
+    }
+    if current < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()

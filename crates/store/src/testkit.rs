@@ -52,6 +52,7 @@ macro_rules! contract_tests {
             concurrent_conditional_puts_have_one_winner,
             other_users_folder_is_not_visible,
             candidates_are_a_superset_of_overlapping_items_of_the_component,
+            dead_properties_are_kept_replaced_and_removed,
         );
     };
     (@cases $fixture:expr; $($case:ident,)*) => {
@@ -382,5 +383,32 @@ pub mod cases {
         let expected: Vec<ItemName> =
             ["early.ics", "endless.ics", "unknown.ics"].into_iter().map(ItemName::new).collect();
         assert_eq!(names, expected);
+    }
+
+    pub async fn dead_properties_are_kept_replaced_and_removed(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let dead = |name: &str, xml: &str| crate::DeadProperty {
+            namespace: "urn:x".into(),
+            name: name.into(),
+            xml: xml.into(),
+        };
+        let mut spec = NewFolder::named("c", ComponentSet::EVENTS);
+        spec.properties = vec![dead("a", "one"), dead("b", "<X:y xmlns:X=\"urn:y\">two</X:y>")];
+        let folder = s.create_folder(&spec).await.unwrap();
+        assert_eq!(folder.properties, spec.properties);
+        let change = |name: &str, xml: Option<&str>| crate::DeadPropertyChange {
+            namespace: "urn:x".into(),
+            name: name.into(),
+            xml: xml.map(str::to_owned),
+        };
+        let patch = FolderPatch {
+            properties: vec![change("a", Some("uno")), change("b", None), change("c", Some("tres"))],
+            ..FolderPatch::default()
+        };
+        let updated = s.update_folder(&folder.id, &patch).await.unwrap();
+        assert_eq!(updated.properties, vec![dead("a", "uno"), dead("c", "tres")]);
+        assert_ne!(updated.state, folder.state);
+        assert_eq!(s.folder("c").await.unwrap().properties, updated.properties);
+        assert_eq!(s.folders().await.unwrap()[0].properties, updated.properties);
     }
 }

@@ -149,6 +149,26 @@ pub struct Folder {
     pub components: ComponentSet,
     pub state: State,
     pub read_only: bool,
+    /// Properties clients set that the gateway does not interpret (RFC 4918 §4 dead
+    /// properties), kept and returned as they were set.
+    pub properties: Vec<DeadProperty>,
+}
+
+/// A dead property: its name and its content as XML (character data escaped, child elements
+/// with their namespaces declared), so it can be written back inside any response.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeadProperty {
+    pub namespace: String,
+    pub name: String,
+    pub xml: String,
+}
+
+/// Setting (`xml: Some`) or removing (`None`) one dead property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadPropertyChange {
+    pub namespace: String,
+    pub name: String,
+    pub xml: Option<String>,
 }
 
 /// What MKCALENDAR / extended MKCOL asks for.
@@ -161,6 +181,7 @@ pub struct NewFolder {
     pub order: Option<i64>,
     pub timezone: Option<String>,
     pub components: ComponentSet,
+    pub properties: Vec<DeadProperty>,
 }
 
 impl NewFolder {
@@ -173,6 +194,7 @@ impl NewFolder {
             order: None,
             timezone: None,
             components,
+            properties: Vec::new(),
         }
     }
 }
@@ -205,6 +227,7 @@ pub struct FolderPatch {
     pub color: Change<String>,
     pub order: Change<i64>,
     pub timezone: Change<String>,
+    pub properties: Vec<DeadPropertyChange>,
 }
 
 impl FolderPatch {

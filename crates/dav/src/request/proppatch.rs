@@ -31,6 +31,29 @@ pub enum PropValue {
     Xml(String),
 }
 
+impl PropValue {
+    /// The value as XML content: text escaped, elements as re-serialised. This is how a dead
+    /// property is stored, and `response::Value::Xml` writes it back unchanged.
+    pub fn to_xml(&self) -> String {
+        match self {
+            PropValue::Text(text) => escape_text(text),
+            PropValue::Xml(xml) => xml.clone(),
+            PropValue::Components(names) => names
+                .iter()
+                .map(|n| format!(r#"<C:comp xmlns:C="urn:ietf:params:xml:ns:caldav" name="{}"/>"#, escape_text(n)))
+                .collect(),
+            PropValue::ResourceType(names) => names
+                .iter()
+                .map(|n| {
+                    let mut out = String::new();
+                    element(&mut out, n, &[], |_| {});
+                    out
+                })
+                .collect(),
+        }
+    }
+}
+
 pub fn parse_propertyupdate(body: &[u8]) -> Result<PropertyUpdate, ParseError> {
     let root = parse(body)?;
     if !root.is(NS_DAV, "propertyupdate") {

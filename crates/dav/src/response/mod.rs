@@ -67,6 +67,9 @@ pub enum Value {
     Hrefs(Vec<String>),
     /// Child elements.
     Elements(Vec<Element>),
+    /// Content that is already XML (a dead property as the client set it, re-serialised by
+    /// `request::PropValue::to_xml`), written as it is.
+    Xml(String),
 }
 
 /// A generic child element: name, attributes, content.

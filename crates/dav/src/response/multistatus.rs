@@ -69,6 +69,7 @@ fn write_value(out: &mut String, name: &QName, attributes: &[(String, String)], 
         Value::Href(href) => write_href(o, href),
         Value::Hrefs(hrefs) => hrefs.iter().for_each(|h| write_href(o, h)),
         Value::Elements(children) => children.iter().for_each(|c| write_element(o, c)),
+        Value::Xml(xml) => o.push_str(xml),
     });
 }
 

@@ -4,7 +4,7 @@
 use dav::request::PropValue;
 use dav::PropName;
 use http::StatusCode;
-use store::{Change, Component, ComponentSet, FolderPatch, NewFolder};
+use store::{Change, Component, ComponentSet, DeadProperty, DeadPropertyChange, FolderPatch, NewFolder};
 
 /// Why one property could not be set; the status goes into its propstat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,11 @@ pub fn apply(patch: &mut FolderPatch, name: &PropName, value: Option<&PropValue>
         PropName::CalendarColor => patch.color = change(value, color)?,
         PropName::CalendarOrder => patch.order = change(value, order)?,
         PropName::CalendarTimezone => patch.timezone = change(value, timezone)?,
-        PropName::Unknown(_) => return Err(Refusal::Unsupported),
+        PropName::Unknown(name) => patch.properties.push(DeadPropertyChange {
+            namespace: name.ns.clone(),
+            name: name.local.clone(),
+            xml: value.map(dead_value).transpose()?,
+        }),
         _ => return Err(Refusal::Protected),
     }
     Ok(())
@@ -62,6 +66,9 @@ pub fn new_folder(name: &str, properties: &[(PropName, PropValue)]) -> Result<Ne
             PropName::SupportedCalendarComponentSet => components(value).map(|set| spec.components = set),
             // Checked by the caller (extended MKCOL); MKCALENDAR implies it.
             PropName::ResourceType => Ok(()),
+            PropName::Unknown(name) => dead_value(value).map(|xml| {
+                spec.properties.push(DeadProperty { namespace: name.ns.clone(), name: name.local.clone(), xml })
+            }),
             _ => apply(&mut patch, prop, Some(value)),
         };
         if let Err(refusal) = outcome {
@@ -77,6 +84,17 @@ pub fn new_folder(name: &str, properties: &[(PropName, PropValue)]) -> Result<Ne
     spec.order = patch.order.apply(None);
     spec.timezone = patch.timezone.apply(None);
     Ok(spec)
+}
+
+/// Most bytes one dead property may hold: enough for any client's metadata, not a file store.
+const MAX_DEAD_PROPERTY: usize = 16 * 1024;
+
+fn dead_value(value: &PropValue) -> Result<String, Refusal> {
+    let xml = value.to_xml();
+    if xml.len() > MAX_DEAD_PROPERTY {
+        return Err(Refusal::InvalidValue(format!("dead property over {MAX_DEAD_PROPERTY} bytes")));
+    }
+    Ok(xml)
 }
 
 fn change<T>(value: Option<&PropValue>, parse: impl Fn(&str) -> Result<T, Refusal>) -> Result<Change<T>, Refusal> {
@@ -185,11 +203,9 @@ mod tests {
     }
 
     #[test]
-    fn protected_and_unknown_properties_are_refused() {
+    fn protected_properties_are_refused() {
         let mut patch = FolderPatch::default();
         assert_eq!(apply(&mut patch, &PropName::GetCtag, Some(&text("x"))), Err(Refusal::Protected));
-        let unknown = PropName::Unknown(dav::QName::new("urn:x", "y"));
-        assert_eq!(apply(&mut patch, &unknown, Some(&text("x"))), Err(Refusal::Unsupported));
         assert!(patch.is_empty());
     }
 
@@ -220,5 +236,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(refusals.len(), 2);
+    }
+
+    #[test]
+    fn unknown_properties_become_dead_properties_and_oversized_ones_are_refused() {
+        let mut patch = FolderPatch::default();
+        let unknown = PropName::Unknown(dav::QName::new("urn:x", "y"));
+        assert_eq!(apply(&mut patch, &unknown, Some(&text("a < b"))), Ok(()));
+        assert_eq!(apply(&mut patch, &unknown, None), Ok(()));
+        assert_eq!(
+            patch.properties,
+            vec![
+                DeadPropertyChange { namespace: "urn:x".into(), name: "y".into(), xml: Some("a &lt; b".into()) },
+                DeadPropertyChange { namespace: "urn:x".into(), name: "y".into(), xml: None },
+            ]
+        );
+        let huge = text(&"x".repeat(MAX_DEAD_PROPERTY + 1));
+        assert!(matches!(apply(&mut patch, &unknown, Some(&huge)), Err(Refusal::InvalidValue(_))));
     }
 }
