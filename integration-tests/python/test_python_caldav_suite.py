@@ -20,10 +20,6 @@ RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / "results"
 DECLARED = {
     # RFC 6638 scheduling comes with a later issue.
     "scheduling": "unsupported",
-    # principal-property-search is not implemented yet (Cyrus is "ungraceful" too).
-    "principal-search": "ungraceful",
-    "principal-search.by-name.self": "ungraceful",
-    "principal-search.list-all": "ungraceful",
     # Opaque backend states give no partial sync token, so DAV:limit is refused with 507.
     "sync-token.limit": "unsupported",
     "sync-token.limit.initial-sync": "unsupported",

@@ -257,6 +257,9 @@ fn supported_reports(resource: &Resource) -> Value {
             ]
         }
         Resource::Object { .. } => vec![QName::caldav("calendar-multiget")],
+        Resource::Principals | Resource::Principal => {
+            vec![QName::dav("principal-property-search"), QName::dav("principal-search-property-set")]
+        }
         _ => vec![],
     };
     Value::Elements(

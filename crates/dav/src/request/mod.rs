@@ -11,4 +11,4 @@ mod report;
 pub use mkcalendar::{parse_mkcalendar, parse_mkcol, MkCollection};
 pub use propfind::{parse_propfind, PropFind};
 pub use proppatch::{parse_propertyupdate, PropOp, PropValue, PropertyUpdate};
-pub use report::{parse_report, Report, SyncLevel};
+pub use report::{parse_report, PropertySearch, Report, SyncLevel};

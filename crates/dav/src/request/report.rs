@@ -15,6 +15,13 @@ pub enum SyncLevel {
     Infinite,
 }
 
+/// One `<D:property-search>`: a caseless substring `match` against any of `props`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropertySearch {
+    pub props: Vec<crate::PropName>,
+    pub text: String,
+}
+
 /// A REPORT body, by its root element.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Report {
@@ -32,6 +39,10 @@ pub enum Report {
     CalendarQuery { props: PropFind, filter: CompFilter, timezone: Option<String>, calendar_data: CalendarDataRequest },
     /// RFC 4791 §7.10
     FreeBusyQuery { range: TimeRange },
+    /// RFC 3744 §9.4: principals whose properties contain the match strings.
+    PrincipalPropertySearch { searches: Vec<PropertySearch>, any_of: bool, props: PropFind },
+    /// RFC 3744 §9.5: which properties principal-property-search can match.
+    PrincipalSearchPropertySet,
     /// A report the gateway does not implement (yet), by root element name: answered 403 with
     /// `DAV:supported-report` (RFC 3253 §3.6).
     Unsupported(QName),
@@ -81,6 +92,33 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
             .ok_or(ParseError::Condition(crate::Precondition::ValidFilter))
             .and_then(super::calendar_query::time_range)?;
         return Ok(Report::FreeBusyQuery { range });
+    }
+    if root.is(NS_DAV, "principal-property-search") {
+        let searches = root
+            .elements()
+            .filter(|e| e.is(NS_DAV, "property-search"))
+            .map(|search| PropertySearch {
+                props: search.child(NS_DAV, "prop").map(super::propfind::prop_names).unwrap_or_default(),
+                text: search.child(NS_DAV, "match").map(|m| m.text()).unwrap_or_default(),
+            })
+            .collect();
+        let any_of = root.attribute("test").is_some_and(|t| t.trim() == "anyof");
+        let mut props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
+        // Quirk, python caldav 3.6.0 (base_client.py `_build_principal_search_query`): it sends
+        // an empty <D:prop/> with the wanted properties as its siblings. Take those.
+        if props == PropFind::Prop(Vec::new()) {
+            let siblings: Vec<crate::PropName> = root
+                .elements()
+                .filter(|e| !e.is(NS_DAV, "property-search") && !e.is(NS_DAV, "prop"))
+                .filter(|e| !e.is(NS_DAV, "apply-to-principal-collection-set"))
+                .map(|e| crate::PropName::from_qname(&e.name.ns, &e.name.local))
+                .collect();
+            props = PropFind::Prop(siblings);
+        }
+        return Ok(Report::PrincipalPropertySearch { searches, any_of, props });
+    }
+    if root.is(NS_DAV, "principal-search-property-set") {
+        return Ok(Report::PrincipalSearchPropertySet);
     }
     Ok(Report::Unsupported(root.name))
 }
@@ -172,5 +210,22 @@ mod tests {
         let limit =
             br#"<D:sync-collection xmlns:D="DAV:"><D:limit><D:nresults>x</D:nresults></D:limit></D:sync-collection>"#;
         assert!(parse_report(limit).is_err());
+    }
+
+    #[test]
+    fn principal_property_search_as_the_python_caldav_library_sends_it() {
+        let body = br#"<D:principal-property-search xmlns:D="DAV:" test="anyof"><D:property-search><D:prop><D:displayname/></D:prop><D:match>Ali</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+        let Ok(Report::PrincipalPropertySearch { searches, any_of, props }) = parse_report(body) else { panic!() };
+        assert!(any_of);
+        assert_eq!(searches, vec![PropertySearch { props: vec![PropName::DisplayName], text: "Ali".into() }]);
+        assert_eq!(props, PropFind::Prop(vec![PropName::DisplayName]));
+    }
+
+    #[test]
+    fn principal_property_search_takes_sibling_properties_of_an_empty_prop() {
+        let body = br#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop/><C:calendar-home-set/><D:displayname/></D:principal-property-search>"#;
+        let Ok(Report::PrincipalPropertySearch { searches, props, .. }) = parse_report(body) else { panic!() };
+        assert!(searches.is_empty());
+        assert_eq!(props, PropFind::Prop(vec![PropName::CalendarHomeSet, PropName::DisplayName]));
     }
 }

@@ -7,7 +7,7 @@ mod error;
 mod multistatus;
 
 pub use error::error_body;
-pub use multistatus::MultiStatus;
+pub use multistatus::{document, MultiStatus};
 
 use http::StatusCode;
 

@@ -31,6 +31,20 @@ impl MultiStatus {
     }
 }
 
+/// A whole document whose root is `root` (for reports that answer something other than a
+/// multistatus, e.g. RFC 3744 §9.5 principal-search-property-set).
+pub fn document(root: &super::Element) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let mut attributes = vec![
+        ("xmlns:D".to_owned(), crate::names::NS_DAV.to_owned()),
+        ("xmlns:C".to_owned(), crate::names::NS_CALDAV.to_owned()),
+    ];
+    attributes.extend(root.attributes.iter().cloned());
+    write_value(&mut out, &root.name, &attributes, &root.content);
+    out.push('\n');
+    out
+}
+
 /// RFC 4918 §14.24: href, then propstats or a status, then the optional error.
 fn write_response(out: &mut String, response: &Response) {
     element(out, &QName::dav("response"), &[], |o| {

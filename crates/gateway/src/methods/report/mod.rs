@@ -5,6 +5,7 @@ mod calendar_multiget;
 mod calendar_query;
 mod candidates;
 mod free_busy_query;
+mod principal_search;
 mod sync_collection;
 
 use axum::response::Response;
@@ -31,6 +32,10 @@ pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Re
         (Report::FreeBusyQuery { range }, ResourcePath::Calendar { calendar, .. }) => {
             free_busy_query::free_busy_query(cx, calendar, &range).await
         }
+        (Report::PrincipalPropertySearch { searches, any_of, props }, _) => {
+            principal_search::principal_property_search(cx, &searches, any_of, &props)
+        }
+        (Report::PrincipalSearchPropertySet, _) => Ok(principal_search::principal_search_property_set()),
         (Report::Unsupported(name), _) => {
             tracing::info!(report = %name, "unsupported report");
             Err(GatewayError::forbidden(Precondition::SupportedReport))
