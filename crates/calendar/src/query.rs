@@ -296,7 +296,7 @@ fn unescape(value: &str) -> String {
 
 /// Overlap of [start, end) with the range; a zero-length span counts at its start
 /// (RFC 4791 §9.9: `start <= DTSTART AND end > DTSTART`).
-fn overlaps(range: &TimeRange, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+pub(crate) fn overlaps(range: &TimeRange, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
     if end <= start {
         return at_or_after_start(range, start);
     }

@@ -151,11 +151,7 @@ fn recurrence_sets(calendar: &Component) -> Vec<Vec<&Component>> {
 }
 
 fn overlaps(range: &TimeRange, instance: &Instance<'_>) -> bool {
-    let (start, end) = (instance.start, instance.end);
-    if end <= start {
-        return range.start.is_none_or(|s| s <= start) && range.end.is_none_or(|e| e > start);
-    }
-    range.start.is_none_or(|s| s < end) && range.end.is_none_or(|e| e > start)
+    crate::query::overlaps(range, instance.start, instance.end)
 }
 
 /// One instance as a stand-alone component.

@@ -3,11 +3,12 @@
 use axum::response::{IntoResponse, Response};
 use calendar::filter::TimeRange;
 use calendar::freebusy::{busy_periods, merge, vfreebusy};
-use calendar::zones::{zone_of_timezone_property, Zone, Zones};
+use calendar::zones::Zones;
 use dav::Precondition;
 use http::{header, HeaderValue, StatusCode};
 use store::{CandidateQuery, Component};
 
+use super::calendar_data::floating_zone;
 use super::candidates;
 
 use crate::error::GatewayError;
@@ -20,7 +21,7 @@ pub async fn free_busy_query(cx: &RequestContext, calendar: &str, range: &TimeRa
     }
     let session = cx.session.as_ref();
     let folder = session.folder(calendar).await?;
-    let floating = folder.timezone.as_deref().and_then(zone_of_timezone_property).unwrap_or_else(Zone::utc);
+    let floating = floating_zone(&folder, None)?;
     let query = CandidateQuery { component: Some(Component::Event), range: Some(candidates::span(range)) };
     let items = candidates::load(session, &folder, &query).await?;
     let mut periods = Vec::new();
