@@ -22,9 +22,15 @@ run:
 
 test: unit integration
 
-# Unit, golden-fixture and store-contract tests of every crate.
+# Unit, golden-fixture and store-contract tests of every crate (nextest when installed, else
+# cargo test), then the doc tests, which nextest does not run.
 unit:
-	$(CARGO) test --workspace --locked
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	  $(CARGO) test --workspace --locked --doc; \
+	else \
+	  $(CARGO) test --workspace --locked --no-fail-fast; \
+	fi
 
 # Rewrites the golden .response/.expected files from the current output; review the diff.
 golden:
@@ -34,24 +40,25 @@ build:
 	$(CARGO) build --locked -p gateway
 
 # The real binary over real TLS, driven by real clients (python caldav, requests, httpx).
+# Last in `make test`, so pytest's summary line closes the output.
 integration: build $(VENV)/.installed
-	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider integration-tests/python
+	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python
 
 # Python 3 from the machine; Debian's python3-venv is installed only when venv is missing.
 $(VENV)/.installed: $(REQUIREMENTS)
-	python3 -m venv $(VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
+	python3 -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r $(REQUIREMENTS)
 	touch $@
 
 # The gateway against Radicale on the same 10,000 events (numbers in BENCHMARKS.md).
 BENCH_VENV := .venv-bench
 bench: $(BENCH_VENV)/.installed
-	command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(CARGO) build --release --locked -p gateway
 	$(BENCH_VENV)/bin/python integration-tests/bench/run.py
 
 $(BENCH_VENV)/.installed: integration-tests/bench/requirements.txt
-	python3 -m venv $(BENCH_VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }
+	python3 -m venv $(BENCH_VENV) 2>/dev/null || { rm -rf $(BENCH_VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }
 	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r integration-tests/bench/requirements.txt
 	touch $@
 

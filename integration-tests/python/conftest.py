@@ -1,7 +1,9 @@
 """Starts the real gateway binary on 127.0.0.1 with a fresh embedded store, over real TLS.
 
 The binary comes from CALDAV_GATEWAY_BIN (the Makefile builds it). Each server listens on a
-port it picked itself (port 0, read back from its start-up line) and is stopped by PID.
+port it picked itself (port 0, read back from its start-up line), is stopped by PID when its
+fixture ends (also when a test failed), and its log is attached to the report of every test
+that fails while it runs.
 """
 
 import os
@@ -18,13 +20,17 @@ import pytest
 
 LISTENING = re.compile(r"listening on (https?://\S+)")
 START_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 15
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
+
+# Gateways currently running, so a failing test's report can show their logs.
+_running = []
 
 
 @dataclass
 class Gateway:
     url: str  # e.g. https://127.0.0.1:40123/
-    ca: str  # the generated local CA to trust
+    ca: str  # the certificate to trust: real verification, never turned off
     data_dir: str
     process: subprocess.Popen
     stderr: list = field(default_factory=list)
@@ -32,16 +38,22 @@ class Gateway:
     def auth(self, user="alice"):
         return (user, USERS[user])
 
+    def log_tail(self, lines=60):
+        return "".join(self.stderr[-lines:])
+
 
 def _binary():
     binary = os.environ.get("CALDAV_GATEWAY_BIN")
-    if not binary or not os.path.exists(binary):
-        pytest.fail("CALDAV_GATEWAY_BIN must name the built caldav-gateway binary (run via make)")
+    if not binary or not os.access(binary, os.X_OK):
+        pytest.fail(f"CALDAV_GATEWAY_BIN must name the built caldav-gateway binary (run via make); got {binary!r}")
     return binary
 
 
 def _env(data_dir, extra):
     env = dict(os.environ)
+    # A developer's own overrides must not leak into the gateway under test.
+    for name in [n for n in env if n.startswith("GATEWAY__")]:
+        del env[name]
     env.update(
         {
             "GATEWAY__SERVER__LISTEN": "127.0.0.1:0",
@@ -54,62 +66,113 @@ def _env(data_dir, extra):
     return env
 
 
+def _trust_anchor(data_dir):
+    """The generated local CA when the gateway made one (tls/ca.pem), else its self-signed
+    certificate (tls/cert.pem)."""
+    tls = os.path.join(data_dir, "tls")
+    for name in ("ca.pem", "cert.pem"):
+        path = os.path.join(tls, name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
 def start_gateway(extra_env=None):
     binary = _binary()
     data_dir = tempfile.mkdtemp(prefix="caldav-gateway-test-")
     env = _env(data_dir, extra_env or {})
-    for user, password in USERS.items():
-        subprocess.run(
-            [binary, "user", "add", user, "--password", password, "--email", f"{user}@example.com"],
-            env=env, check=True, capture_output=True, timeout=60,
-        )
+    try:
+        for user, password in USERS.items():
+            added = subprocess.run(
+                [binary, "user", "add", user, "--password", password, "--email", f"{user}@example.com"],
+                env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+            )
+            if added.returncode != 0:
+                pytest.fail(f"`caldav-gateway user add {user}` exited {added.returncode}:\n{added.stdout}{added.stderr}")
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+
     process = subprocess.Popen(
-        [binary, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [binary, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    stderr_lines = []
-    threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
-    found = {}
+    gateway = Gateway(url="", ca="", data_dir=data_dir, process=process)
+    # Both pipes are drained for the whole life of the process, so it never blocks on a full pipe.
+    threading.Thread(target=lambda: gateway.stderr.extend(process.stderr), daemon=True).start()
+    announced = threading.Event()
 
     def read_stdout():
         for line in process.stdout:
+            gateway.stderr.append("[stdout] " + line)
             match = LISTENING.search(line)
-            if match and "url" not in found:
-                found["url"] = match.group(1)
+            if match and not announced.is_set():
+                gateway.url = match.group(1)
+                announced.set()
 
     threading.Thread(target=read_stdout, daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_S
-    while "url" not in found:
+    while not announced.wait(timeout=0.1):
         if process.poll() is not None or time.monotonic() > deadline:
-            stop_gateway(process)
-            pytest.fail("gateway did not start:\n" + "".join(stderr_lines[-40:]))
-        time.sleep(0.05)
-    return Gateway(found["url"], os.path.join(data_dir, "tls", "ca.pem"), data_dir, process, stderr_lines)
+            why = f"exited with {process.returncode}" if process.returncode is not None else f"no start-up line in {START_TIMEOUT_S} s"
+            stop_gateway(gateway)
+            pytest.fail(f"gateway did not start ({why}); its output:\n{gateway.log_tail()}")
+    if gateway.url.startswith("https://"):
+        gateway.ca = _trust_anchor(data_dir)
+        if gateway.ca is None:
+            stop_gateway(gateway)
+            pytest.fail(f"gateway serves TLS but wrote neither tls/ca.pem nor tls/cert.pem under {data_dir}")
+    _running.append(gateway)
+    return gateway
 
 
-def stop_gateway(process):
+def stop_gateway(gateway):
+    """Stops the gateway by its PID: SIGTERM, a bounded wait, then SIGKILL; removes its data."""
+    process = gateway.process
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+    if gateway in _running:
+        _running.remove(gateway)
+    shutil.rmtree(gateway.data_dir, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for gateway in _running:
+            report.sections.append((f"gateway {gateway.url} (pid {gateway.process.pid}) log", gateway.log_tail()))
 
 
 @pytest.fixture(scope="session")
 def gateway():
+    """One gateway for the session, with users alice, bob and tester."""
     gw = start_gateway()
-    yield gw
-    stop_gateway(gw.process)
-    shutil.rmtree(gw.data_dir, ignore_errors=True)
+    try:
+        yield gw
+    finally:
+        stop_gateway(gw)
+    # A gateway that did not stop on SIGTERM by itself is a bug worth a red test.
+    assert gw.process.returncode == 0, f"gateway exited {gw.process.returncode} on SIGTERM:\n{gw.log_tail()}"
 
 
 @pytest.fixture
-def small_limit_gateway():
-    """A gateway whose request bodies may be at most 4 KiB."""
-    gw = start_gateway(
-        {"GATEWAY__LIMITS__MAX_REQUEST_BODY": "4096", "GATEWAY__LIMITS__MAX_RESOURCE_SIZE": "4096"}
-    )
-    yield gw
-    stop_gateway(gw.process)
-    shutil.rmtree(gw.data_dir, ignore_errors=True)
+def start_dedicated_gateway():
+    """Starts gateways with extra settings for one test; all are stopped when it ends."""
+    started = []
+
+    def start(**env):
+        gw = start_gateway(env)
+        started.append(gw)
+        return gw
+
+    try:
+        yield start
+    finally:
+        for gw in started:
+            stop_gateway(gw)

@@ -99,8 +99,9 @@ def test_task_is_saved_fetched_modified_and_deleted(principal):
     tasks = by_path(principal, "tasks")
     uid, ics = todo("Write report")
     saved = tasks.add_todo(ics)
-    fetched = tasks.todo_by_url(saved.url) if hasattr(tasks, "todo_by_url") else tasks.event_by_url(saved.url)
+    fetched = tasks.event_by_url(saved.url)
     fetched.load()
+    assert fetched.data == saved.data
     assert fetched.icalendar_component["UID"] == uid
     fetched.icalendar_component["STATUS"] = "COMPLETED"
     fetched.save()
@@ -146,25 +147,31 @@ def test_sync_collection_reports_creations_changes_and_deletions(fresh_calendar)
     assert (list(updated), list(deleted)) == ([], [])
 
 
-def test_ctag_changes_on_every_change_and_only_then(fresh_calendar):
-    def _getctag():
-        from caldav.elements.base import ValuedBaseElement
+def test_ctag_changes_on_every_change_and_only_then(principal, fresh_calendar):
+    from caldav.elements.base import ValuedBaseElement
 
-        class GetCtag(ValuedBaseElement):
-            tag = "{http://calendarserver.org/ns/}getctag"
-
-        return GetCtag()
+    class GetCtag(ValuedBaseElement):
+        tag = "{http://calendarserver.org/ns/}getctag"
 
     def read_ctag():
-        return fresh_calendar.get_property(_getctag(), use_cached=False)
+        return fresh_calendar.get_property(GetCtag(), use_cached=False)
 
     c0 = read_ctag()
-    assert c0 == read_ctag(), "reading must not change the ctag"
-    _, ics = event("ctag")
-    saved = fresh_calendar.add_event(ics)
+    assert c0
+    assert read_ctag() == c0, "reading must not change the ctag"
+    saved = fresh_calendar.add_event(event("ctag")[1])
     c1 = read_ctag()
     assert c1 != c0
     assert read_ctag() == c1
-    saved.delete()
+    saved.load()
+    saved.icalendar_component["SUMMARY"] = "ctag changed"
+    saved.save()
     c2 = read_ctag()
     assert c2 not in (c0, c1)
+    # A change in another calendar of the same user is not a change of this one.
+    other = by_path(principal, "calendar").add_event(event("elsewhere")[1])
+    other.delete()
+    assert read_ctag() == c2
+    saved.delete()
+    c3 = read_ctag()
+    assert c3 not in (c0, c1, c2)
