@@ -42,6 +42,7 @@ build:
 # The real binary over real TLS, driven by real clients (python caldav, requests, httpx).
 # Last in `make test`, so pytest's summary line closes the output.
 integration: build $(VENV)/.installed
+	command -v litmus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus; }
 	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python
 
 # Python 3 from the machine; Debian's python3-venv is installed only when venv is missing.

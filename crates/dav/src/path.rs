@@ -8,7 +8,13 @@
 //! /dav/calendars/{user}/                  CalendarHome
 //! /dav/calendars/{user}/{calendar}/       Calendar
 //! /dav/calendars/{user}/{calendar}/{item} Object
+//! /dav/calendars/{user}/{a}/{b}/          Calendar "a/b": a collection nested in plain collections
+//! /dav/calendars/{user}/{a}/{b}/{file}    Object in collection "a/b"
 //! ```
+//! Below the home, a path ending in `/` names a collection; one without names an object in
+//! the collection above it, except that one segment always names a collection (clients drop
+//! the slash of a calendar). The gateway corrects the rest when the name turns out to be a
+//! collection. Collections nest at most [`MAX_DEPTH`] deep.
 //! Segments are percent-decoded on parse and encoded again by the `*_href` builders, so a
 //! user `a@b.example` or an item `x y.ics` round-trip. A segment that is empty, `.`, `..`,
 //! contains `/` (after decoding), a NUL or control character, or is longer than 255 bytes
@@ -19,15 +25,30 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 /// The mount point of the DAV tree.
 pub const DAV_ROOT: &str = "/dav/";
 
+/// How many segments a path below a calendar home may have.
+pub const MAX_DEPTH: usize = 16;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ResourcePath {
     Root,
     Principals,
-    Principal { user: String },
+    Principal {
+        user: String,
+    },
     Calendars,
-    CalendarHome { user: String },
-    Calendar { user: String, calendar: String },
-    Object { user: String, calendar: String, item: String },
+    CalendarHome {
+        user: String,
+    },
+    /// A collection in the home; `calendar` is its folder name, segments joined by `/`.
+    Calendar {
+        user: String,
+        calendar: String,
+    },
+    Object {
+        user: String,
+        calendar: String,
+        item: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,7 +65,13 @@ impl ResourcePath {
     /// Parses an absolute request path (percent-encoded as on the wire, without query).
     /// An href in a request body may be a full URL (`https://host/dav/...`): `parse_href`.
     pub fn parse(path: &str) -> Result<ResourcePath, PathError> {
-        let path = path.split(['?', '#']).next().unwrap_or("");
+        let path = path.split('?').next().unwrap_or("");
+        // A request target has no fragment (RFC 9112 §3.2); guessing what `coll/#frag` meant
+        // could delete the collection.
+        if path.contains('#') {
+            return Err(PathError::InvalidSegment);
+        }
+        let collection = path.ends_with('/');
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
             segments.push(decode_segment(raw)?);
@@ -54,6 +81,20 @@ impl ResourcePath {
             return Err(PathError::NotFound);
         }
         let owned = |s: &str| s.to_owned();
+        if segments.len() > 4 {
+            // Nested: /dav/calendars/{user}/{a}/{b}/...
+            if segments[1] != "calendars" || segments.len() > 3 + MAX_DEPTH {
+                return Err(PathError::NotFound);
+            }
+            let user = segments[2].clone();
+            let below = &segments[3..];
+            return Ok(if collection {
+                ResourcePath::Calendar { user, calendar: below.join("/") }
+            } else {
+                let (item, parent) = below.split_last().ok_or(PathError::NotFound)?;
+                ResourcePath::Object { user, calendar: parent.join("/"), item: item.clone() }
+            });
+        }
         let parsed = match (rest.next(), rest.next(), rest.next(), rest.next(), rest.next()) {
             (None, ..) => ResourcePath::Root,
             (Some("principals"), None, ..) => ResourcePath::Principals,
@@ -62,6 +103,9 @@ impl ResourcePath {
             (Some("calendars"), Some(user), None, ..) => ResourcePath::CalendarHome { user: owned(user) },
             (Some("calendars"), Some(user), Some(calendar), None, _) => {
                 ResourcePath::Calendar { user: owned(user), calendar: owned(calendar) }
+            }
+            (Some("calendars"), Some(user), Some(calendar), Some(item), None) if collection => {
+                ResourcePath::Calendar { user: owned(user), calendar: format!("{calendar}/{item}") }
             }
             (Some("calendars"), Some(user), Some(calendar), Some(item), None) => {
                 ResourcePath::Object { user: owned(user), calendar: owned(calendar), item: owned(item) }
@@ -97,9 +141,11 @@ impl ResourcePath {
             ResourcePath::Principal { user } => format!("{DAV_ROOT}principals/{}/", e(user)),
             ResourcePath::Calendars => format!("{DAV_ROOT}calendars/"),
             ResourcePath::CalendarHome { user } => format!("{DAV_ROOT}calendars/{}/", e(user)),
-            ResourcePath::Calendar { user, calendar } => format!("{DAV_ROOT}calendars/{}/{}/", e(user), e(calendar)),
+            ResourcePath::Calendar { user, calendar } => {
+                format!("{DAV_ROOT}calendars/{}/{}/", e(user), encode_folder(calendar))
+            }
             ResourcePath::Object { user, calendar, item } => {
-                format!("{DAV_ROOT}calendars/{}/{}/{}", e(user), e(calendar), e(item))
+                format!("{DAV_ROOT}calendars/{}/{}/{}", e(user), encode_folder(calendar), e(item))
             }
         }
     }
@@ -139,6 +185,16 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// A folder name, `/`-joined segments, each encoded.
+fn encode_folder(name: &str) -> String {
+    name.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
+}
+
+/// The folder a nested folder lives in, `None` for one at the top of the home.
+pub fn parent_folder(name: &str) -> Option<&str> {
+    name.rsplit_once('/').map(|(parent, _)| parent)
 }
 
 fn decode_segment(raw: &str) -> Result<String, PathError> {
@@ -212,7 +268,30 @@ mod tests {
     fn other_trees_and_deeper_paths_are_not_found() {
         assert_eq!(ResourcePath::parse("/other/"), Err(PathError::NotFound));
         assert_eq!(ResourcePath::parse("/dav/files/"), Err(PathError::NotFound));
-        assert_eq!(ResourcePath::parse("/dav/calendars/a/b/c/d"), Err(PathError::NotFound));
+        assert_eq!(ResourcePath::parse("/dav/principals/a/b/c/d"), Err(PathError::NotFound));
+        let deep = format!("/dav/calendars/a/{}", "x/".repeat(MAX_DEPTH + 1));
+        assert_eq!(ResourcePath::parse(&deep), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn fragments_are_refused() {
+        assert_eq!(ResourcePath::parse("/dav/calendars/a/frag/#ment"), Err(PathError::InvalidSegment));
+    }
+
+    #[test]
+    fn nested_collections_and_their_files() {
+        assert_eq!(
+            ResourcePath::parse("/dav/calendars/a/litmus/coll/"),
+            Ok(ResourcePath::Calendar { user: "a".into(), calendar: "litmus/coll".into() })
+        );
+        let file = ResourcePath::parse("/dav/calendars/a/litmus/c%20d/res-%e2%82%ac").unwrap();
+        assert_eq!(
+            file,
+            ResourcePath::Object { user: "a".into(), calendar: "litmus/c d".into(), item: "res-€".into() }
+        );
+        assert_eq!(file.href(), "/dav/calendars/a/litmus/c%20d/res-%E2%82%AC");
+        assert_eq!(parent_folder("litmus/c d"), Some("litmus"));
+        assert_eq!(parent_folder("litmus"), None);
     }
 
     #[test]

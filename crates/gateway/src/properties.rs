@@ -5,7 +5,7 @@ use dav::request::PropFind;
 use dav::response::{Element, PropStat, Property, Response, ResponseBody, Value};
 use dav::PropName;
 use http::StatusCode;
-use store::{Folder, ItemMeta, Principal};
+use store::{DeadProperty, Folder, ItemMeta, Principal};
 
 use crate::resources::Resource;
 use crate::sync_token;
@@ -60,29 +60,38 @@ pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropF
     Response { href, body: ResponseBody::PropStats(propstats), error: None }
 }
 
-/// Whether answering `selection` needs object bodies.
+/// Whether answering `selection` needs object bodies or dead properties, which a listing
+/// does not carry. The polls of calendar clients name live properties only.
 pub fn needs_bodies(selection: &PropFind) -> bool {
     match selection {
-        PropFind::Prop(names) => names.contains(&PropName::CalendarData),
-        PropFind::AllProp { include } => include.contains(&PropName::CalendarData),
-        PropFind::PropName => false,
+        PropFind::Prop(names) => names.iter().any(|n| matches!(n, PropName::CalendarData | PropName::Unknown(_))),
+        PropFind::AllProp { .. } | PropFind::PropName => true,
     }
 }
 
 fn allprop_names(resource: &Resource) -> Vec<PropName> {
     use PropName::*;
     match resource {
-        Resource::Object { .. } => vec![ResourceType, GetETag, GetContentType, GetContentLength, GetLastModified],
         // RFC 4918 §9.1: allprop includes the dead properties.
-        Resource::Calendar(folder) => {
-            [ResourceType, DisplayName, GetETag].into_iter().chain(dead_names(folder)).collect()
+        Resource::Object { properties, .. } => {
+            [ResourceType, GetETag, GetContentType, GetContentLength, GetLastModified]
+                .into_iter()
+                .chain(dead_names(properties))
+                .collect()
+        }
+        Resource::Calendar(folder) | Resource::Collection(folder) => {
+            [ResourceType, DisplayName, GetETag].into_iter().chain(dead_names(&folder.properties)).collect()
         }
         _ => vec![ResourceType, DisplayName],
     }
 }
 
-fn dead_names(folder: &Folder) -> impl Iterator<Item = PropName> + '_ {
-    folder.properties.iter().map(|p| PropName::Unknown(QName::new(p.namespace.clone(), p.name.clone())))
+fn dead_names(properties: &[DeadProperty]) -> impl Iterator<Item = PropName> + '_ {
+    properties.iter().map(|p| PropName::Unknown(QName::new(p.namespace.clone(), p.name.clone())))
+}
+
+fn dead_value(properties: &[DeadProperty], name: &QName) -> Option<Value> {
+    properties.iter().find(|p| p.namespace == name.ns && p.name == name.local).map(|p| Value::Xml(p.xml.clone()))
 }
 
 /// Every property the resource has (PROPFIND propname).
@@ -118,10 +127,12 @@ fn names(resource: &Resource) -> Vec<PropName> {
             MaxDateTime,
             MaxInstances,
         ],
+        Resource::Collection(_) => &[DisplayName, Owner, GetETag, GetCtag, SyncToken],
         Resource::Object { .. } => &[GetETag, GetContentType, GetContentLength, GetLastModified, Owner],
     };
     let dead: Vec<PropName> = match resource {
-        Resource::Calendar(folder) => dead_names(folder).collect(),
+        Resource::Calendar(folder) | Resource::Collection(folder) => dead_names(&folder.properties).collect(),
+        Resource::Object { properties, .. } => dead_names(properties).collect(),
         _ => Vec::new(),
     };
     common.into_iter().chain(specific.iter().cloned()).chain(dead).collect()
@@ -146,13 +157,20 @@ pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> 
         }
         (Resource::Principal, P::CalendarUserAddressSet) => Some(calendar_user_addresses(cx.principal)),
         (Resource::Principal, P::CalendarUserType) => Some(Value::Text("INDIVIDUAL".into())),
-        (Resource::Principal | Resource::Home | Resource::Calendar(_) | Resource::Object { .. }, P::Owner) => {
-            Some(principal_href())
-        }
+        (
+            Resource::Principal
+            | Resource::Home
+            | Resource::Calendar(_)
+            | Resource::Collection(_)
+            | Resource::Object { .. },
+            P::Owner,
+        ) => Some(principal_href()),
         (Resource::Home, P::DisplayName) => Some(Value::Text(cx.principal.display_name.clone())),
         (Resource::Root { .. } | Resource::Principals | Resource::Calendars, P::DisplayName) => None,
 
         (Resource::Calendar(folder), _) => calendar_value(cx, folder, name),
+        (Resource::Collection(folder), _) => collection_value(folder, name),
+        (Resource::Object { properties, .. }, P::Unknown(name)) => dead_value(properties, name),
         (Resource::Object { meta, body, .. }, _) => object_value(meta, body.as_deref(), name),
         _ => None,
     }
@@ -185,11 +203,20 @@ fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) ->
         P::MinDateTime => Some(Value::Text(MIN_DATE_TIME.into())),
         P::MaxDateTime => Some(Value::Text(MAX_DATE_TIME.into())),
         P::MaxInstances => Some(Value::Text(cx.max_instances.to_string())),
-        P::Unknown(name) => folder
-            .properties
-            .iter()
-            .find(|p| p.namespace == name.ns && p.name == name.local)
-            .map(|p| Value::Xml(p.xml.clone())),
+        P::Unknown(name) => dead_value(&folder.properties, name),
+        _ => None,
+    }
+}
+
+/// A plain collection: what any WebDAV collection has, plus change tracking.
+fn collection_value(folder: &Folder, name: &PropName) -> Option<Value> {
+    use PropName as P;
+    match name {
+        P::DisplayName => folder.display_name.clone().map(Value::Text),
+        P::GetETag => Some(Value::Text(dav::headers::quote_etag(folder.state.as_str()))),
+        P::GetCtag => Some(Value::Text(folder.state.to_string())),
+        P::SyncToken => Some(Value::Text(sync_token::to_uri(&folder.state))),
+        P::Unknown(name) => dead_value(&folder.properties, name),
         _ => None,
     }
 }
@@ -198,12 +225,16 @@ fn object_value(meta: &ItemMeta, body: Option<&[u8]>, name: &PropName) -> Option
     use PropName as P;
     match name {
         P::GetETag => Some(Value::Text(dav::headers::quote_etag(meta.etag.as_str()))),
-        P::GetContentType => Some(Value::Text("text/calendar; charset=utf-8".into())),
+        P::GetContentType => {
+            Some(Value::Text(meta.content_type.clone().unwrap_or_else(|| "text/calendar; charset=utf-8".into())))
+        }
         P::GetContentLength => Some(Value::Text(meta.size.to_string())),
         P::GetLastModified => Some(Value::Text(httpdate::fmt_http_date(meta.last_modified))),
         // Stored bodies were validated as UTF-8 on PUT; lossy conversion only guards backends
         // whose data came from elsewhere.
-        P::CalendarData => body.map(|b| Value::Text(String::from_utf8_lossy(b).into_owned())),
+        P::CalendarData if meta.content_type.is_none() => {
+            body.map(|b| Value::Text(String::from_utf8_lossy(b).into_owned()))
+        }
         _ => None,
     }
 }
@@ -232,7 +263,7 @@ fn privileges(resource: &Resource) -> Value {
     ];
     let read_only: &[(&str, &str)] = &[(NS_DAV, "read"), (NS_DAV, "read-current-user-privilege-set")];
     let list = match resource {
-        Resource::Home | Resource::Object { .. } => owned,
+        Resource::Home | Resource::Collection(_) | Resource::Object { .. } => owned,
         Resource::Calendar(folder) if !folder.read_only => owned,
         _ => read_only,
     };
@@ -256,7 +287,8 @@ fn supported_reports(resource: &Resource) -> Value {
                 QName::dav("sync-collection"),
             ]
         }
-        Resource::Object { .. } => vec![QName::caldav("calendar-multiget")],
+        Resource::Collection(_) => vec![QName::dav("sync-collection")],
+        Resource::Object { meta, .. } if meta.content_type.is_none() => vec![QName::caldav("calendar-multiget")],
         Resource::Principals | Resource::Principal => {
             vec![QName::dav("principal-property-search"), QName::dav("principal-search-property-set")]
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dav::headers::Depth;
 use dav::path::ResourcePath;
-use store::{Folder, ItemMeta, ItemName, Session};
+use store::{DeadProperty, Folder, FolderKind, ItemMeta, ItemName, Session};
 
 use crate::error::GatewayError;
 use crate::AppState;
@@ -37,14 +37,27 @@ pub enum Resource {
     /// The authenticated user's calendar home.
     Home,
     Calendar(Folder),
+    /// A plain WebDAV collection (MKCOL) in the home or nested in another one.
+    Collection(Folder),
+    /// A calendar object, or a file in a plain collection. `body` and `properties` are
+    /// loaded only when the request needs them (see [`load`]).
     Object {
         folder: Folder,
         meta: ItemMeta,
         body: Option<Bytes>,
+        properties: Vec<DeadProperty>,
     },
 }
 
 impl Resource {
+    /// A folder as the resource its kind makes it.
+    pub fn folder(folder: Folder) -> Resource {
+        match folder.kind {
+            FolderKind::Calendar => Resource::Calendar(folder),
+            FolderKind::Collection => Resource::Collection(folder),
+        }
+    }
+
     pub fn href(&self, user: &str) -> String {
         match self {
             Resource::Root { href } => href.clone(),
@@ -52,14 +65,14 @@ impl Resource {
             Resource::Principal => dav::path::principal_href(user),
             Resource::Calendars => ResourcePath::Calendars.href(),
             Resource::Home => dav::path::calendar_home_href(user),
-            Resource::Calendar(folder) => dav::path::calendar_href(user, &folder.name),
+            Resource::Calendar(folder) | Resource::Collection(folder) => dav::path::calendar_href(user, &folder.name),
             Resource::Object { folder, meta, .. } => dav::path::object_href(user, &folder.name, meta.name.as_str()),
         }
     }
 }
 
-/// The target resource and, with Depth 1, its members. `with_bodies` loads calendar data
-/// of objects (PROPFIND asking for `calendar-data`).
+/// The target resource and, with Depth 1, its members. `with_bodies` loads the bodies and
+/// dead properties of objects (PROPFIND asking for `calendar-data` or dead properties).
 pub async fn load(
     cx: &RequestContext,
     path: &ResourcePath,
@@ -94,19 +107,28 @@ pub async fn load(
             resources.push(Resource::Home);
             if members {
                 let mut folders = session.folders().await?;
+                folders.retain(|f| dav::path::parent_folder(&f.name).is_none());
                 folders.sort_by(|a, b| a.name.cmp(&b.name));
-                resources.extend(folders.into_iter().map(Resource::Calendar));
+                resources.extend(folders.into_iter().map(Resource::folder));
             }
         }
         ResourcePath::Calendar { calendar, .. } => {
             let folder = session.folder(calendar).await?;
             if members {
+                let mut children = Vec::new();
+                if folder.kind == FolderKind::Collection {
+                    let mut folders = session.folders().await?;
+                    folders.retain(|f| dav::path::parent_folder(&f.name) == Some(calendar.as_str()));
+                    folders.sort_by(|a, b| a.name.cmp(&b.name));
+                    children.extend(folders.into_iter().map(Resource::folder));
+                }
                 let listing = session.list(&folder.id).await?;
                 let objects = objects(session, &folder, listing.items, with_bodies).await?;
-                resources.push(Resource::Calendar(folder));
+                resources.push(Resource::folder(folder));
+                resources.extend(children);
                 resources.extend(objects);
             } else {
-                resources.push(Resource::Calendar(folder));
+                resources.push(Resource::folder(folder));
             }
         }
         ResourcePath::Object { calendar, item, .. } => {
@@ -122,7 +144,7 @@ pub async fn object(session: &dyn Session, folder: Folder, item: &str) -> Result
     let name = ItemName::new(item);
     let found = session.get(&folder.id, std::slice::from_ref(&name)).await?;
     let item = found.into_iter().find(|i| i.meta.name == name).ok_or(store::StoreError::NotFound)?;
-    Ok(Resource::Object { folder, meta: item.meta, body: Some(item.body) })
+    Ok(Resource::Object { folder, meta: item.meta, body: Some(item.body), properties: item.properties })
 }
 
 /// Object resources for `metas`, with bodies fetched in one `get` call when asked for.
@@ -135,7 +157,7 @@ pub async fn objects(
     if !with_bodies {
         return Ok(metas
             .into_iter()
-            .map(|meta| Resource::Object { folder: folder.clone(), meta, body: None })
+            .map(|meta| Resource::Object { folder: folder.clone(), meta, body: None, properties: Vec::new() })
             .collect());
     }
     let names: Vec<ItemName> = metas.iter().map(|m| m.name.clone()).collect();
@@ -143,6 +165,11 @@ pub async fn objects(
     // An item removed between listing and fetching is simply left out: the next sync sees it gone.
     Ok(items
         .into_iter()
-        .map(|item| Resource::Object { folder: folder.clone(), meta: item.meta, body: Some(item.body) })
+        .map(|item| Resource::Object {
+            folder: folder.clone(),
+            meta: item.meta,
+            body: Some(item.body),
+            properties: item.properties,
+        })
         .collect())
 }

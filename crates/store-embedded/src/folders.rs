@@ -1,13 +1,13 @@
 //! Calendar folders: rows of `folders`, always scoped by owner.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use store::{Change, ComponentSet, DeadProperty, Folder, FolderId, FolderPatch, NewFolder, StoreError};
+use store::{Change, ComponentSet, DeadProperty, Folder, FolderId, FolderKind, FolderPatch, NewFolder, StoreError};
 
 use crate::db::{is_unique_violation, to_store_error};
 use crate::state;
 
 const COLUMNS: &str =
-    "id, name, incarnation, display_name, description, color, sort_order, timezone, components, modseq";
+    "id, name, incarnation, display_name, description, color, sort_order, timezone, components, modseq, kind";
 
 /// What the item code needs of a folder it works in.
 pub(crate) struct FolderRow {
@@ -24,6 +24,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
     Ok(Folder {
         id: FolderId::new(id.to_string()),
         name: row.get(1)?,
+        kind: if row.get::<_, i64>(10)? == 1 { FolderKind::Collection } else { FolderKind::Calendar },
         display_name: row.get(3)?,
         description: row.get(4)?,
         color: row.get(5)?,
@@ -123,8 +124,9 @@ pub(crate) fn create(tx: &Transaction<'_>, owner: &str, spec: &NewFolder) -> Res
         return Err(StoreError::Rejected("empty folder name".into()));
     }
     tx.execute(
-        "INSERT INTO folders (owner, name, incarnation, display_name, description, color, sort_order, timezone, components)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO folders (owner, name, incarnation, display_name, description, color, sort_order, timezone,
+                              components, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             owner,
             spec.name,
@@ -134,7 +136,8 @@ pub(crate) fn create(tx: &Transaction<'_>, owner: &str, spec: &NewFolder) -> Res
             spec.color,
             spec.order,
             spec.timezone,
-            encode_components(spec.components)
+            encode_components(spec.components),
+            i64::from(spec.kind == FolderKind::Collection)
         ],
     )
     .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists } else { to_store_error(e) })?;

@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use sha2::{Digest, Sha256};
-use store::{CandidateQuery, Component, ETag, Expected, Item, ItemMeta, ItemName, NewItem, StoreError, Stored};
+use store::{
+    CandidateQuery, Component, DeadProperty, DeadPropertyChange, ETag, Expected, Item, ItemMeta, ItemName, NewItem,
+    StoreError, Stored,
+};
 
 use crate::db::to_store_error;
 use crate::folders::{self, FolderRow};
@@ -21,12 +24,13 @@ fn meta_from_row(row: &Row<'_>) -> rusqlite::Result<ItemMeta> {
         etag: ETag::new(row.get::<_, String>(1)?),
         size: row.get::<_, i64>(2)?.try_into().unwrap_or(0),
         last_modified: UNIX_EPOCH + Duration::from_millis(modified_ms.try_into().unwrap_or(0)),
+        content_type: row.get(4)?,
     })
 }
 
 pub(crate) fn list(conn: &Connection, folder: i64) -> Result<Vec<ItemMeta>, StoreError> {
     let mut statement = conn
-        .prepare_cached("SELECT name, etag, size, modified_ms FROM items WHERE folder = ?1 ORDER BY name")
+        .prepare_cached("SELECT name, etag, size, modified_ms, content_type FROM items WHERE folder = ?1 ORDER BY name")
         .map_err(to_store_error)?;
     let rows = statement.query_map([folder], meta_from_row).map_err(to_store_error)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)
@@ -34,19 +38,83 @@ pub(crate) fn list(conn: &Connection, folder: i64) -> Result<Vec<ItemMeta>, Stor
 
 pub(crate) fn get(conn: &Connection, folder: i64, names: &[ItemName]) -> Result<Vec<Item>, StoreError> {
     let mut statement = conn
-        .prepare_cached("SELECT name, etag, size, modified_ms, body FROM items WHERE folder = ?1 AND name = ?2")
+        .prepare_cached(
+            "SELECT name, etag, size, modified_ms, content_type, body FROM items WHERE folder = ?1 AND name = ?2",
+        )
         .map_err(to_store_error)?;
     let mut items = Vec::with_capacity(names.len());
     for name in names {
         let found = statement
             .query_row(params![folder, name.as_str()], |row| {
-                Ok(Item { meta: meta_from_row(row)?, body: Bytes::from(row.get::<_, Vec<u8>>(4)?) })
+                Ok(Item {
+                    meta: meta_from_row(row)?,
+                    body: Bytes::from(row.get::<_, Vec<u8>>(5)?),
+                    properties: Vec::new(),
+                })
             })
             .optional()
             .map_err(to_store_error)?;
         items.extend(found);
     }
+    with_properties(conn, folder, items)
+}
+
+/// Fills in the dead properties of `items`; most items have none, so this is one indexed
+/// probe per folder that usually returns nothing.
+fn with_properties(conn: &Connection, folder: i64, mut items: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    if items.is_empty() {
+        return Ok(items);
+    }
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT item, namespace, name, xml FROM item_properties WHERE folder = ?1 ORDER BY namespace, name",
+        )
+        .map_err(to_store_error)?;
+    let rows = statement
+        .query_map([folder], |row| {
+            Ok((row.get::<_, String>(0)?, DeadProperty { namespace: row.get(1)?, name: row.get(2)?, xml: row.get(3)? }))
+        })
+        .map_err(to_store_error)?;
+    for row in rows {
+        let (item, property) = row.map_err(to_store_error)?;
+        if let Some(found) = items.iter_mut().find(|i| i.meta.name.as_str() == item) {
+            found.properties.push(property);
+        }
+    }
     Ok(items)
+}
+
+/// Applies PROPPATCH changes to an existing item and marks it changed for sync.
+pub(crate) fn set_properties(
+    tx: &Transaction<'_>,
+    folder: &FolderRow,
+    name: &ItemName,
+    changes: &[DeadPropertyChange],
+) -> Result<(), StoreError> {
+    if current_etag(tx, folder.id, name.as_str())?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    for change in changes {
+        match &change.xml {
+            Some(xml) => tx.execute(
+                "INSERT INTO item_properties (folder, item, namespace, name, xml) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (folder, item, namespace, name) DO UPDATE SET xml = excluded.xml",
+                params![folder.id, name.as_str(), change.namespace, change.name, xml],
+            ),
+            None => tx.execute(
+                "DELETE FROM item_properties WHERE folder = ?1 AND item = ?2 AND namespace = ?3 AND name = ?4",
+                params![folder.id, name.as_str(), change.namespace, change.name],
+            ),
+        }
+        .map_err(to_store_error)?;
+    }
+    let modseq = folders::bump(tx, folder.id)?;
+    tx.execute(
+        "UPDATE items SET modseq = ?3 WHERE folder = ?1 AND name = ?2",
+        params![folder.id, name.as_str(), modseq],
+    )
+    .map_err(to_store_error)?;
+    Ok(())
 }
 
 /// The current ETag of an item, if it exists.
@@ -106,17 +174,17 @@ pub(crate) fn put(
     let span = item.span.unwrap_or_default();
     tx.execute(
         "INSERT INTO items (folder, name, uid, component, etag, body, size, modseq, modified_ms,
-                            indexed, span_start, span_end)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                            indexed, span_start, span_end, content_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (folder, name) DO UPDATE SET uid = excluded.uid, component = excluded.component,
            etag = excluded.etag, body = excluded.body, size = excluded.size, modseq = excluded.modseq,
            modified_ms = excluded.modified_ms, indexed = excluded.indexed,
-           span_start = excluded.span_start, span_end = excluded.span_end",
+           span_start = excluded.span_start, span_end = excluded.span_end, content_type = excluded.content_type",
         params![
             folder.id,
             name,
             item.uid,
-            component_code(item.component),
+            item.component.map_or(0, component_code),
             etag,
             &item.body[..],
             size as i64,
@@ -124,7 +192,8 @@ pub(crate) fn put(
             modified_ms,
             item.span.is_some(),
             span.start,
-            span.end
+            span.end,
+            item.content_type
         ],
     )
     .map_err(to_store_error)?;
@@ -133,7 +202,13 @@ pub(crate) fn put(
     // Millisecond precision in the row; report the same value a later read will give.
     let last_modified = UNIX_EPOCH + Duration::from_millis(modified_ms.try_into().unwrap_or(0));
     Ok(Stored {
-        meta: ItemMeta { name: item.name, etag: ETag::new(etag), size: size as u64, last_modified },
+        meta: ItemMeta {
+            name: item.name,
+            etag: ETag::new(etag),
+            size: size as u64,
+            last_modified,
+            content_type: item.content_type,
+        },
         created,
         verbatim: true,
     })
@@ -152,6 +227,8 @@ pub(crate) fn delete(
     check(expected, current)?;
     let modseq = folders::bump(tx, folder.id)?;
     tx.execute("DELETE FROM items WHERE folder = ?1 AND name = ?2", params![folder.id, name.as_str()])
+        .map_err(to_store_error)?;
+    tx.execute("DELETE FROM item_properties WHERE folder = ?1 AND item = ?2", params![folder.id, name.as_str()])
         .map_err(to_store_error)?;
     tx.execute(
         "INSERT INTO tombstones (folder, name, modseq) VALUES (?1, ?2, ?3)
@@ -192,7 +269,8 @@ pub(crate) fn changes_since(
 ) -> Result<(Vec<ItemMeta>, Vec<ItemName>), StoreError> {
     let mut changed_statement = conn
         .prepare_cached(
-            "SELECT name, etag, size, modified_ms FROM items WHERE folder = ?1 AND modseq > ?2 ORDER BY modseq",
+            "SELECT name, etag, size, modified_ms, content_type FROM items WHERE folder = ?1 AND modseq > ?2
+             ORDER BY modseq",
         )
         .map_err(to_store_error)?;
     let changed = changed_statement

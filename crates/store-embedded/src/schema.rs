@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 /// The UNIQUE constraints carry the rules: one folder name per user, one item name and one
 /// UID per folder (RFC 4791 §5.3.2.1 no-uid-conflict holds even against a buggy caller).
@@ -71,6 +71,21 @@ CREATE TABLE folder_properties (
 );
 ";
 
+/// v4: plain WebDAV collections (`kind` 1) holding files with a media type, and dead
+/// properties of items, removed with their item.
+const SCHEMA_V4: &str = "
+ALTER TABLE folders ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN content_type TEXT;
+CREATE TABLE item_properties (
+    folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    item TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    xml TEXT NOT NULL,
+    PRIMARY KEY (folder, item, namespace, name)
+);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current >= VERSION {
@@ -85,6 +100,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if current < 3 {
         tx.execute_batch(SCHEMA_V3)?;
+    }
+    if current < 4 {
+        tx.execute_batch(SCHEMA_V4)?;
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()

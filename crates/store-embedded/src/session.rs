@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use store::{
-    CandidateQuery, Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemName, Listing, NewFolder, NewItem,
-    Principal, Session, State, StoreError, Stored,
+    CandidateQuery, Changes, DeadPropertyChange, Expected, Folder, FolderId, FolderPatch, Item, ItemName, Listing,
+    NewFolder, NewItem, Principal, Session, State, StoreError, Stored,
 };
 
 use crate::db::Db;
@@ -108,6 +108,21 @@ impl Session for EmbeddedSession {
             .write(move |tx| {
                 let row = folders::resolve(tx, &owner, &folder)?;
                 items::delete(tx, &row, &name, &expected)
+            })
+            .await
+    }
+
+    async fn set_item_properties(
+        &self,
+        folder: &FolderId,
+        name: &ItemName,
+        changes: &[DeadPropertyChange],
+    ) -> Result<(), StoreError> {
+        let (owner, folder, name, changes) = (self.owner(), folder.clone(), name.clone(), changes.to_vec());
+        self.db
+            .write(move |tx| {
+                let row = folders::resolve(tx, &owner, &folder)?;
+                items::set_properties(tx, &row, &name, &changes)
             })
             .await
     }

@@ -16,7 +16,8 @@ fn event(uid: &str) -> NewItem {
     NewItem {
         name: ItemName::new(format!("{uid}.ics")),
         uid: uid.into(),
-        component: Component::Event,
+        component: Some(Component::Event),
+        content_type: None,
         body: Bytes::from(body),
         span: None,
     }

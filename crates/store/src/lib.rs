@@ -90,6 +90,20 @@ pub trait Session: Send + Sync {
     /// Leaves a tombstone so that [`Session::changes`] reports the removal.
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError>;
 
+    /// Sets and removes dead properties of one item (RFC 4918 §9.2), all or nothing.
+    /// A property change is a change of the item for [`Session::changes`] (RFC 6578 §3.1
+    /// reports members whose dead properties changed), but not of its ETag, which tags the
+    /// body only. `Err(NotFound)` when the item does not exist.
+    async fn set_item_properties(
+        &self,
+        folder: &FolderId,
+        name: &ItemName,
+        changes: &[DeadPropertyChange],
+    ) -> Result<(), StoreError> {
+        let _ = (folder, name, changes);
+        Err(StoreError::Forbidden("this mail store keeps no properties on calendar objects".into()))
+    }
+
     /// Names of the items that may match `query`: a superset of the exact answer, from an
     /// index of component types and time spans kept with the items (RFC 4791 queries then
     /// parse only these). `Ok(None)` when the backend keeps no index: every item is a candidate.

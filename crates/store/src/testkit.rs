@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
-    Backend, Change, Changes, Component, ComponentSet, Credentials, ETag, Expected, FolderPatch, ItemName, NewFolder,
-    NewItem, Session, StoreError,
+    Backend, Change, Changes, Component, ComponentSet, Credentials, DeadProperty, DeadPropertyChange, ETag, Expected,
+    FolderKind, FolderPatch, ItemName, NewFolder, NewItem, Session, StoreError,
 };
 
 /// Gives the contract suite a backend and users on it.
@@ -53,6 +53,8 @@ macro_rules! contract_tests {
             other_users_folder_is_not_visible,
             candidates_are_a_superset_of_overlapping_items_of_the_component,
             dead_properties_are_kept_replaced_and_removed,
+            plain_collections_nest_and_hold_files_of_any_type,
+            item_properties_change_state_but_not_etag,
         );
     };
     (@cases $fixture:expr; $($case:ident,)*) => {
@@ -83,7 +85,8 @@ pub mod cases {
         NewItem {
             name: ItemName::new(format!("{uid}.ics")),
             uid: uid.into(),
-            component: Component::Event,
+            component: Some(Component::Event),
+            content_type: None,
             body: Bytes::from(body),
             // 2026-01-02 10:00Z and an hour later, as the gateway would compute it.
             span: Some(crate::TimeSpan { start: Some(1_767_348_000), end: Some(1_767_351_600) }),
@@ -367,7 +370,7 @@ pub mod cases {
         let mut unknown = event("unknown", "u");
         unknown.span = None;
         let mut task = event("task", "t");
-        task.component = Component::Todo;
+        task.component = Some(Component::Todo);
         task.span = span(1_000, Some(2_000));
         for item in [early, late, endless, unknown, task] {
             s.put(&folder.id, item, Expected::Anything).await.unwrap();
@@ -410,5 +413,89 @@ pub mod cases {
         assert_ne!(updated.state, folder.state);
         assert_eq!(s.folder("c").await.unwrap().properties, updated.properties);
         assert_eq!(s.folders().await.unwrap()[0].properties, updated.properties);
+    }
+
+    pub async fn plain_collections_nest_and_hold_files_of_any_type(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let top = s.create_folder(&NewFolder::collection("docs")).await.unwrap();
+        let nested = s.create_folder(&NewFolder::collection("docs/2026")).await.unwrap();
+        assert_eq!((top.kind, nested.kind), (FolderKind::Collection, FolderKind::Collection));
+        assert_eq!(s.folder("docs/2026").await.unwrap(), nested);
+        let names: Vec<String> = s.folders().await.unwrap().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["docs", "docs/2026"]);
+        // Not iCalendar, not UTF-8: a file is stored as given, with its media type.
+        let body = Bytes::from_static(b"\x00\xffbinary\r\n\n");
+        let file = NewItem {
+            name: ItemName::new("notes.bin"),
+            uid: "notes.bin".into(),
+            component: None,
+            content_type: Some("application/octet-stream".into()),
+            body: body.clone(),
+            span: None,
+        };
+        let stored = s.put(&nested.id, file, Expected::Absent).await.unwrap();
+        assert!(stored.created);
+        let got = s.get(&nested.id, &[ItemName::new("notes.bin")]).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, body);
+        assert_eq!(got[0].meta.content_type.as_deref(), Some("application/octet-stream"));
+        assert_eq!(s.list(&nested.id).await.unwrap().items, vec![got[0].meta.clone()]);
+        // Files never match a calendar query's component.
+        let query = crate::CandidateQuery { component: Some(Component::Event), range: None };
+        if let Some(names) = s.candidates(&nested.id, &query).await.unwrap() {
+            assert!(names.is_empty(), "{names:?}");
+        }
+        s.delete_folder(&nested.id).await.unwrap();
+        assert!(matches!(s.folder("docs/2026").await, Err(StoreError::NotFound)));
+        assert_eq!(s.folder("docs").await.unwrap().kind, FolderKind::Collection);
+    }
+
+    pub async fn item_properties_change_state_but_not_etag(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "props").await;
+        let stored = s.put(&folder.id, event("p1", "one"), Expected::Absent).await.unwrap();
+        let name = ItemName::new("p1.ics");
+        let before = s.state(&folder.id).await.unwrap();
+        let set = |ns: &str, local: &str, xml: Option<&str>| DeadPropertyChange {
+            namespace: ns.into(),
+            name: local.into(),
+            xml: xml.map(str::to_owned),
+        };
+        s.set_item_properties(
+            &folder.id,
+            &name,
+            &[set("urn:x", "a", Some("1")), set("urn:x", "b", Some("<x:y xmlns:x=\"urn:x\"/>"))],
+        )
+        .await
+        .unwrap();
+        let after = s.state(&folder.id).await.unwrap();
+        assert_ne!(before, after);
+        let item = s.get(&folder.id, std::slice::from_ref(&name)).await.unwrap().pop().unwrap();
+        assert_eq!(item.meta.etag, stored.meta.etag);
+        assert_eq!(
+            item.properties,
+            vec![
+                DeadProperty { namespace: "urn:x".into(), name: "a".into(), xml: "1".into() },
+                DeadProperty { namespace: "urn:x".into(), name: "b".into(), xml: "<x:y xmlns:x=\"urn:x\"/>".into() },
+            ]
+        );
+        match s.changes(&folder.id, &before).await.unwrap() {
+            Changes::Delta { changed, removed, .. } => {
+                assert_eq!(changed.iter().map(|m| m.name.clone()).collect::<Vec<_>>(), vec![name.clone()]);
+                assert!(removed.is_empty());
+            }
+            Changes::Resync => panic!("resync from a known state"),
+        }
+        s.set_item_properties(&folder.id, &name, &[set("urn:x", "a", None)]).await.unwrap();
+        let item = s.get(&folder.id, std::slice::from_ref(&name)).await.unwrap().pop().unwrap();
+        assert_eq!(item.properties.len(), 1);
+        // Properties go with the item: a new item of the same name starts without any.
+        s.delete(&folder.id, &name, Expected::Anything).await.unwrap();
+        s.put(&folder.id, event("p1", "again"), Expected::Absent).await.unwrap();
+        let item = s.get(&folder.id, std::slice::from_ref(&name)).await.unwrap().pop().unwrap();
+        assert!(item.properties.is_empty());
+        let missing =
+            s.set_item_properties(&folder.id, &ItemName::new("none.ics"), &[set("urn:x", "a", Some("1"))]).await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
     }
 }

@@ -132,12 +132,27 @@ impl ComponentSet {
     }
 }
 
-/// One calendar folder of the mail store, shown as one calendar collection.
+/// What a folder is shown as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum FolderKind {
+    /// A calendar collection (RFC 4791 §4.2) holding calendar object resources.
+    #[default]
+    Calendar,
+    /// A plain WebDAV collection (RFC 4918 §5.2) holding any files and further plain
+    /// collections; created by MKCOL, e.g. by generic WebDAV clients and litmus.
+    Collection,
+}
+
+/// One folder of the mail store: a calendar collection, or a plain WebDAV collection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Folder {
     pub id: FolderId,
-    /// URL segment of the collection.
+    /// Path of the collection below the calendar home: one URL segment for a top-level
+    /// folder, segments joined by `/` for a collection nested in plain collections
+    /// (`docs/2026`). The gateway keeps the tree whole (a parent exists before its children;
+    /// calendars only at the top), so a store treats the name as an opaque unique key.
     pub name: String,
+    pub kind: FolderKind,
     pub display_name: Option<String>,
     pub description: Option<String>,
     /// `#RRGGBB` or `#RRGGBBAA` as Apple clients write it.
@@ -175,6 +190,7 @@ pub struct DeadPropertyChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewFolder {
     pub name: String,
+    pub kind: FolderKind,
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub color: Option<String>,
@@ -188,6 +204,7 @@ impl NewFolder {
     pub fn named(name: impl Into<String>, components: ComponentSet) -> Self {
         NewFolder {
             name: name.into(),
+            kind: FolderKind::Calendar,
             display_name: None,
             description: None,
             color: None,
@@ -196,6 +213,11 @@ impl NewFolder {
             components,
             properties: Vec::new(),
         }
+    }
+
+    /// A plain WebDAV collection (MKCOL).
+    pub fn collection(name: impl Into<String>) -> Self {
+        NewFolder { kind: FolderKind::Collection, ..NewFolder::named(name, ComponentSet::default()) }
     }
 }
 
@@ -243,6 +265,9 @@ pub struct ItemMeta {
     pub etag: ETag,
     pub size: u64,
     pub last_modified: SystemTime,
+    /// Media type of a file in a plain collection; `None` for a calendar object
+    /// (`text/calendar`, with the component the gateway knows from the body).
+    pub content_type: Option<String>,
 }
 
 /// Every item of a folder, as of `state`.
@@ -257,14 +282,21 @@ pub struct Listing {
 pub struct Item {
     pub meta: ItemMeta,
     pub body: Bytes,
+    /// Dead properties set by PROPPATCH on the resource (RFC 4918 §4), by name.
+    pub properties: Vec<DeadProperty>,
 }
 
 /// What PUT hands to the store, after the gateway validated the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewItem {
     pub name: ItemName,
+    /// The iCalendar UID, unique in the folder; for a file in a plain collection, which has
+    /// none, its name.
     pub uid: String,
-    pub component: Component,
+    /// `None` for a file in a plain collection.
+    pub component: Option<Component>,
+    /// `None` for a calendar object; a file's media type as the client sent it.
+    pub content_type: Option<String>,
     pub body: Bytes,
     /// Where the item's instances lie in time; `None` when unknown (never narrowed out).
     pub span: Option<TimeSpan>,

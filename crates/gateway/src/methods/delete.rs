@@ -1,10 +1,10 @@
-//! DELETE of a calendar object or a whole calendar (RFC 4918 §9.6).
+//! DELETE of a calendar object, a file, or a whole collection (RFC 4918 §9.6).
 
 use axum::response::{IntoResponse, Response};
 use dav::headers::Conditional;
 use dav::path::ResourcePath;
 use http::{HeaderMap, StatusCode};
-use store::{ETag, Expected, ItemName};
+use store::{ETag, Expected, Folder, FolderKind, ItemName};
 
 use super::conditional;
 use crate::error::GatewayError;
@@ -26,11 +26,27 @@ pub async fn delete(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMa
                     return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
                 }
             }
-            cx.session.delete_folder(&folder.id).await?;
+            delete_tree(cx, &folder).await?;
         }
         _ => return Err(GatewayError::MethodNotAllowed { allow: super::options::allow(Some(path)) }),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Deletes a folder and, for a plain collection, every collection nested in it, deepest
+/// first, so a failure part-way leaves a tree whose every folder still has its parent.
+pub async fn delete_tree(cx: &RequestContext, folder: &Folder) -> Result<(), GatewayError> {
+    if folder.kind == FolderKind::Collection {
+        let prefix = format!("{}/", folder.name);
+        let mut nested: Vec<Folder> =
+            cx.session.folders().await?.into_iter().filter(|f| f.name.starts_with(&prefix)).collect();
+        nested.sort_by_key(|f| std::cmp::Reverse(f.name.matches('/').count()));
+        for child in nested {
+            cx.session.delete_folder(&child.id).await?;
+        }
+    }
+    cx.session.delete_folder(&folder.id).await?;
+    Ok(())
 }
 
 /// The store-side condition of a write. A list of several ETags in If-Match has no single

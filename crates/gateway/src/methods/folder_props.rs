@@ -54,6 +54,53 @@ pub fn apply(patch: &mut FolderPatch, name: &PropName, value: Option<&PropValue>
     Ok(())
 }
 
+/// Applies one set or remove to a plain collection: its display name and dead properties.
+pub fn apply_collection(patch: &mut FolderPatch, name: &PropName, value: Option<&PropValue>) -> Result<(), Refusal> {
+    match name {
+        PropName::DisplayName | PropName::Unknown(_) => apply(patch, name, value),
+        _ => Err(Refusal::Protected),
+    }
+}
+
+/// Applies one set or remove to an object or file: only dead properties are writable.
+pub fn apply_item(
+    changes: &mut Vec<DeadPropertyChange>,
+    name: &PropName,
+    value: Option<&PropValue>,
+) -> Result<(), Refusal> {
+    let PropName::Unknown(name) = name else { return Err(Refusal::Protected) };
+    changes.push(DeadPropertyChange {
+        namespace: name.ns.clone(),
+        name: name.local.clone(),
+        xml: value.map(dead_value).transpose()?,
+    });
+    Ok(())
+}
+
+/// Builds the plain collection of a MKCOL, with the properties an extended MKCOL sets.
+pub fn new_collection(name: &str, properties: &[(PropName, PropValue)]) -> Result<NewFolder, Vec<(PropName, Refusal)>> {
+    let mut spec = NewFolder::collection(name);
+    let mut patch = FolderPatch::default();
+    let mut refusals = Vec::new();
+    for (prop, value) in properties {
+        let outcome = match prop {
+            PropName::ResourceType => Ok(()),
+            PropName::Unknown(name) => dead_value(value).map(|xml| {
+                spec.properties.push(DeadProperty { namespace: name.ns.clone(), name: name.local.clone(), xml })
+            }),
+            _ => apply_collection(&mut patch, prop, Some(value)),
+        };
+        if let Err(refusal) = outcome {
+            refusals.push((prop.clone(), refusal));
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+    spec.display_name = patch.display_name.apply(None);
+    Ok(spec)
+}
+
 /// Builds the folder of MKCALENDAR / extended MKCOL; the component set may only be chosen here
 /// (RFC 4791 §5.2.3: it is protected afterwards).
 pub fn new_folder(name: &str, properties: &[(PropName, PropValue)]) -> Result<NewFolder, Vec<(PropName, Refusal)>> {

@@ -1,4 +1,4 @@
-//! GET and HEAD of a calendar object (RFC 4791 §4, RFC 7232 conditionals).
+//! GET and HEAD of a calendar object (RFC 4791 §4) or a file, with RFC 7232 conditionals.
 
 use axum::response::{IntoResponse, Response};
 use dav::headers::{quote_etag, Conditional};
@@ -31,7 +31,11 @@ pub async fn get(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMap) 
     }
     let mut response = (StatusCode::OK, body.unwrap_or_default()).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+    let content_type = match &meta.content_type {
+        Some(media_type) => HeaderValue::from_str(media_type).ok(),
+        None => Some(HeaderValue::from_static("text/calendar; charset=utf-8")),
+    };
+    h.insert(header::CONTENT_TYPE, content_type.unwrap_or(HeaderValue::from_static("application/octet-stream")));
     insert_etag(h, etag);
     if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(meta.last_modified)) {
         h.insert(header::LAST_MODIFIED, value);

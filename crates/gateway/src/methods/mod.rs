@@ -1,5 +1,6 @@
 //! One file per DAV method; each handler is parse (pure) → load (store) → compute (pure) → write.
 
+pub mod copymove;
 pub mod delete;
 pub mod folder_props;
 pub mod get;

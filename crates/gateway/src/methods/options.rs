@@ -11,9 +11,11 @@ pub const DAV_CLASSES: &str = "1, 3, calendar-access, extended-mkcol";
 pub fn allow(path: Option<&ResourcePath>) -> &'static str {
     match path {
         Some(ResourcePath::Calendar { .. }) => {
-            "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT, MKCALENDAR, MKCOL"
+            "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT, MKCALENDAR, MKCOL, COPY, MOVE"
         }
-        Some(ResourcePath::Object { .. }) => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT",
+        Some(ResourcePath::Object { .. }) => {
+            "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, COPY, MOVE"
+        }
         _ => "OPTIONS, PROPFIND, REPORT",
     }
 }

@@ -1,5 +1,5 @@
-//! PUT of a calendar object resource (RFC 4791 §5.3.2): validated, then written with its
-//! precondition checked inside the store.
+//! PUT of a calendar object resource (RFC 4791 §5.3.2), validated, or of a file into a plain
+//! collection (RFC 4918 §9.7); written with its precondition checked inside the store.
 
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -7,7 +7,7 @@ use calendar::{ComponentKind, Violation};
 use dav::path::ResourcePath;
 use dav::Precondition;
 use http::{header, HeaderMap, StatusCode};
-use store::{Component, ItemName, NewItem, StoreError, TimeSpan};
+use store::{Component, Expected, Folder, FolderKind, ItemName, NewItem, StoreError, Stored, TimeSpan};
 
 use super::conditional;
 use super::delete::expected;
@@ -24,8 +24,54 @@ pub async fn put(
     let ResourcePath::Object { calendar, item, .. } = path else {
         return Err(GatewayError::MethodNotAllowed { allow: super::options::allow(Some(path)) });
     };
-    check_content_type(headers)?;
     let expected = expected(&conditional(headers)?)?;
+    // RFC 4918 §9.7.1: a PUT into a collection that does not exist is 409.
+    let folder = match cx.session.folder(calendar).await {
+        Err(StoreError::NotFound) => return Err(GatewayError::Status(StatusCode::CONFLICT)),
+        other => other?,
+    };
+    let new_item = match folder.kind {
+        FolderKind::Calendar => {
+            check_content_type(headers)?;
+            calendar_item(cx, &folder, item, body)?
+        }
+        FolderKind::Collection => {
+            if body.len() as u64 > cx.app.limits().max_resource_size {
+                return Err(GatewayError::Status(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            refuse_collection_name(cx, &folder, item).await?;
+            let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            file_item(item, content_type, body)
+        }
+    };
+    let stored = store_item(cx, &folder, new_item, expected).await?;
+    let status = if stored.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
+    let mut response = status.into_response();
+    // RFC 4791 §5.3.4: an ETag only when a GET would return exactly these bytes.
+    if stored.verbatim {
+        insert_etag(response.headers_mut(), stored.meta.etag.as_str());
+    }
+    Ok(response)
+}
+
+/// Writes `item` when `expected` holds, naming the holder of a conflicting UID.
+pub async fn store_item(
+    cx: &RequestContext,
+    folder: &Folder,
+    item: NewItem,
+    expected: Expected,
+) -> Result<Stored, GatewayError> {
+    match cx.session.put(&folder.id, item, expected).await {
+        Err(StoreError::UidConflict { existing, .. }) => {
+            let href = dav::path::object_href(cx.user(), &folder.name, existing.as_str());
+            Err(GatewayError::forbidden(Precondition::NoUidConflict(href)))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A body checked as RFC 4791 §5.3.2.1 requires for `folder`, with its index span.
+pub fn calendar_item(cx: &RequestContext, folder: &Folder, name: &str, body: Bytes) -> Result<NewItem, GatewayError> {
     if body.len() as u64 > cx.app.limits().max_resource_size {
         return Err(GatewayError::forbidden(Precondition::MaxResourceSize));
     }
@@ -42,11 +88,6 @@ pub async fn put(
         ComponentKind::Todo => Component::Todo,
         ComponentKind::Journal => Component::Journal,
     };
-    // RFC 4918 §9.7.1: a PUT into a collection that does not exist is 409.
-    let folder = match cx.session.folder(calendar).await {
-        Err(StoreError::NotFound) => return Err(GatewayError::Status(StatusCode::CONFLICT)),
-        other => other?,
-    };
     if !folder.components.contains(component) {
         return Err(GatewayError::forbidden(Precondition::SupportedCalendarComponent));
     }
@@ -54,21 +95,37 @@ pub async fn put(
     let span =
         object.span(cx.app.limits().max_instances).map_err(|_| GatewayError::forbidden(Precondition::MaxInstances))?;
     let span = TimeSpan { start: span.start.map(|t| t.timestamp()), end: span.end.map(|t| t.timestamp()) };
-    let new_item = NewItem { name: ItemName::new(item.clone()), uid: object.uid, component, body, span: Some(span) };
-    let stored = match cx.session.put(&folder.id, new_item, expected).await {
-        Err(StoreError::UidConflict { existing, .. }) => {
-            let href = dav::path::object_href(cx.user(), calendar, existing.as_str());
-            return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
-        }
-        other => other?,
-    };
-    let status = if stored.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
-    let mut response = status.into_response();
-    // RFC 4791 §5.3.4: an ETag only when a GET would return exactly these bytes.
-    if stored.verbatim {
-        insert_etag(response.headers_mut(), stored.meta.etag.as_str());
+    Ok(NewItem {
+        name: ItemName::new(name),
+        uid: object.uid,
+        component: Some(component),
+        content_type: None,
+        body,
+        span: Some(span),
+    })
+}
+
+/// A file for a plain collection: any bytes, kept with the media type the client sent.
+pub fn file_item(name: &str, content_type: Option<&str>, body: Bytes) -> NewItem {
+    let content_type = content_type.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("application/octet-stream");
+    NewItem {
+        name: ItemName::new(name),
+        uid: name.to_owned(),
+        component: None,
+        content_type: Some(content_type.to_owned()),
+        body,
+        span: None,
     }
-    Ok(response)
+}
+
+/// A file may not take the name of a collection in the same place (RFC 4918 §9.7.1: PUT
+/// on a collection is not defined).
+pub async fn refuse_collection_name(cx: &RequestContext, folder: &Folder, name: &str) -> Result<(), GatewayError> {
+    match cx.session.folder(&format!("{}/{name}", folder.name)).await {
+        Ok(_) => Err(GatewayError::MethodNotAllowed { allow: super::options::allow(None) }),
+        Err(StoreError::NotFound) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// RFC 4791 §5.3.2.1 supported-calendar-data. A missing Content-Type is accepted: some

@@ -25,7 +25,7 @@ pub async fn calendar_multiget(
     if hrefs.len() > cx.app.limits().max_multiget_hrefs {
         return Err(GatewayError::forbidden(Precondition::NumberOfMatchesWithinLimits));
     }
-    let folder = cx.session.folder(calendar).await?;
+    let folder = super::calendar_folder(cx.session.as_ref(), calendar).await?;
     let shaper = Shaper {
         request: calendar_data,
         floating: floating_zone(&folder, None)?,
@@ -55,7 +55,12 @@ pub async fn calendar_multiget(
         responses.push(match item {
             Some(item) => {
                 let body = shaper.shape(item.body.clone())?;
-                let resource = Resource::Object { folder: folder.clone(), meta: item.meta.clone(), body: Some(body) };
+                let resource = Resource::Object {
+                    folder: folder.clone(),
+                    meta: item.meta.clone(),
+                    body: Some(body),
+                    properties: item.properties.clone(),
+                };
                 let mut response = properties::response(&pcx, &resource, props);
                 // Echo the client's href: clients match responses to requests by it.
                 response.href = href;

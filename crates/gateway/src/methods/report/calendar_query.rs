@@ -27,7 +27,7 @@ pub async fn calendar_query(
     calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
     let session = cx.session.as_ref();
-    let folder = session.folder(calendar).await?;
+    let folder = super::calendar_folder(session, calendar).await?;
     let floating = floating_zone(&folder, timezone)?;
     let max_instances = cx.app.limits().max_instances;
     let query = QueryContext { floating, max_instances };
@@ -47,7 +47,12 @@ pub async fn calendar_query(
         })?;
         if matched {
             let body = shaper.shape(item.body)?;
-            let resource = Resource::Object { folder: folder.clone(), meta: item.meta, body: Some(body) };
+            let resource = Resource::Object {
+                folder: folder.clone(),
+                meta: item.meta,
+                body: Some(body),
+                properties: item.properties,
+            };
             responses.push(properties::response(&pcx, &resource, props));
         }
     }

@@ -20,7 +20,7 @@ pub async fn free_busy_query(cx: &RequestContext, calendar: &str, range: &TimeRa
         return Err(GatewayError::forbidden(Precondition::ValidFilter));
     }
     let session = cx.session.as_ref();
-    let folder = session.folder(calendar).await?;
+    let folder = super::calendar_folder(session, calendar).await?;
     let floating = floating_zone(&folder, None)?;
     let query = CandidateQuery { component: Some(Component::Event), range: Some(candidates::span(range)) };
     let items = candidates::load(session, &folder, &query).await?;

@@ -16,6 +16,17 @@ use dav::Precondition;
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
 
+/// The calendar the report runs on: the calendar reports (RFC 4791 §7) do not apply to a
+/// plain collection (RFC 3253 §3.6 supported-report).
+async fn calendar_folder(session: &dyn store::Session, name: &str) -> Result<store::Folder, GatewayError> {
+    let folder = session.folder(name).await?;
+    if folder.kind == store::FolderKind::Calendar {
+        Ok(folder)
+    } else {
+        Err(GatewayError::forbidden(Precondition::SupportedReport))
+    }
+}
+
 pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Result<Response, GatewayError> {
     let report = dav::request::parse_report(body)?;
     match (report, path) {

@@ -1,0 +1,290 @@
+//! COPY and MOVE (RFC 4918 §9.8, §9.9) of objects, files and whole collections inside the
+//! user's home: moving an event to another calendar, reorganising plain collections.
+//!
+//! Built from the store's own calls (get, put, delete), so every backend has them: a copy is
+//! validated like a PUT into its destination (an event cannot land in a task list, a UID
+//! cannot appear twice in a calendar), and a move writes the copy before it removes the
+//! source, so a failure part-way leaves two copies, never none.
+
+use axum::response::{IntoResponse, Response};
+use dav::headers::Depth;
+use dav::path::ResourcePath;
+use dav::Precondition;
+use http::{HeaderMap, StatusCode};
+use store::{
+    DeadProperty, DeadPropertyChange, Expected, Folder, FolderKind, Item, ItemName, NewFolder, NewItem, StoreError,
+};
+
+use super::delete::delete_tree;
+use super::put::{calendar_item, file_item, refuse_collection_name, store_item};
+use crate::dispatch::nested_collection;
+use crate::error::GatewayError;
+use crate::resources::RequestContext;
+
+pub async fn copy_or_move(
+    cx: &RequestContext,
+    moving: bool,
+    source: &ResourcePath,
+    headers: &HeaderMap,
+) -> Result<Response, GatewayError> {
+    let destination = destination(cx, headers).await?;
+    let overwrite = overwrite(headers)?;
+    let depth = super::depth(headers, Depth::Infinity)?;
+    let existed = match source {
+        ResourcePath::Object { calendar, item, .. } => {
+            let folder = cx.session.folder(calendar).await?;
+            let name = ItemName::new(item.clone());
+            let item =
+                cx.session.get(&folder.id, std::slice::from_ref(&name)).await?.pop().ok_or(StoreError::NotFound)?;
+            copy_item(cx, moving, &folder, item, &destination, overwrite).await?
+        }
+        ResourcePath::Calendar { calendar, .. } => {
+            // RFC 4918 §9.8.3, §9.9.2: a collection is copied at Depth 0 or infinity and moved
+            // only whole.
+            let shallow = match (moving, depth) {
+                (_, Depth::Infinity) => false,
+                (false, Depth::Zero) => true,
+                _ => return Err(GatewayError::BadRequest("Depth must be infinity (or 0 for COPY)".into())),
+            };
+            let folder = cx.session.folder(calendar).await?;
+            copy_collection(cx, moving, &folder, &destination, overwrite, shallow).await?
+        }
+        _ => return Err(GatewayError::MethodNotAllowed { allow: super::options::allow(Some(source)) }),
+    };
+    Ok(if existed { StatusCode::NO_CONTENT } else { StatusCode::CREATED }.into_response())
+}
+
+/// The Destination header as a path in the user's own home.
+async fn destination(cx: &RequestContext, headers: &HeaderMap) -> Result<ResourcePath, GatewayError> {
+    let value = headers
+        .get("destination")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| GatewayError::BadRequest("COPY and MOVE need a Destination header".into()))?;
+    let path = ResourcePath::parse_href(value)?;
+    match &path {
+        ResourcePath::Calendar { user, .. } | ResourcePath::Object { user, .. } if user == cx.user() => {
+            Ok(nested_collection(cx, &path).await?.unwrap_or(path))
+        }
+        // Another user's home, or outside any home.
+        _ => Err(GatewayError::Status(StatusCode::FORBIDDEN)),
+    }
+}
+
+/// `Overwrite: T` is the default (RFC 4918 §10.6).
+fn overwrite(headers: &HeaderMap) -> Result<bool, GatewayError> {
+    match headers.get("overwrite").map(|v| v.to_str().unwrap_or("").trim().to_ascii_uppercase()) {
+        None => Ok(true),
+        Some(v) if v == "T" => Ok(true),
+        Some(v) if v == "F" => Ok(false),
+        Some(_) => Err(GatewayError::BadRequest("Overwrite must be T or F".into())),
+    }
+}
+
+/// The folder a destination goes into; a missing one is 409 (RFC 4918 §9.8.5).
+async fn parent(cx: &RequestContext, name: &str) -> Result<Folder, GatewayError> {
+    match cx.session.folder(name).await {
+        Err(StoreError::NotFound) => Err(GatewayError::Status(StatusCode::CONFLICT)),
+        other => Ok(other?),
+    }
+}
+
+/// Copies (or moves) one object or file. Returns whether the destination existed.
+async fn copy_item(
+    cx: &RequestContext,
+    moving: bool,
+    from: &Folder,
+    item: Item,
+    destination: &ResourcePath,
+    overwrite: bool,
+) -> Result<bool, GatewayError> {
+    let (to, to_name) = match destination {
+        ResourcePath::Object { calendar, item, .. } => (parent(cx, calendar).await?, item.clone()),
+        // Onto a collection: only by replacing it.
+        ResourcePath::Calendar { calendar, .. } => {
+            let target = cx.session.folder(calendar).await?;
+            if !overwrite {
+                return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
+            }
+            let parent_name = dav::path::parent_folder(calendar).ok_or(GatewayError::Status(StatusCode::CONFLICT))?;
+            let to = parent(cx, parent_name).await?;
+            let last = calendar.rsplit('/').next().unwrap_or(calendar).to_owned();
+            let new_item = convert(cx, &to, &last, &item)?;
+            delete_tree(cx, &target).await?;
+            write_item(cx, &to, new_item, &item.properties, Expected::Absent).await?;
+            if moving {
+                cx.session.delete(&from.id, &item.meta.name, Expected::ETag(item.meta.etag.clone())).await?;
+            }
+            return Ok(true);
+        }
+        _ => return Err(GatewayError::Status(StatusCode::FORBIDDEN)),
+    };
+    let to_item = ItemName::new(to_name.clone());
+    if to.id == from.id && to_item == item.meta.name {
+        return Err(GatewayError::Status(StatusCode::FORBIDDEN));
+    }
+    if to.kind == FolderKind::Collection {
+        refuse_collection_name(cx, &to, &to_name).await?;
+    }
+    let new_item = convert(cx, &to, &to_name, &item)?;
+    let existing = cx.session.get(&to.id, std::slice::from_ref(&to_item)).await?.pop();
+    let existed = existing.is_some();
+    match (&existing, overwrite) {
+        (Some(_), false) => return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED)),
+        // Overwriting deletes the destination first (RFC 4918 §9.8.4): none of its dead
+        // properties survive.
+        (Some(old), true) => cx.session.delete(&to.id, &to_item, Expected::ETag(old.meta.etag.clone())).await?,
+        (None, _) => {}
+    }
+    if moving && to.id == from.id {
+        // Within one calendar the copy would conflict with its own UID: remove the source
+        // first and put it back should the write fail.
+        cx.session.delete(&from.id, &item.meta.name, Expected::ETag(item.meta.etag.clone())).await?;
+        if let Err(error) = write_item(cx, &to, new_item, &item.properties, Expected::Absent).await {
+            let restore = convert(cx, from, item.meta.name.as_str(), &item)?;
+            write_item(cx, from, restore, &item.properties, Expected::Absent).await?;
+            return Err(error);
+        }
+        return Ok(existed);
+    }
+    write_item(cx, &to, new_item, &item.properties, Expected::Absent).await?;
+    if moving {
+        cx.session.delete(&from.id, &item.meta.name, Expected::ETag(item.meta.etag.clone())).await?;
+    }
+    Ok(existed)
+}
+
+/// The source bytes as an item of `to`: validated like a PUT into a calendar, a file otherwise.
+fn convert(cx: &RequestContext, to: &Folder, name: &str, item: &Item) -> Result<NewItem, GatewayError> {
+    match to.kind {
+        FolderKind::Calendar => calendar_item(cx, to, name, item.body.clone()),
+        FolderKind::Collection => {
+            let content_type = item.meta.content_type.as_deref().unwrap_or("text/calendar; charset=utf-8");
+            Ok(file_item(name, Some(content_type), item.body.clone()))
+        }
+    }
+}
+
+async fn write_item(
+    cx: &RequestContext,
+    to: &Folder,
+    item: NewItem,
+    properties: &[DeadProperty],
+    expected: Expected,
+) -> Result<(), GatewayError> {
+    let name = item.name.clone();
+    store_item(cx, to, item, expected).await?;
+    if !properties.is_empty() {
+        cx.session.set_item_properties(&to.id, &name, &as_changes(properties)).await?;
+    }
+    Ok(())
+}
+
+fn as_changes(properties: &[DeadProperty]) -> Vec<DeadPropertyChange> {
+    properties
+        .iter()
+        .map(|p| DeadPropertyChange { namespace: p.namespace.clone(), name: p.name.clone(), xml: Some(p.xml.clone()) })
+        .collect()
+}
+
+/// Copies (or moves) a collection with its members. Returns whether the destination existed.
+async fn copy_collection(
+    cx: &RequestContext,
+    moving: bool,
+    source: &Folder,
+    destination: &ResourcePath,
+    overwrite: bool,
+    shallow: bool,
+) -> Result<bool, GatewayError> {
+    let to_name = match destination {
+        ResourcePath::Calendar { calendar, .. } => calendar.clone(),
+        ResourcePath::Object { calendar, item, .. } => format!("{calendar}/{item}"),
+        _ => return Err(GatewayError::Status(StatusCode::FORBIDDEN)),
+    };
+    if to_name == source.name || to_name.starts_with(&format!("{}/", source.name)) {
+        // Onto itself or into itself (RFC 4918 §9.8.5: 403 when source and destination are the same).
+        return Err(GatewayError::Status(StatusCode::FORBIDDEN));
+    }
+    let parent_folder = match dav::path::parent_folder(&to_name) {
+        Some(parent_name) => {
+            let parent = parent(cx, parent_name).await?;
+            if parent.kind == FolderKind::Calendar {
+                return Err(GatewayError::Status(StatusCode::CONFLICT));
+            }
+            if source.kind == FolderKind::Calendar {
+                return Err(GatewayError::forbidden(Precondition::CalendarCollectionLocationOk));
+            }
+            Some(parent)
+        }
+        None => None,
+    };
+    let mut existed = false;
+    match cx.session.folder(&to_name).await {
+        Ok(existing) => {
+            if !overwrite {
+                return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
+            }
+            delete_tree(cx, &existing).await?;
+            existed = true;
+        }
+        Err(StoreError::NotFound) => {}
+        Err(other) => return Err(other.into()),
+    }
+    if let (Some(parent), Some((_, last))) = (&parent_folder, to_name.rsplit_once('/')) {
+        let file = ItemName::new(last);
+        if let Some(old) = cx.session.get(&parent.id, std::slice::from_ref(&file)).await?.pop() {
+            if !overwrite {
+                return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
+            }
+            cx.session.delete(&parent.id, &file, Expected::ETag(old.meta.etag)).await?;
+            existed = true;
+        }
+    }
+    copy_tree(cx, source, &to_name, shallow).await?;
+    if moving {
+        delete_tree(cx, source).await?;
+    }
+    Ok(existed)
+}
+
+/// Creates `to_name` like `source`, with its members and (unless `shallow`) nested collections.
+async fn copy_tree(cx: &RequestContext, source: &Folder, to_name: &str, shallow: bool) -> Result<(), GatewayError> {
+    let mut nested: Vec<Folder> = Vec::new();
+    if !shallow && source.kind == FolderKind::Collection {
+        let prefix = format!("{}/", source.name);
+        nested = cx.session.folders().await?.into_iter().filter(|f| f.name.starts_with(&prefix)).collect();
+        // Parents before children.
+        nested.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    copy_one(cx, source, to_name, shallow).await?;
+    for folder in nested {
+        let relative = &folder.name[source.name.len()..];
+        copy_one(cx, &folder, &format!("{to_name}{relative}"), false).await?;
+    }
+    Ok(())
+}
+
+/// One folder with its properties and, unless `shallow`, its items.
+async fn copy_one(cx: &RequestContext, source: &Folder, to_name: &str, shallow: bool) -> Result<(), GatewayError> {
+    let spec = NewFolder {
+        name: to_name.to_owned(),
+        kind: source.kind,
+        display_name: source.display_name.clone(),
+        description: source.description.clone(),
+        color: source.color.clone(),
+        order: source.order,
+        timezone: source.timezone.clone(),
+        components: source.components,
+        properties: source.properties.clone(),
+    };
+    let created = cx.session.create_folder(&spec).await?;
+    if shallow {
+        return Ok(());
+    }
+    let listing = cx.session.list(&source.id).await?;
+    let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
+    for item in cx.session.get(&source.id, &names).await? {
+        let new_item = convert(cx, &created, item.meta.name.as_str(), &item)?;
+        write_item(cx, &created, new_item, &item.properties, Expected::Absent).await?;
+    }
+    Ok(())
+}
