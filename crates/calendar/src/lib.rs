@@ -7,6 +7,7 @@
 //! - [`validate_object`] applies RFC 4791 §4.1 and §5.3.2.1 to a PUT body.
 //! - [`validate_timezone`] checks a `calendar-timezone` property value (RFC 4791 §5.2.2).
 
+mod collation;
 mod component;
 mod content_line;
 mod datetime;

@@ -271,7 +271,9 @@ pub fn text_matches(filter: &TextMatch, value: &str) -> bool {
     let found = match filter.collation {
         Collation::Octet => value.contains(&filter.text),
         Collation::AsciiCasemap => value.to_ascii_lowercase().contains(&filter.text.to_ascii_lowercase()),
-        Collation::UnicodeCasemap => value.to_lowercase().contains(&filter.text.to_lowercase()),
+        Collation::UnicodeCasemap => {
+            crate::collation::unicode_casemap(value).contains(&crate::collation::unicode_casemap(&filter.text))
+        }
     };
     found != filter.negate
 }
