@@ -25,12 +25,16 @@ pub struct CalendarDataRequest {
     pub comp: Option<CompSelection>,
     pub expand: Option<TimeRange>,
     pub limit_recurrence_set: Option<TimeRange>,
+    pub limit_freebusy_set: Option<TimeRange>,
 }
 
 impl CalendarDataRequest {
     /// Whether the stored bytes can be returned as they are.
     pub fn is_verbatim(&self) -> bool {
-        self.comp.is_none() && self.expand.is_none() && self.limit_recurrence_set.is_none()
+        self.comp.is_none()
+            && self.expand.is_none()
+            && self.limit_recurrence_set.is_none()
+            && self.limit_freebusy_set.is_none()
     }
 }
 
@@ -46,10 +50,41 @@ pub fn apply(
         (None, Some(range)) => limit_recurrence_set(calendar, range, floating, max_instances)?,
         (None, None) => calendar.clone(),
     };
+    if let Some(range) = &request.limit_freebusy_set {
+        result = limit_freebusy_set(&result, range, floating);
+    }
     if let Some(selection) = &request.comp {
         result = select(&result, selection);
     }
     Ok(result)
+}
+
+/// RFC 4791 §9.6.7: in VFREEBUSY components, only the FREEBUSY periods overlapping `range`;
+/// a FREEBUSY property left without a period is dropped.
+pub fn limit_freebusy_set(calendar: &Component, range: &TimeRange, floating: Zone) -> Component {
+    let zones = Zones::new(calendar, floating);
+    let mut out = calendar.clone();
+    for freebusy in out.components.iter_mut().filter(|c| c.name == "VFREEBUSY") {
+        freebusy.properties.retain_mut(|property| {
+            if property.name != "FREEBUSY" {
+                return true;
+            }
+            let kept: Vec<&str> = property
+                .value
+                .split(',')
+                .filter(|period| {
+                    // A period that does not parse is kept: dropping data the client may need
+                    // is worse than returning too much.
+                    crate::freebusy::parse_period(period.trim(), &zones)
+                        .is_none_or(|(start, end)| crate::query::overlaps(range, start, end))
+                })
+                .collect();
+            let kept = kept.join(",");
+            property.value = kept;
+            !property.value.is_empty()
+        });
+    }
+    out
 }
 
 /// RFC 4791 §9.6.5: every instance overlapping `range` as a component of its own, with a
@@ -220,6 +255,21 @@ mod tests {
         RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\n\
         RECURRENCE-ID;TZID=Europe/Berlin:20261109T090000\r\nDTSTART;TZID=Europe/Berlin:20261109T150000\r\n\
         DTEND;TZID=Europe/Berlin:20261109T160000\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn limit_freebusy_set_keeps_only_overlapping_periods() {
+        let cal = crate::parse_calendar(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VFREEBUSY\r\nUID:f\r\nDTSTAMP:20261101T000000Z\r\n\
+             FREEBUSY:20261101T090000Z/PT1H,20261110T090000Z/20261110T100000Z\r\n\
+             FREEBUSY;FBTYPE=BUSY-TENTATIVE:20261201T090000Z/PT1H\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n",
+        )
+        .unwrap();
+        let out = limit_freebusy_set(&cal, &range("20261105T000000Z", "20261115T000000Z"), Zone::utc());
+        let values: Vec<&str> =
+            out.components[0].properties.iter().filter(|p| p.name == "FREEBUSY").map(|p| p.value.as_str()).collect();
+        assert_eq!(values, ["20261110T090000Z/20261110T100000Z"]);
+        assert!(out.components[0].property("UID").is_some());
+    }
 
     #[test]
     fn expand_gives_utc_instances_with_recurrence_ids_and_no_rules() {

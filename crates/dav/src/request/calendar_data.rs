@@ -28,6 +28,7 @@ pub(crate) fn request(report: &XmlElement) -> Result<CalendarDataRequest, ParseE
         comp: element.child(NS_CALDAV, "comp").map(selection).transpose()?,
         expand: bounded("expand")?,
         limit_recurrence_set: bounded("limit-recurrence-set")?,
+        limit_freebusy_set: bounded("limit-freebusy-set")?,
     })
 }
 
