@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""A private Cyrus IMAP 3.6 (Debian's packages) on loopback, for the JMAP backend's tests.
+
+    cyrus.py start DIR      installs the packages when missing, writes DIR/imapd.conf and
+                            DIR/cyrus.conf, starts `master` on free 127.0.0.1 ports, creates the
+                            test users, and writes DIR/env (shell `KEY=value` lines) and DIR/pid
+    cyrus.py stop DIR       stops that master by its PID (SIGTERM, bounded wait, SIGKILL)
+    cyrus.py user DIR NAME PASSWORD   adds one more user
+
+Every setting written below is explained where it is set. Nothing outside DIR is touched
+except: the Debian packages (installed once), and /dev/log, where Cyrus sends its log
+(syslog(3) is its only log): when no syslog daemon owns it, this script listens there itself
+and appends what arrives to DIR/syslog, and removes the socket when it stops.
+"""
+
+import base64
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+CYRUS_BIN = pathlib.Path("/usr/lib/cyrus/bin")
+PACKAGES = ["cyrus-imapd", "cyrus-caldav", "cyrus-admin", "sasl2-bin"]
+ADMIN = "cyrusadmin"
+ADMIN_PASSWORD = "admin-secret"
+# Test users every start creates; tests add their own through `user`.
+USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
+START_TIMEOUT_S = 30
+REALM = "cyrus-test"
+
+
+def install():
+    """Installs Debian's Cyrus when `master` is missing, without starting the system daemon."""
+    if (CYRUS_BIN / "master").exists() and shutil.which("saslpasswd2"):
+        return
+    policy = pathlib.Path("/usr/sbin/policy-rc.d")
+    created_policy = not policy.exists()
+    if created_policy:
+        # Debian's postinst would start a system-wide Cyrus on the standard ports; 101 tells
+        # invoke-rc.d not to start anything.
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-q", *PACKAGES], check=True, env=env)
+    finally:
+        if created_policy:
+            policy.unlink()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+IMAPD_CONF = """\
+# Everything Cyrus keeps lives under this directory.
+configdirectory: {d}/conf
+partition-default: {d}/spool
+sievedir: {d}/sieve
+proc_path: {d}/proc
+mboxname_lockpath: {d}/lock
+lmtpsocket: {d}/socket/lmtp
+idlesocket: {d}/socket/idle
+notifysocket: {d}/socket/notify
+# The admin creates users (IMAP CREATE user/NAME); it is not a mail user itself.
+admins: {admin}
+# Users and passwords in a private sasldb, checked by Cyrus itself (no saslauthd).
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: {d}/sasldb2
+sasl_mech_list: PLAIN LOGIN
+# The SASL realm is the server name: fixed, so users need no @host whatever the machine is.
+servername: {realm}
+# Loopback without TLS: PLAIN and HTTP Basic must be allowed in clear text.
+allowplaintext: yes
+# "/" separates folders, so "." may appear in calendar names; folders of a user are shown
+# without the "INBOX." prefix (the view a JMAP client has anyway).
+unixhierarchysep: yes
+altnamespace: yes
+# JMAP needs the conversations database (thread ids, Email/queryChanges).
+conversations: yes
+conversations_db: twoskip
+# JMAP over httpd; caldav too, so the server is the one the issue names.
+httpmodules: jmap caldav
+# No compression: the gateway measures what it sends and receives.
+httpallowcompress: no
+# Autocreate the INBOX of a user on first login is not wanted: users are created explicitly.
+autocreate_quota: -1
+virtdomains: off
+syslog_prefix: cyrus-test
+"""
+
+# Every command names the private imapd.conf: master does not pass its own -C on.
+CYRUS_CONF = """\
+START {{
+  recover cmd="{bin}/ctl_cyrusdb -C {conf} -r"
+}}
+SERVICES {{
+  imap cmd="{bin}/imapd -C {conf}" listen="127.0.0.1:{imap}" prefork=0
+  http cmd="{bin}/httpd -C {conf}" listen="127.0.0.1:{http}" prefork=0
+}}
+EVENTS {{
+  checkpoint cmd="{bin}/ctl_cyrusdb -C {conf} -c" period=30
+}}
+DAEMON {{
+}}
+"""
+
+
+class SyslogSink:
+    """Receives syslog datagrams on /dev/log and appends them to a file, in a child process
+    so it outlives this script between `start` and `stop`."""
+
+    SOCKET = "/dev/log"
+
+    @staticmethod
+    def start(path):
+        if os.path.exists(SyslogSink.SOCKET):
+            return None
+        child = subprocess.Popen(
+            [sys.executable, __file__, "syslog-sink", str(path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 5
+        while not os.path.exists(SyslogSink.SOCKET) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return child.pid
+
+    @staticmethod
+    def run(path):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(SyslogSink.SOCKET)
+        os.chmod(SyslogSink.SOCKET, 0o666)
+
+        def stop(*_):
+            try:
+                os.unlink(SyslogSink.SOCKET)
+            finally:
+                sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        with open(path, "ab", buffering=0) as out:
+            while True:
+                out.write(sock.recv(65536) + b"\n")
+
+
+def run_as_cyrus(args, **kw):
+    return subprocess.run(["setpriv", "--reuid=cyrus", "--regid=mail", "--init-groups", *args], **kw)
+
+
+def add_user(d, name, password):
+    d = pathlib.Path(d)
+    subprocess.run(
+        ["saslpasswd2", "-p", "-c", "-f", str(d / "sasldb2"), "-u", REALM, name],
+        input=password, text=True, check=True, capture_output=True,
+    )
+    shutil.chown(d / "sasldb2", "cyrus", "mail")
+    env = read_env(d)
+    if name != ADMIN:
+        import imaplib
+
+        imap = imaplib.IMAP4("127.0.0.1", int(env["CYRUS_IMAP_PORT"]))
+        try:
+            imap.login(ADMIN, ADMIN_PASSWORD)
+            status, detail = imap.create(f"user/{name}")
+            if status != "OK" and b"exists" not in b" ".join(detail).lower():
+                raise RuntimeError(f"CREATE user/{name}: {status} {detail}")
+        finally:
+            imap.logout()
+
+
+def read_env(d):
+    path = pathlib.Path(d) / "env"
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def start(d):
+    install()
+    d = pathlib.Path(d).resolve()
+    if (d / "pid").exists():
+        raise SystemExit(f"{d}/pid exists: stop that Cyrus first")
+    for sub in ["conf", "spool", "sieve", "proc", "lock", "socket"]:
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    imap, http = free_port(), free_port()
+    (d / "imapd.conf").write_text(IMAPD_CONF.format(d=d, admin=ADMIN, realm=REALM))
+    (d / "cyrus.conf").write_text(CYRUS_CONF.format(bin=CYRUS_BIN, conf=d / "imapd.conf", imap=imap, http=http))
+    subprocess.run(["chown", "-R", "cyrus:mail", str(d)], check=True)
+    sink = SyslogSink.start(d / "syslog")
+    log = open(d / "master.log", "ab")
+    # master drops to the cyrus user itself; -D keeps it in the foreground for its PID.
+    master = subprocess.Popen(
+        [str(CYRUS_BIN / "master"), "-C", str(d / "imapd.conf"), "-M", str(d / "cyrus.conf"), "-D"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )
+    (d / "pid").write_text(f"{master.pid}\n")
+    if sink:
+        (d / "syslog.pid").write_text(f"{sink}\n")
+    env = {
+        "CYRUS_DIR": str(d),
+        "CYRUS_IMAP_PORT": str(imap),
+        "CYRUS_HTTP_PORT": str(http),
+        "CYRUS_JMAP_URL": f"http://127.0.0.1:{http}/.well-known/jmap",
+        "CYRUS_ADMIN": ADMIN,
+        "CYRUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "CYRUS_USERS": json.dumps(USERS),
+    }
+    (d / "env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if master.poll() is not None:
+            raise SystemExit(f"Cyrus master exited with {master.returncode}; see {d}/master.log and {d}/syslog")
+        try:
+            with socket.create_connection(("127.0.0.1", imap), timeout=1), socket.create_connection(("127.0.0.1", http), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                stop(d)
+                raise SystemExit(f"Cyrus did not listen within {START_TIMEOUT_S} s; see {d}/syslog")
+            time.sleep(0.1)
+    try:
+        add_user(d, ADMIN, ADMIN_PASSWORD)
+        for name, password in USERS.items():
+            add_user(d, name, password)
+        # The JMAP session of a user is the proof the whole chain works.
+        name, password = next(iter(USERS.items()))
+        request = urllib.request.Request(env["CYRUS_JMAP_URL"])
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            session = json.load(response)
+        if "urn:ietf:params:jmap:mail" not in session["capabilities"]:
+            raise RuntimeError(f"no JMAP Mail in the session: {session}")
+    except BaseException:
+        stop(d)
+        raise
+    return env
+
+
+def stop(d):
+    d = pathlib.Path(d)
+    for name, sig in [("pid", signal.SIGTERM), ("syslog.pid", signal.SIGTERM)]:
+        path = d / name
+        if not path.exists():
+            continue
+        pid = int(path.read_text().strip())
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            path.unlink()
+            continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.1)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        path.unlink()
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "syslog-sink":
+        SyslogSink.run(argv[1])
+    elif len(argv) == 2 and argv[0] == "start":
+        env = start(argv[1])
+        print("".join(f"{k}={v}\n" for k, v in env.items()), end="")
+    elif len(argv) == 2 and argv[0] == "stop":
+        stop(argv[1])
+    elif len(argv) == 4 and argv[0] == "user":
+        add_user(argv[1], argv[2], argv[3])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
