@@ -9,18 +9,18 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration build lint fmt bench
+.PHONY: help run test unit golden integration jmap build lint fmt bench
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
 	@echo "make test   run every test: unit, golden, contract and integration"
-	@echo "make unit | integration | golden | lint | fmt | bench"
+	@echo "make unit | integration | jmap | golden | lint | fmt | bench"
 
 run:
 	$(CARGO) build --release -p gateway
 	./target/release/caldav-gateway serve
 
-test: unit integration
+test: unit integration jmap
 
 # Unit, golden-fixture and store-contract tests of every crate (nextest when installed, else
 # cargo test), then the doc tests, which nextest does not run.
@@ -44,6 +44,26 @@ build:
 integration: build $(VENV)/.installed
 	command -v litmus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus; }
 	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python
+
+# The JMAP backend against a real Cyrus IMAP 3.6 (Debian's packages, installed when missing)
+# on 127.0.0.1: the backend contract suite, then the whole integration suite again through
+# the gateway. Cyrus is stopped by PID whatever the outcome.
+CYRUS_DIR := $(CURDIR)/integration-tests/.work/cyrus
+CYRUS := python3 integration-tests/cyrus/cyrus.py
+jmap: build $(VENV)/.installed
+	command -v litmus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus; }
+	if [ -f $(CYRUS_DIR)/pid ]; then $(CYRUS) stop $(CYRUS_DIR); fi
+	rm -rf $(CYRUS_DIR)
+	$(CYRUS) start $(CYRUS_DIR) >/dev/null
+	status=0; set -a; . $(CYRUS_DIR)/env; set +a; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run -p store-jmap --features cyrus-tests --locked --no-fail-fast || status=$$?; \
+	else \
+	  $(CARGO) test -p store-jmap --features cyrus-tests --locked --no-fail-fast || status=$$?; \
+	fi; \
+	CALDAV_TEST_BACKEND=jmap CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python || status=$$?; \
+	$(CYRUS) stop $(CYRUS_DIR); \
+	exit $$status
 
 # Python 3 from the machine; Debian's python3-venv is installed only when venv is missing.
 $(VENV)/.installed: $(REQUIREMENTS)

@@ -14,9 +14,11 @@ and appends what arrives to DIR/syslog, and removes the socket when it stops.
 """
 
 import base64
+import fcntl
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import socket
@@ -160,6 +162,14 @@ def run_as_cyrus(args, **kw):
 
 def add_user(d, name, password):
     d = pathlib.Path(d)
+    # Tests create users from parallel processes; saslpasswd2 rewrites one Berkeley DB file,
+    # and two at once can lose a user.
+    with open(d / "users.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _add_user(d, name, password)
+
+
+def _add_user(d, name, password):
     subprocess.run(
         ["saslpasswd2", "-p", "-c", "-f", str(d / "sasldb2"), "-u", REALM, name],
         input=password, text=True, check=True, capture_output=True,
@@ -183,7 +193,7 @@ def read_env(d):
     path = pathlib.Path(d) / "env"
     if not path.exists():
         return {}
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: shlex.split(v)[0] if v else "" for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)}
 
 
 def start(d):
@@ -216,7 +226,7 @@ def start(d):
         "CYRUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CYRUS_USERS": json.dumps(USERS),
     }
-    (d / "env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    (d / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if master.poll() is not None:
@@ -283,7 +293,7 @@ def main(argv):
         SyslogSink.run(argv[1])
     elif len(argv) == 2 and argv[0] == "start":
         env = start(argv[1])
-        print("".join(f"{k}={v}\n" for k, v in env.items()), end="")
+        print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) == 2 and argv[0] == "stop":
         stop(argv[1])
     elif len(argv) == 4 and argv[0] == "user":

@@ -1,4 +1,6 @@
-"""Starts the real gateway binary on 127.0.0.1 with a fresh embedded store, over real TLS.
+"""Starts the real gateway binary on 127.0.0.1 over real TLS, on a fresh embedded store, or
+with CALDAV_TEST_BACKEND=jmap in front of the Cyrus IMAP server that
+`integration-tests/cyrus/cyrus.py start` runs (CYRUS_JMAP_URL; its users are the ones below).
 
 The binary comes from CALDAV_GATEWAY_BIN (the Makefile builds it). Each server listens on a
 port it picked itself (port 0, read back from its start-up line), is stopped by PID when its
@@ -22,6 +24,9 @@ LISTENING = re.compile(r"listening on (https?://\S+)")
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
+BACKEND = os.environ.get("CALDAV_TEST_BACKEND", "embedded")
+# Where outside suites write their full output, below integration-tests/.work/.
+RESULTS_DIR = "results" if BACKEND == "embedded" else f"results-{BACKEND}"
 
 # Gateways currently running, so a failing test's report can show their logs.
 _running = []
@@ -62,6 +67,9 @@ def _env(data_dir, extra):
             "GATEWAY__LOG__LEVEL": "info",
         }
     )
+    if BACKEND == "jmap":
+        env["GATEWAY__BACKEND__KIND"] = "jmap"
+        env["GATEWAY__BACKEND__JMAP__URL"] = os.environ["CYRUS_JMAP_URL"]
     env.update(extra)
     return env
 
@@ -82,7 +90,7 @@ def start_gateway(extra_env=None):
     data_dir = tempfile.mkdtemp(prefix="caldav-gateway-test-")
     env = _env(data_dir, extra_env or {})
     try:
-        for user, password in USERS.items():
+        for user, password in USERS.items() if BACKEND == "embedded" else ():
             added = subprocess.run(
                 [binary, "user", "add", user, "--password", password, "--email", f"{user}@example.com"],
                 env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ import caldav
 import pytest
 from caldav.lib import error
 
+from conftest import BACKEND
 from icalendar_samples import event, todo
 
 
@@ -51,7 +52,13 @@ def test_discovery_from_the_bare_host_finds_the_default_calendar_and_task_list(p
 
 def test_calendar_user_address_is_the_users_mail_address(principal):
     addresses = [str(a) for a in principal.calendar_user_address_set()]
-    assert addresses[0] == "mailto:alice@example.com"
+    if BACKEND == "embedded":
+        # `user add --email alice@example.com` in conftest.
+        assert addresses[0] == "mailto:alice@example.com"
+    else:
+        # The test Cyrus knows no address for a plain login (its JMAP identities are empty),
+        # so the gateway offers no made-up mailto:, only the principal.
+        assert addresses == ["/dav/principals/alice/"] or addresses[0].startswith("mailto:alice@"), addresses
 
 
 def test_created_calendar_is_listed_with_its_name_and_deleted(principal):
@@ -174,4 +181,9 @@ def test_ctag_changes_on_every_change_and_only_then(principal, fresh_calendar):
     assert read_ctag() == c2
     saved.delete()
     c3 = read_ctag()
-    assert c3 not in (c0, c1, c2)
+    if BACKEND == "embedded":
+        assert c3 not in (c0, c1, c2)
+    else:
+        # The JMAP backend's state names the calendar's content (its message ids): empty
+        # again is c0 again, and a client holding c0 indeed has nothing to fetch.
+        assert c3 not in (c1, c2)

@@ -5,6 +5,7 @@ reports a deviation not listed below; each listed one is shared by Cyrus IMAP or
 (per the caldav library's own compatibility records) and names the issue that will close it.
 """
 
+from conftest import RESULTS_DIR
 import json
 import os
 import pathlib
@@ -13,7 +14,7 @@ import subprocess
 import sys
 
 # Each run writes here (ignored by git); integration-tests/results/ holds a dated snapshot.
-RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / "results"
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / RESULTS_DIR
 
 ACCEPTED = {
     "scheduling": "RFC 6638 scheduling is a later issue; Radicale lacks it too",

@@ -4,9 +4,11 @@ Every refusal is checked twice: the status (and DAV precondition element where R
 RFC 4918 name one), and that the store did not change.
 """
 
+import concurrent.futures
 import re
 import socket
 import ssl
+import threading
 import uuid
 
 import httpx
@@ -285,3 +287,35 @@ def test_unknown_sync_token_is_refused_with_valid_sync_token(alice):
     # RFC 6578 §3.2: 403 with <D:error><D:valid-sync-token/></D:error>; the client then syncs afresh.
     assert response.status_code == 403
     assert "valid-sync-token" in response.text
+
+
+def test_concurrent_puts_with_the_same_if_match_have_exactly_one_winner(gateway):
+    """Ten clients update the same event from the same ETag at once: one wins (204), nine get
+    412, and the stored body is the winner's. On JMAP this holds through ifInState."""
+    path = unique_path()
+    uid = str(uuid.uuid4())
+
+    def body(summary):
+        return (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//integration//tests//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nSUMMARY:{summary}\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    first = put_event(Http(gateway, "alice"), path, body("original"))
+    assert first.status_code == 201
+    etag = first.headers["ETag"]
+    barrier = threading.Barrier(10)
+
+    def contender(i):
+        http = Http(gateway, "alice")
+        barrier.wait(timeout=30)
+        return i, put_event(http, path, body(f"writer {i}"), **{"If-Match": etag}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(contender, range(10)))
+    winners = [i for i, status in outcomes if status == 204]
+    assert len(winners) == 1, outcomes
+    assert sorted(status for _, status in outcomes) == [204] + [412] * 9, outcomes
+    stored = Http(gateway, "alice").request("GET", path)
+    assert f"SUMMARY:writer {winners[0]}\r\n" in stored.text

@@ -13,13 +13,14 @@ litmus talks TLS through neon/GnuTLS, which trusts only the system store, so thi
 serves plain HTTP on 127.0.0.1 (explicitly configured, as behind a TLS-terminating proxy).
 """
 
+from conftest import RESULTS_DIR
 import pathlib
 import re
 import shutil
 import subprocess
 import tempfile
 
-RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / "results"
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / RESULTS_DIR
 SUITES = ["basic", "copymove", "props", "locks", "http"]
 ALLOWED_WARNINGS = {
     "server does not claim Class 2 compliance": "LOCK is optional for CalDAV; see above",

@@ -5,6 +5,7 @@ Only limitations the gateway truly has are declared to the suite, each with its 
 (`DECLARED`); everything else must pass. Output is recorded in integration-tests/results/.
 """
 
+from conftest import RESULTS_DIR
 import os
 import pathlib
 import subprocess
@@ -15,7 +16,7 @@ import caldav
 
 WORK = pathlib.Path(__file__).resolve().parents[1] / ".work"
 # Each run writes here (ignored by git); integration-tests/results/ holds a dated snapshot.
-RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / "results"
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / RESULTS_DIR
 
 DECLARED = {
     # RFC 6638 scheduling comes with a later issue.

@@ -65,6 +65,8 @@ impl Default for TlsConfig {
 pub enum BackendKind {
     #[default]
     Embedded,
+    /// A JMAP mail server (RFC 8620/8621), e.g. Cyrus IMAP or Stalwart.
+    Jmap,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -72,6 +74,42 @@ pub enum BackendKind {
 pub struct BackendConfig {
     pub kind: BackendKind,
     pub embedded: EmbeddedConfig,
+    pub jmap: JmapConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JmapConfig {
+    /// The JMAP session resource, e.g. `https://mail.example/.well-known/jmap`.
+    pub url: String,
+    /// Top-level mailbox holding the calendar folders.
+    pub calendar_folder: String,
+    /// Milliseconds a validated view of an account is served without asking the server
+    /// (0 to 5000): a change made in the mail store shows up no later than this.
+    pub freshness_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    /// Idle connections kept open to the mail server.
+    pub pool_max_idle: usize,
+    /// HTTP/2 to the mail server (h2c by prior knowledge for http:// URLs).
+    pub http2: bool,
+    /// MiB of calendar data kept in memory (bodies are immutable, so never stale).
+    pub blob_cache_mib: u64,
+}
+
+impl Default for JmapConfig {
+    fn default() -> Self {
+        JmapConfig {
+            url: String::new(),
+            calendar_folder: "Calendars".into(),
+            freshness_ms: 0,
+            connect_timeout_ms: 3000,
+            request_timeout_ms: 15000,
+            pool_max_idle: 32,
+            http2: true,
+            blob_cache_mib: 64,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -235,6 +273,33 @@ impl Config {
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             let setting = if self.tls.cert.is_some() { "tls.key" } else { "tls.cert" };
             return Err(ConfigError::Invalid { setting, reason: "tls.cert and tls.key go together".into() });
+        }
+        if self.backend.kind == BackendKind::Jmap {
+            let jmap = &self.backend.jmap;
+            if !(jmap.url.starts_with("http://") || jmap.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.url",
+                    reason: "an http:// or https:// URL of the JMAP session resource is required".into(),
+                });
+            }
+            if jmap.freshness_ms > 5000 {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.freshness_ms",
+                    reason: "at most 5000".into(),
+                });
+            }
+            if jmap.connect_timeout_ms == 0 || jmap.request_timeout_ms == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.request_timeout_ms",
+                    reason: "timeouts must be > 0".into(),
+                });
+            }
+            if jmap.calendar_folder.is_empty() || jmap.calendar_folder.contains('/') {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.calendar_folder",
+                    reason: "a top-level mailbox name".into(),
+                });
+            }
         }
         if self.limits.max_request_body == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_request_body", reason: "must be > 0".into() });

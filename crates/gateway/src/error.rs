@@ -8,7 +8,7 @@
 //! | `NotFound` / `Forbidden` / `QuotaExceeded` | 404 / 403 + `<D:need-privileges/>` / 507 |
 //! | `PreconditionFailed` | 412 |
 //! | `UidConflict` | 403 + `<C:no-uid-conflict><D:href>` |
-//! | `Unavailable` | 503 + `Retry-After` |
+//! | `Unavailable` / `BadGateway` / `Timeout` | 503 / 502 / 504, each with `Retry-After` |
 //! | `Internal` | 500, details only in the log |
 
 use axum::response::{IntoResponse, Response};
@@ -91,7 +91,7 @@ impl IntoResponse for GatewayError {
             }
             GatewayError::Timeout => {
                 tracing::warn!("request timed out");
-                unavailable(None)
+                unavailable(StatusCode::SERVICE_UNAVAILABLE, None)
             }
             GatewayError::Store(error) => store_error_response(error),
         }
@@ -123,7 +123,15 @@ fn store_error_response(error: StoreError) -> Response {
         }
         StoreError::Unavailable { retry_after, source } => {
             tracing::warn!(error = %source, "mail store unavailable");
-            unavailable(retry_after.map(|d| d.as_secs().max(1)))
+            unavailable(StatusCode::SERVICE_UNAVAILABLE, retry_after.map(|d| d.as_secs().max(1)))
+        }
+        StoreError::BadGateway(reason) => {
+            tracing::warn!(%reason, "mail store answered unusably");
+            unavailable(StatusCode::BAD_GATEWAY, None)
+        }
+        StoreError::Timeout(source) => {
+            tracing::warn!(error = %source, "mail store timed out");
+            unavailable(StatusCode::GATEWAY_TIMEOUT, None)
         }
         StoreError::Internal(source) => {
             tracing::error!(error = %source, "mail store failed");
@@ -132,8 +140,8 @@ fn store_error_response(error: StoreError) -> Response {
     }
 }
 
-fn unavailable(retry_after_secs: Option<u64>) -> Response {
-    let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
+fn unavailable(status: StatusCode, retry_after_secs: Option<u64>) -> Response {
+    let mut response = status.into_response();
     let secs = retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     response

@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gateway::config::{Config, LogFormat};
+use std::time::Duration;
+
+use gateway::config::{BackendKind, Config, LogFormat};
 use rand::distributions::{Alphanumeric, DistString};
 use store_embedded::EmbeddedBackend;
+use store_jmap::{JmapBackend, JmapOptions};
 
 /// sysexits.h EX_USAGE/EX_CONFIG style: a bad configuration is not a crash.
 const EXIT_CONFIG: u8 = 64;
@@ -120,19 +123,43 @@ fn init_tracing(config: &Config) {
 }
 
 async fn open_backend(config: &Config) -> anyhow::Result<EmbeddedBackend> {
+    if config.backend.kind != BackendKind::Embedded {
+        anyhow::bail!("users live in the mail server with backend.kind = \"jmap\"; manage them there");
+    }
     let dir = &config.backend.embedded.data_dir;
     EmbeddedBackend::open(dir).await.with_context(|| format!("opening the embedded store in {}", dir.display()))
 }
 
+fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
+    let c = &config.backend.jmap;
+    let options = JmapOptions {
+        url: c.url.clone(),
+        calendar_folder: c.calendar_folder.clone(),
+        freshness: Duration::from_millis(c.freshness_ms),
+        connect_timeout: Duration::from_millis(c.connect_timeout_ms),
+        request_timeout: Duration::from_millis(c.request_timeout_ms),
+        pool_max_idle: c.pool_max_idle,
+        http2: c.http2,
+        blob_cache_bytes: c.blob_cache_mib.saturating_mul(1024 * 1024),
+    };
+    JmapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.jmap: {e}"))
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let backend = open_backend(&config).await?;
-    if config.demo.enabled && backend.list_users().await?.is_empty() {
-        let password = random_password();
-        backend.add_user(&config.demo.user, &password, Some("Demo User"), None).await?;
-        println!("Created demo user '{}' with password: {password}", config.demo.user);
-        println!("(shown once; change it with: caldav-gateway user passwd {})", config.demo.user);
-    }
-    let state = gateway::AppState::new(Arc::new(backend), &config);
+    let backend: Arc<dyn store::Backend> = match config.backend.kind {
+        BackendKind::Embedded => {
+            let backend = open_backend(&config).await?;
+            if config.demo.enabled && backend.list_users().await?.is_empty() {
+                let password = random_password();
+                backend.add_user(&config.demo.user, &password, Some("Demo User"), None).await?;
+                println!("Created demo user '{}' with password: {password}", config.demo.user);
+                println!("(shown once; change it with: caldav-gateway user passwd {})", config.demo.user);
+            }
+            Arc::new(backend)
+        }
+        BackendKind::Jmap => Arc::new(jmap_backend(&config)?),
+    };
+    let state = gateway::AppState::new(backend, &config);
     gateway::serve::run(&config, gateway::app(state)).await
 }
 

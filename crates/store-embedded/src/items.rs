@@ -127,20 +127,6 @@ fn current_etag(tx: &Transaction<'_>, folder: i64, name: &str) -> Result<Option<
     .map(|e| e.map(ETag::new))
 }
 
-fn check(expected: &Expected, current: Option<ETag>) -> Result<(), StoreError> {
-    let holds = match (expected, &current) {
-        (Expected::Anything, _) => true,
-        (Expected::Absent, None) | (Expected::Present, Some(_)) => true,
-        (Expected::ETag(wanted), Some(actual)) => wanted == actual,
-        _ => false,
-    };
-    if holds {
-        Ok(())
-    } else {
-        Err(StoreError::PreconditionFailed { current })
-    }
-}
-
 pub(crate) fn put(
     tx: &Transaction<'_>,
     folder: &FolderRow,
@@ -153,7 +139,7 @@ pub(crate) fn put(
     }
     let current = current_etag(tx, folder.id, name)?;
     let created = current.is_none();
-    check(expected, current)?;
+    expected.check(current)?;
     let holder: Option<String> = tx
         .query_row(
             "SELECT name FROM items WHERE folder = ?1 AND uid = ?2 AND name <> ?3",
@@ -224,7 +210,7 @@ pub(crate) fn delete(
     if current.is_none() {
         return Err(StoreError::NotFound);
     }
-    check(expected, current)?;
+    expected.check(current)?;
     let modseq = folders::bump(tx, folder.id)?;
     tx.execute("DELETE FROM items WHERE folder = ?1 AND name = ?2", params![folder.id, name.as_str()])
         .map_err(to_store_error)?;

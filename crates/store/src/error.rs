@@ -40,6 +40,12 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// The mail system answered something unusable (not JSON, a protocol error): 502.
+    #[error("mail store answered unusably: {0}")]
+    BadGateway(String),
+    /// The mail system did not answer in time: 504.
+    #[error("mail store timed out")]
+    Timeout(#[source] BoxError),
     /// A fault inside the backend: 500, details only in the log.
     #[error("mail store failed")]
     Internal(#[source] BoxError),

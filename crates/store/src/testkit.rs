@@ -258,7 +258,9 @@ pub mod cases {
         assert_eq!(s.state(&folder.id).await.unwrap(), s1, "a refused write must not change the state");
         s.delete(&folder.id, &ItemName::new("x.ics"), Expected::Anything).await.unwrap();
         let s2 = s.state(&folder.id).await.unwrap();
-        assert!(s2 != s1 && s2 != s0);
+        // The folder holds what it held at s0 again; a backend whose state names the content
+        // may answer s0 again (see `State`), one with a counter answers something new.
+        assert_ne!(s2, s1);
     }
 
     pub async fn changes_since_reports_changed_and_removed(fixture: &dyn ContractFixture) {

@@ -56,7 +56,9 @@ string_newtype!(
 string_newtype!(
     /// Opaque version of a folder: equal states mean nothing changed. Used as getctag and as
     /// the RFC 6578 sync token, so it must change on every change of the folder's items or
-    /// properties, and only then.
+    /// properties, and only then. A state may recur only when the folder's content returns
+    /// exactly to what it was under that state (a backend that derives the state from the
+    /// content, like JMAP's, does this); the delta since such a state is then still right.
     State
 );
 string_newtype!(
@@ -341,6 +343,38 @@ pub enum Expected {
     Present,
     /// `If-Match: "etag"`: the item must exist with this ETag.
     ETag(ETag),
+}
+
+impl Expected {
+    /// Whether a write may go ahead on an item whose ETag is `current` (`None`: absent).
+    pub fn check(&self, current: Option<ETag>) -> Result<(), crate::StoreError> {
+        let holds = match (self, &current) {
+            (Expected::Anything, _) | (Expected::Absent, None) | (Expected::Present, Some(_)) => true,
+            (Expected::ETag(wanted), Some(actual)) => wanted == actual,
+            _ => false,
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(crate::StoreError::PreconditionFailed { current })
+        }
+    }
+}
+
+impl DeadPropertyChange {
+    /// Applies `changes` in order to `properties` (a set replaces, a remove drops).
+    pub fn apply_all(properties: &mut Vec<DeadProperty>, changes: &[DeadPropertyChange]) {
+        for change in changes {
+            properties.retain(|p| !(p.namespace == change.namespace && p.name == change.name));
+            if let Some(xml) = &change.xml {
+                properties.push(DeadProperty {
+                    namespace: change.namespace.clone(),
+                    name: change.name.clone(),
+                    xml: xml.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// What changed in a folder since a given state.

@@ -1,0 +1,173 @@
+//! What the backend remembers between requests (see the crate docs): account snapshots,
+//! validated before use; message entries and blobs, immutable and never validated; recent id
+//! lists per folder state, for sync-collection.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use moka::future::Cache as Moka;
+
+use crate::model::{Entry, FolderProps, Mailbox};
+use crate::JmapOptions;
+
+/// One account as last read from the server.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub mailbox_state: String,
+    pub email_state: String,
+    pub mailboxes: Vec<Mailbox>,
+    pub root: Option<String>,
+    /// Calendar folders: mailbox id and folder name, by name.
+    pub folders: Vec<(String, String)>,
+    /// Sorted message ids of each folder's mailbox.
+    pub ids: HashMap<String, Arc<Vec<String>>>,
+    pub validated: Instant,
+}
+
+/// Counters exposed for operators: a warm "anything changed?" poll should be a validation
+/// hit (one cheap request) or a fresh hit (none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Snapshot served without asking the server (inside the freshness window).
+    pub snapshot_fresh: u64,
+    /// Snapshot confirmed by one state request.
+    pub snapshot_validated: u64,
+    /// Snapshot rebuilt (cold, or the account changed).
+    pub snapshot_rebuilt: u64,
+    pub entry_hits: u64,
+    pub entry_misses: u64,
+    pub blob_hits: u64,
+    pub blob_misses: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    snapshot_fresh: AtomicU64,
+    snapshot_validated: AtomicU64,
+    snapshot_rebuilt: AtomicU64,
+    entry_hits: AtomicU64,
+    entry_misses: AtomicU64,
+    blob_hits: AtomicU64,
+    blob_misses: AtomicU64,
+}
+
+/// (message id, item name) of every item of a folder in one state.
+type Pairs = Arc<Vec<(String, String)>>;
+
+pub(crate) struct Cache {
+    pub snapshots: Moka<String, Arc<Snapshot>>,
+    entries: Moka<(String, String), Arc<Entry>>,
+    blobs: Moka<(String, String), Bytes>,
+    props: Moka<(String, String), Arc<FolderProps>>,
+    /// (account, mailbox, folder state) -> (message id, item name) of that state.
+    history: Moka<(String, String, String), Pairs>,
+    freshness: Duration,
+    counters: Counters,
+}
+
+pub(crate) enum Freshness {
+    Fresh(Arc<Snapshot>),
+    Stale(Option<Arc<Snapshot>>),
+}
+
+impl Cache {
+    pub fn new(options: &JmapOptions) -> Cache {
+        Cache {
+            snapshots: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build(),
+            entries: Moka::builder().max_capacity(2_000_000).build(),
+            blobs: Moka::builder()
+                .max_capacity(options.blob_cache_bytes)
+                .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
+                .build(),
+            props: Moka::builder().max_capacity(100_000).build(),
+            history: Moka::builder()
+                .max_capacity(50_000_000)
+                .weigher(|_, v: &Arc<Vec<(String, String)>>| u32::try_from(v.len() + 1).unwrap_or(u32::MAX))
+                .time_to_idle(Duration::from_secs(7 * 24 * 3600))
+                .build(),
+            freshness: options.freshness,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The account's snapshot when it may be served without asking the server.
+    pub async fn snapshot(&self, account: &str) -> Freshness {
+        match self.snapshots.get(account).await {
+            Some(s) if s.validated.elapsed() < self.freshness => {
+                self.counters.snapshot_fresh.fetch_add(1, Ordering::Relaxed);
+                Freshness::Fresh(s)
+            }
+            other => Freshness::Stale(other),
+        }
+    }
+
+    pub fn validated(&self) {
+        self.counters.snapshot_validated.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rebuilt(&self) {
+        self.counters.snapshot_rebuilt.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub async fn entry(&self, account: &str, id: &str) -> Option<Arc<Entry>> {
+        let found = self.entries.get(&(account.to_owned(), id.to_owned())).await;
+        let counter = if found.is_some() { &self.counters.entry_hits } else { &self.counters.entry_misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub async fn put_entry(&self, account: &str, id: &str, entry: Entry) -> Arc<Entry> {
+        let entry = Arc::new(entry);
+        self.entries.insert((account.to_owned(), id.to_owned()), entry.clone()).await;
+        entry
+    }
+
+    pub async fn blob(&self, account: &str, blob: &str) -> Option<Bytes> {
+        let found = self.blobs.get(&(account.to_owned(), blob.to_owned())).await;
+        let counter = if found.is_some() { &self.counters.blob_hits } else { &self.counters.blob_misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub async fn put_blob(&self, account: &str, blob: &str, bytes: Bytes) {
+        self.blobs.insert((account.to_owned(), blob.to_owned()), bytes).await;
+    }
+
+    pub async fn props(&self, account: &str, blob: &str) -> Option<Arc<FolderProps>> {
+        self.props.get(&(account.to_owned(), blob.to_owned())).await
+    }
+
+    pub async fn put_props(&self, account: &str, blob: &str, props: FolderProps) -> Arc<FolderProps> {
+        let props = Arc::new(props);
+        self.props.insert((account.to_owned(), blob.to_owned()), props.clone()).await;
+        props
+    }
+
+    pub async fn history(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<Vec<(String, String)>>> {
+        self.history.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
+    }
+
+    pub async fn remember(&self, account: &str, mailbox: &str, state: &str, items: Vec<(String, String)>) {
+        let key = (account.to_owned(), mailbox.to_owned(), state.to_owned());
+        if !self.history.contains_key(&key) {
+            self.history.insert(key, Arc::new(items)).await;
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CacheStats {
+            snapshot_fresh: load(&c.snapshot_fresh),
+            snapshot_validated: load(&c.snapshot_validated),
+            snapshot_rebuilt: load(&c.snapshot_rebuilt),
+            entry_hits: load(&c.entry_hits),
+            entry_misses: load(&c.entry_misses),
+            blob_hits: load(&c.blob_hits),
+            blob_misses: load(&c.blob_misses),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The JMAP backend: the user's calendars live in the mail server they already have.
+//!
+//! # Mapping (JMAP Mail, RFC 8621)
+//!
+//! - A calendar folder is a Mailbox below one parent mailbox (`calendar_folder`, default
+//!   `Calendars`, created on first use). Nested plain WebDAV collections are nested mailboxes;
+//!   the folder name is the path of mailbox names below the parent, joined by `/`.
+//! - A calendar object is an Email whose single body part holds the iCalendar bytes exactly as
+//!   the client PUT them (Blob/upload, then `Email/set` create from that blob: `Email/import`
+//!   would refuse bare LF). Headers name it: `X-CalDAV-Resource` (the URL segment),
+//!   `X-CalDAV-UID`, and `X-CalDAV-Collection` (the mailbox id: identical bytes in two
+//!   calendars must still be two distinct messages, or Cyrus answers `alreadyExists`).
+//! - Messages put there by other mail clients show up too: the first `text/calendar` part is
+//!   the object, named `<email id>.ics`.
+//! - A folder's own properties (display name, colour, time zone, component set, dead
+//!   properties, kind) live in one more message of the mailbox, `X-CalDAV-Folder: properties`,
+//!   holding JSON; a folder without one is a calendar for every component type, named after
+//!   its mailbox.
+//!
+//! # Versions
+//!
+//! Messages are immutable in JMAP (only keywords and mailboxes change), so a message id names
+//! fixed content: an item's ETag is the blob id of its part (`G` + SHA-1 of the bytes, known
+//! as soon as the upload returns), and a folder's state is a digest of the ids of the
+//! messages in it, which changes exactly when an item or the folder's properties change, and
+//! stays the same across gateway restarts. JMAP's own states are account-wide (any new mail
+//! in the INBOX moves them), so they only tell the cache whether anything needs recomputing.
+//!
+//! # Cache
+//!
+//! Per account: the mailbox tree and the message ids of each calendar, tagged with the
+//! account's JMAP states, validated with one request (`Mailbox/get` + `Email/get` of no ids)
+//! before use, or not at all within `freshness`. What is known of a message id and the bytes
+//! of a blob never change, so they are cached without validation. Recent id lists are kept
+//! per folder state to answer sync-collection from a token.
+//!
+//! # Writes
+//!
+//! JMAP has no If-Match on messages. A write reads the folder at an account state S, checks the
+//! client's precondition there, and sends one `Email/set` with `ifInState: S` that creates the
+//! new message and destroys the old: of two concurrent writers exactly one succeeds, the other
+//! gets `stateMismatch`, re-reads, and then fails its precondition (or retries, bounded).
+
+mod cache;
+mod client;
+mod model;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use store::{Backend, Credentials, Session, StoreError};
+
+pub use cache::CacheStats;
+
+/// How to reach the mail server and how long to trust what it said.
+#[derive(Clone, Debug)]
+pub struct JmapOptions {
+    /// The session resource, e.g. `https://mail.example/.well-known/jmap`.
+    pub url: String,
+    /// Name of the top-level mailbox holding the calendar folders.
+    pub calendar_folder: String,
+    /// How long a validated account snapshot is served without asking again (at most a few
+    /// seconds: a change made elsewhere shows up no later than this).
+    pub freshness: Duration,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub pool_max_idle: usize,
+    /// HTTP/2 to the backend (h2c by prior knowledge for `http://` URLs).
+    pub http2: bool,
+    /// Bytes of blob content kept in memory.
+    pub blob_cache_bytes: u64,
+}
+
+impl Default for JmapOptions {
+    fn default() -> Self {
+        JmapOptions {
+            url: String::new(),
+            calendar_folder: "Calendars".into(),
+            freshness: Duration::ZERO,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(15),
+            pool_max_idle: 32,
+            http2: true,
+            blob_cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A JMAP mail server as the gateway's backend.
+pub struct JmapBackend {
+    shared: Arc<session::Shared>,
+}
+
+impl JmapBackend {
+    /// The user's mail address: the first identity that has one (RFC 8621 §6), else the
+    /// login name when it is an address. It becomes the calendar user address.
+    async fn mail_address(&self, account: &client::Account) -> Result<Option<String>, StoreError> {
+        if account.submission {
+            let using = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:submission"];
+            let calls = vec![("Identity/get", serde_json::json!({"accountId": account.account_id}))];
+            let r = self.shared.client.call_using(account, &using, calls).await?;
+            if let Ok(args) = client::response(&r, 0, "Identity/get") {
+                let found = args
+                    .get("list")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.get("email").and_then(serde_json::Value::as_str))
+                    .find(|e| e.contains('@'));
+                if let Some(email) = found {
+                    return Ok(Some(email.to_owned()));
+                }
+            }
+        }
+        Ok(account.username.contains('@').then(|| account.username.clone()))
+    }
+
+    pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
+        let client = client::Client::new(&options)?;
+        let cache = cache::Cache::new(&options);
+        Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options }) })
+    }
+
+    /// Hits and misses of the caches since start.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.shared.cache.stats()
+    }
+}
+
+#[async_trait]
+impl Backend for JmapBackend {
+    async fn login(&self, credentials: &Credentials) -> Result<Arc<dyn Session>, StoreError> {
+        let account = self.shared.client.login(&credentials.username, &credentials.password).await?;
+        let email = self.mail_address(&account).await?;
+        Ok(Arc::new(session::JmapSession::new(self.shared.clone(), account, email)))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // Any answer, even 401, proves the server is up.
+        match self.shared.client.login("", "").await {
+            Ok(_) | Err(StoreError::Unauthenticated) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! How mailboxes and messages read as folders and items (see the crate docs for the mapping).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use store::{ComponentSet, DeadProperty, ETag, FolderKind, ItemMeta, ItemName};
+
+pub const RESOURCE_HEADER: &str = "X-CalDAV-Resource";
+pub const UID_HEADER: &str = "X-CalDAV-UID";
+pub const COLLECTION_HEADER: &str = "X-CalDAV-Collection";
+pub const FOLDER_HEADER: &str = "X-CalDAV-Folder";
+/// Dead properties of an item (RFC 4918 §4), JSON: messages are immutable, so setting one
+/// rewrites the message with the same body part (same ETag).
+pub const PROPERTIES_HEADER: &str = "X-CalDAV-Properties";
+
+/// The properties asked of every message: enough to name it and find its part.
+pub fn email_properties() -> Value {
+    json!([
+        "id",
+        "receivedAt",
+        format!("header:{RESOURCE_HEADER}:asText"),
+        format!("header:{UID_HEADER}:asText"),
+        format!("header:{FOLDER_HEADER}:asText"),
+        format!("header:{PROPERTIES_HEADER}:asText"),
+        "bodyStructure"
+    ])
+}
+
+pub fn body_properties() -> Value {
+    json!(["partId", "blobId", "size", "type", "subParts"])
+}
+
+/// What a message of a calendar folder is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Item(ItemEntry),
+    /// The folder's properties message; `blob` holds the JSON.
+    Properties {
+        blob: String,
+    },
+    /// Mail without a calendar part: not shown.
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemEntry {
+    pub email_id: String,
+    pub name: ItemName,
+    /// Blob id of the part: the ETag.
+    pub blob: String,
+    pub size: u64,
+    pub received: SystemTime,
+    /// `None` for `text/calendar` (a calendar object).
+    pub content_type: Option<String>,
+    /// From our header; `None` for messages other clients put there.
+    pub uid: Option<String>,
+    pub properties: Vec<DeadProperty>,
+}
+
+impl ItemEntry {
+    pub fn meta(&self) -> ItemMeta {
+        ItemMeta {
+            name: self.name.clone(),
+            etag: ETag::new(self.blob.clone()),
+            size: self.size,
+            last_modified: self.received,
+            content_type: self.content_type.clone(),
+        }
+    }
+}
+
+/// Reads one `Email/get` list element.
+pub fn entry(email: &Value) -> Option<(String, Entry)> {
+    let id = email.get("id")?.as_str()?.to_owned();
+    let header =
+        |name: &str| email.get(format!("header:{name}:asText")).and_then(Value::as_str).map(|s| s.trim().to_owned());
+    let structure = email.get("bodyStructure")?;
+    if header(FOLDER_HEADER).as_deref() == Some("properties") {
+        let blob = structure.get("blobId")?.as_str()?.to_owned();
+        return Some((id, Entry::Properties { blob }));
+    }
+    let received = email
+        .get("receivedAt")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64))
+        .unwrap_or(UNIX_EPOCH);
+    let (part, name) = match header(RESOURCE_HEADER).filter(|n| !n.is_empty()) {
+        // Ours: the single part is the resource, whatever its type.
+        Some(name) => (structure, name),
+        None => (calendar_part(structure)?, format!("{id}.ics")),
+    };
+    let media_type =
+        part.get("type").and_then(Value::as_str).unwrap_or("application/octet-stream").to_ascii_lowercase();
+    let item = ItemEntry {
+        email_id: id.clone(),
+        name: ItemName::new(name),
+        blob: part.get("blobId")?.as_str()?.to_owned(),
+        size: part.get("size").and_then(Value::as_u64).unwrap_or(0),
+        received,
+        content_type: if media_type == "text/calendar" { None } else { Some(media_type) },
+        uid: header(UID_HEADER).filter(|u| !u.is_empty()),
+        properties: header(PROPERTIES_HEADER)
+            .and_then(|json| serde_json::from_str::<Vec<StoredProperty>>(&json).ok())
+            .map(|list| to_dead(&list))
+            .unwrap_or_default(),
+    };
+    Some((id, Entry::Item(item)))
+}
+
+/// The first `text/calendar` leaf, depth first (an invitation is often multipart/alternative).
+fn calendar_part(part: &Value) -> Option<&Value> {
+    // Cyrus lists `subParts: []` on leaves too.
+    if let Some(children) = part.get("subParts").and_then(Value::as_array).filter(|c| !c.is_empty()) {
+        return children.iter().find_map(calendar_part);
+    }
+    let media_type = part.get("type").and_then(Value::as_str)?;
+    media_type.eq_ignore_ascii_case("text/calendar").then_some(part)
+}
+
+/// The folder's properties message body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FolderProps {
+    pub collection: bool,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub order: Option<i64>,
+    pub timezone: Option<String>,
+    /// Component names; empty means every type.
+    pub components: Vec<String>,
+    pub properties: Vec<StoredProperty>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredProperty {
+    pub namespace: String,
+    pub name: String,
+    pub xml: String,
+}
+
+impl FolderProps {
+    pub fn kind(&self) -> FolderKind {
+        if self.collection {
+            FolderKind::Collection
+        } else {
+            FolderKind::Calendar
+        }
+    }
+
+    pub fn component_set(&self) -> ComponentSet {
+        if self.collection {
+            return ComponentSet::default();
+        }
+        let mut set = ComponentSet::default();
+        for name in &self.components {
+            if let Some(c) = store::Component::from_ical_name(name) {
+                set.insert(c);
+            }
+        }
+        if set.is_empty() {
+            ComponentSet::ALL
+        } else {
+            set
+        }
+    }
+
+    pub fn dead_properties(&self) -> Vec<DeadProperty> {
+        to_dead(&self.properties)
+    }
+
+    pub fn set_dead_properties(&mut self, properties: &[DeadProperty]) {
+        self.properties = to_stored(properties);
+    }
+
+    pub fn components_from(set: ComponentSet) -> Vec<String> {
+        if set == ComponentSet::ALL {
+            Vec::new()
+        } else {
+            set.iter().map(|c| c.ical_name().to_owned()).collect()
+        }
+    }
+}
+
+/// Sorted by name, as the contract returns them.
+pub fn to_dead(stored: &[StoredProperty]) -> Vec<DeadProperty> {
+    let mut list: Vec<DeadProperty> = stored
+        .iter()
+        .map(|p| DeadProperty { namespace: p.namespace.clone(), name: p.name.clone(), xml: p.xml.clone() })
+        .collect();
+    list.sort();
+    list
+}
+
+pub fn to_stored(properties: &[DeadProperty]) -> Vec<StoredProperty> {
+    properties
+        .iter()
+        .map(|p| StoredProperty { namespace: p.namespace.clone(), name: p.name.clone(), xml: p.xml.clone() })
+        .collect()
+}
+
+/// One mailbox as `Mailbox/get` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mailbox {
+    pub id: String,
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
+    list.iter()
+        .filter_map(|m| {
+            Some(Mailbox {
+                id: m.get("id")?.as_str()?.to_owned(),
+                name: m.get("name")?.as_str()?.to_owned(),
+                parent: m.get("parentId").and_then(Value::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// The calendar root and the folder name (path below the root) of every mailbox under it.
+pub fn folder_names(mailboxes: &[Mailbox], root_name: &str) -> (Option<String>, Vec<(String, String)>) {
+    let Some(root) = mailboxes.iter().find(|m| m.parent.is_none() && m.name == root_name) else {
+        return (None, Vec::new());
+    };
+    let by_id: HashMap<&str, &Mailbox> = mailboxes.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut names = Vec::new();
+    for mailbox in mailboxes {
+        let mut path = vec![mailbox.name.as_str()];
+        let mut parent = mailbox.parent.as_deref();
+        // Bounded: a malformed tree with a cycle must not hang a request.
+        let mut hops = 0;
+        let under_root = loop {
+            match parent {
+                Some(id) if id == root.id => break true,
+                Some(id) if hops < 64 => match by_id.get(id) {
+                    Some(m) => {
+                        path.push(m.name.as_str());
+                        parent = m.parent.as_deref();
+                        hops += 1;
+                    }
+                    None => break false,
+                },
+                _ => break false,
+            }
+        };
+        // A name with `/` cannot be a path segment of ours.
+        if under_root && path.iter().all(|segment| !segment.contains('/') && !segment.is_empty()) {
+            path.reverse();
+            names.push((mailbox.id.clone(), path.join("/")));
+        }
+    }
+    names.sort_by(|a, b| a.1.cmp(&b.1));
+    (Some(root.id.clone()), names)
+}
+
+/// A folder's state: a digest of its mailbox id and the ids of the messages in it.
+pub fn state_of(mailbox: &str, sorted_ids: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(mailbox.as_bytes());
+    for id in sorted_ids {
+        hasher.update(b"\n");
+        hasher.update(id.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..12])
+}
+
+/// The UID of an iCalendar body, for messages other clients put there (no UID header).
+pub fn scan_uid(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let unfolded = text.replace("\r\n ", "").replace("\r\n\t", "").replace("\n ", "").replace("\n\t", "");
+    unfolded.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        let name = name.split(';').next()?;
+        name.eq_ignore_ascii_case("UID").then(|| value.trim().to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn foreign_invitations_use_their_calendar_part_and_their_id() {
+        let email = json!({
+            "id": "M1", "receivedAt": "2026-01-01T00:00:00Z",
+            "bodyStructure": {"type": "multipart/alternative", "subParts": [
+                {"type": "text/plain", "blobId": "Gp", "size": 3, "subParts": []},
+                {"type": "TEXT/CALENDAR", "blobId": "Gc", "size": 10, "subParts": []}
+            ]}
+        });
+        let (_, Entry::Item(item)) = entry(&email).unwrap() else { panic!("not an item") };
+        assert_eq!((item.name.as_str(), item.blob.as_str(), item.content_type), ("M1.ics", "Gc", None));
+        let plain = json!({"id": "M2", "bodyStructure": {"type": "text/plain", "blobId": "Gp", "size": 3}});
+        assert!(entry(&plain).is_none());
+    }
+
+    #[test]
+    fn folder_names_are_paths_below_the_root() {
+        let list = mailboxes(&[
+            json!({"id": "r", "name": "Calendars", "parentId": null}),
+            json!({"id": "w", "name": "work", "parentId": "r"}),
+            json!({"id": "n", "name": "2026", "parentId": "w"}),
+            json!({"id": "i", "name": "Inbox", "parentId": null}),
+        ]);
+        let (root, names) = folder_names(&list, "Calendars");
+        assert_eq!(root.as_deref(), Some("r"));
+        assert_eq!(names, vec![("w".into(), "work".into()), ("n".into(), "work/2026".into())]);
+    }
+
+    #[test]
+    fn uid_is_found_in_folded_lines() {
+        assert_eq!(scan_uid(b"BEGIN:VEVENT\r\nUID:ab\r\n c\r\nEND:VEVENT\r\n").as_deref(), Some("abc"));
+    }
+}

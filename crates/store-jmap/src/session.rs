@@ -1,0 +1,749 @@
+//! One user's calendars over JMAP: the `Session` contract on top of `client` and `cache`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use store::{
+    Changes, Expected, Folder, FolderId, FolderKind, FolderPatch, Item, ItemMeta, ItemName, Listing, NewFolder,
+    NewItem, Principal, Session, State, StoreError, Stored,
+};
+
+use crate::cache::{Cache, Freshness, Snapshot};
+use crate::client::{self, garbage, Account, Client};
+use crate::model::{self, Entry, FolderProps, ItemEntry};
+use crate::JmapOptions;
+
+/// How often a write re-reads and retries when the account changed under it.
+const WRITE_ATTEMPTS: usize = 8;
+/// Ids asked for in one `Email/get` or returned by one `Email/query` page.
+const PAGE: usize = 1024;
+/// Blob downloads in flight at once for one request.
+const DOWNLOADS_IN_FLIGHT: usize = 16;
+
+pub(crate) struct Shared {
+    pub client: Client,
+    pub cache: Cache,
+    pub options: JmapOptions,
+}
+
+pub(crate) struct JmapSession {
+    shared: Arc<Shared>,
+    account: Account,
+    principal: Principal,
+}
+
+impl JmapSession {
+    pub fn new(shared: Arc<Shared>, account: Account, email: Option<String>) -> Self {
+        let user = account.username.clone();
+        let principal = Principal { user: user.clone(), display_name: user, email };
+        JmapSession { shared, account, principal }
+    }
+
+    fn id(&self) -> &str {
+        &self.account.account_id
+    }
+
+    async fn call(&self, calls: Vec<(&str, Value)>) -> Result<Vec<client::Invocation>, StoreError> {
+        self.shared.client.call(&self.account, calls).await
+    }
+
+    /// The account as the server has it now (or within the freshness window).
+    async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let cache = &self.shared.cache;
+        let cached = match cache.snapshot(self.id()).await {
+            Freshness::Fresh(snapshot) => return Ok(snapshot),
+            Freshness::Stale(cached) => cached,
+        };
+        if let Some(cached) = cached {
+            let states = self.states().await?;
+            if states == (cached.mailbox_state.clone(), cached.email_state.clone()) {
+                cache.validated();
+                let renewed = Arc::new(Snapshot {
+                    mailbox_state: cached.mailbox_state.clone(),
+                    email_state: cached.email_state.clone(),
+                    mailboxes: cached.mailboxes.clone(),
+                    root: cached.root.clone(),
+                    folders: cached.folders.clone(),
+                    ids: cached.ids.clone(),
+                    validated: Instant::now(),
+                });
+                cache.snapshots.insert(self.id().to_owned(), renewed.clone()).await;
+                return Ok(renewed);
+            }
+        }
+        self.rebuild().await
+    }
+
+    /// Mailbox and Email states in one request: the cheap "anything changed?" question.
+    async fn states(&self) -> Result<(String, String), StoreError> {
+        let r = self
+            .call(vec![
+                ("Mailbox/get", json!({"accountId": self.id(), "ids": []})),
+                ("Email/get", json!({"accountId": self.id(), "ids": []})),
+            ])
+            .await?;
+        Ok((state(client::response(&r, 0, "Mailbox/get")?)?, state(client::response(&r, 1, "Email/get")?)?))
+    }
+
+    async fn rebuild(&self) -> Result<Arc<Snapshot>, StoreError> {
+        // The states first: ids read afterwards are at least as new, so a change in between
+        // makes the next validation rebuild rather than serve something stale.
+        let r = self
+            .call(vec![
+                ("Email/get", json!({"accountId": self.id(), "ids": []})),
+                ("Mailbox/get", json!({"accountId": self.id(), "properties": ["id", "name", "parentId"]})),
+            ])
+            .await?;
+        let email_state = state(client::response(&r, 0, "Email/get")?)?;
+        let mailbox_args = client::response(&r, 1, "Mailbox/get")?;
+        let mailbox_state = state(mailbox_args)?;
+        let list = mailbox_args.get("list").and_then(Value::as_array).ok_or_else(|| garbage("Mailbox/get list"))?;
+        let mailboxes = model::mailboxes(list);
+        let (root, folders) = model::folder_names(&mailboxes, &self.shared.options.calendar_folder);
+        let ids = self.mailbox_ids(folders.iter().map(|(id, _)| id.as_str()).collect()).await?;
+        self.shared.cache.rebuilt();
+        let snapshot =
+            Arc::new(Snapshot { mailbox_state, email_state, mailboxes, root, folders, ids, validated: Instant::now() });
+        self.shared.cache.snapshots.insert(self.id().to_owned(), snapshot.clone()).await;
+        Ok(snapshot)
+    }
+
+    /// Sorted message ids of each mailbox, every mailbox in one request per page.
+    async fn mailbox_ids(&self, mailboxes: Vec<&str>) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
+        let mut result: HashMap<String, Vec<String>> =
+            mailboxes.iter().map(|m| ((*m).to_owned(), Vec::new())).collect();
+        let mut pending: Vec<&str> = mailboxes;
+        let mut position = 0usize;
+        while !pending.is_empty() {
+            let calls = pending
+                .iter()
+                .map(|m| ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": m}, "position": position, "limit": PAGE})))
+                .collect();
+            let r = self.call(calls).await?;
+            let mut more = Vec::new();
+            for (i, mailbox) in pending.iter().enumerate() {
+                let args = client::response(&r, i, "Email/query")?;
+                let ids = args.get("ids").and_then(Value::as_array).ok_or_else(|| garbage("Email/query ids"))?;
+                let list = result.entry((*mailbox).to_owned()).or_default();
+                list.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+                if ids.len() >= PAGE {
+                    more.push(*mailbox);
+                }
+            }
+            pending = more;
+            position += PAGE;
+        }
+        Ok(result
+            .into_iter()
+            .map(|(m, mut ids)| {
+                ids.sort();
+                ids.dedup();
+                (m, Arc::new(ids))
+            })
+            .collect())
+    }
+
+    /// What each message is, from the cache or one `Email/get` per page of unknown ids.
+    async fn entries(&self, ids: &[String]) -> Result<Vec<(String, Arc<Entry>)>, StoreError> {
+        let cache = &self.shared.cache;
+        let mut known = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match cache.entry(self.id(), id).await {
+                Some(entry) => known.push((id.clone(), entry)),
+                None => missing.push(id.clone()),
+            }
+        }
+        for page in missing.chunks(PAGE) {
+            let r = self
+                .call(vec![(
+                    "Email/get",
+                    json!({"accountId": self.id(), "ids": page, "properties": model::email_properties(),
+                           "bodyProperties": model::body_properties()}),
+                )])
+                .await?;
+            let args = client::response(&r, 0, "Email/get")?;
+            for email in args.get("list").and_then(Value::as_array).into_iter().flatten() {
+                let (id, entry) = match model::entry(email) {
+                    Some(found) => found,
+                    None => match email.get("id").and_then(Value::as_str) {
+                        Some(id) => (id.to_owned(), Entry::Other),
+                        None => continue,
+                    },
+                };
+                let entry = cache.put_entry(self.id(), &id, entry).await;
+                known.push((id, entry));
+            }
+        }
+        known.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(known)
+    }
+
+    /// The items of a set of message ids, each name once (the lowest id keeps a duplicated
+    /// name; the others show under their own id).
+    async fn items(&self, ids: &[String]) -> Result<(Vec<ItemEntry>, Option<String>), StoreError> {
+        let mut items: Vec<ItemEntry> = Vec::new();
+        let mut names = HashSet::new();
+        let mut properties = None;
+        for (id, entry) in self.entries(ids).await? {
+            match entry.as_ref() {
+                Entry::Item(item) => {
+                    let mut item = item.clone();
+                    if !names.insert(item.name.clone()) {
+                        item.name = ItemName::new(format!("{id}.ics"));
+                        names.insert(item.name.clone());
+                    }
+                    items.push(item);
+                }
+                Entry::Properties { blob } => {
+                    // Two properties messages (a race of two PROPPATCHes over IMAP): the lowest id wins.
+                    if properties.is_none() {
+                        properties = Some(blob.clone());
+                    }
+                }
+                Entry::Other => {}
+            }
+        }
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok((items, properties))
+    }
+
+    async fn blob(&self, blob: &str) -> Result<Bytes, StoreError> {
+        if let Some(bytes) = self.shared.cache.blob(self.id(), blob).await {
+            return Ok(bytes);
+        }
+        let bytes = self.shared.client.download(&self.account, blob).await?;
+        self.shared.cache.put_blob(self.id(), blob, bytes.clone()).await;
+        Ok(bytes)
+    }
+
+    async fn props(&self, blob: Option<&str>) -> Result<Arc<FolderProps>, StoreError> {
+        let Some(blob) = blob else { return Ok(Arc::new(FolderProps::default())) };
+        if let Some(props) = self.shared.cache.props(self.id(), blob).await {
+            return Ok(props);
+        }
+        let bytes = self.blob(blob).await?;
+        // Unreadable JSON (written by something else) reads as no properties, not an outage.
+        let props = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok(self.shared.cache.put_props(self.id(), blob, props).await)
+    }
+
+    async fn folder_of(&self, snapshot: &Snapshot, mailbox: &str, name: &str) -> Result<Folder, StoreError> {
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (items, properties) = self.items(&ids).await?;
+        self.remember(mailbox, &ids, &items).await;
+        let props = self.props(properties.as_deref()).await?;
+        Ok(Folder {
+            id: FolderId::new(mailbox),
+            name: name.to_owned(),
+            kind: props.kind(),
+            display_name: props.display_name.clone(),
+            description: props.description.clone(),
+            color: props.color.clone(),
+            order: props.order,
+            timezone: props.timezone.clone(),
+            components: props.component_set(),
+            state: State::new(model::state_of(mailbox, &ids)),
+            read_only: false,
+            properties: props.dead_properties(),
+        })
+    }
+
+    /// A folder's mailbox id and name, if the snapshot has it.
+    fn find<'a>(snapshot: &'a Snapshot, folder: &FolderId) -> Result<&'a (String, String), StoreError> {
+        snapshot.folders.iter().find(|(id, _)| id == folder.as_str()).ok_or(StoreError::NotFound)
+    }
+
+    /// The account state and the folder's items read at or after it, in one request: what a
+    /// conditional write checks its precondition against.
+    async fn read_for_write(&self, mailbox: &str) -> Result<(String, Vec<ItemEntry>, Option<String>), StoreError> {
+        let r = self
+            .call(vec![
+                ("Email/get", json!({"accountId": self.id(), "ids": []})),
+                ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": mailbox}, "limit": 100_000})),
+            ])
+            .await?;
+        let state = state(client::response(&r, 0, "Email/get")?)?;
+        let args = client::response(&r, 1, "Email/query")?;
+        let mut ids: Vec<String> = args
+            .get("ids")
+            .and_then(Value::as_array)
+            .ok_or_else(|| garbage("Email/query ids"))?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        let total = args.get("total").and_then(Value::as_u64).unwrap_or(0);
+        if (ids.len() as u64) < total {
+            // Larger than one query answers: page through (the state check still guards it).
+            ids = self.mailbox_ids(vec![mailbox]).await?.remove(mailbox).map(|v| v.to_vec()).unwrap_or_default();
+        }
+        ids.sort();
+        let (items, properties) = self.items(&ids).await?;
+        Ok((state, items, properties))
+    }
+
+    /// One `Email/set` guarded by `ifInState`; `Ok(None)` when the account changed first.
+    async fn guarded_set(
+        &self,
+        state: &str,
+        create: Option<Value>,
+        destroy: Vec<String>,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let mut args = Map::new();
+        args.insert("accountId".into(), json!(self.id()));
+        args.insert("ifInState".into(), json!(state));
+        if let Some(create) = create {
+            args.insert("create".into(), json!({ "new": create }));
+        }
+        if !destroy.is_empty() {
+            args.insert("destroy".into(), json!(destroy));
+        }
+        let r = self.call(vec![("Email/set", Value::Object(args))]).await?;
+        if client::is_state_mismatch(&r, 0) {
+            return Ok(None);
+        }
+        let args = client::response(&r, 0, "Email/set")?;
+        if let Some(failed) = args.get("notCreated").and_then(|v| v.get("new")) {
+            return Err(set_error(failed));
+        }
+        if let Some(failed) = args.get("notDestroyed").and_then(Value::as_object).and_then(|m| m.values().next()) {
+            // Already gone is what the caller wanted; anything else is a failure.
+            if failed.get("type").and_then(Value::as_str) != Some("notFound") {
+                return Err(set_error(failed));
+            }
+        }
+        let created = args.pointer("/created/new/id").and_then(Value::as_str).map(str::to_owned);
+        self.shared.cache.snapshots.invalidate(self.id()).await;
+        Ok(Some(created))
+    }
+
+    fn message(&self, mailbox: &str, name: &str, part: &Part<'_>, received: chrono::DateTime<chrono::Utc>) -> Value {
+        let mut email = json!({
+            "mailboxIds": { mailbox: true },
+            "keywords": { "$seen": true },
+            "subject": name,
+            "receivedAt": received.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            format!("header:{}:asText", model::RESOURCE_HEADER): name,
+            format!("header:{}:asText", model::COLLECTION_HEADER): mailbox,
+            "bodyStructure": { "type": part.content_type, "blobId": part.blob },
+        });
+        if let Some(map) = email.as_object_mut() {
+            if let Some(uid) = part.uid {
+                map.insert(format!("header:{}:asText", model::UID_HEADER), json!(uid));
+            }
+            if !part.properties.is_empty() {
+                let stored = serde_json::to_string(&model::to_stored(part.properties)).unwrap_or_default();
+                map.insert(format!("header:{}:asText", model::PROPERTIES_HEADER), json!(stored));
+            }
+        }
+        email
+    }
+
+    fn properties_message(&self, mailbox: &str, blob: &str) -> Value {
+        json!({
+            "mailboxIds": { mailbox: true },
+            "keywords": { "$seen": true },
+            "subject": "calendar properties",
+            "receivedAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            format!("header:{}:asText", model::FOLDER_HEADER): "properties",
+            format!("header:{}:asText", model::COLLECTION_HEADER): mailbox,
+            "bodyStructure": { "type": "application/json", "blobId": blob },
+        })
+    }
+
+    /// The UID of an item: from our header, else read from its body.
+    async fn uid_of(&self, item: &ItemEntry) -> Result<Option<String>, StoreError> {
+        if item.uid.is_some() || item.content_type.is_some() {
+            return Ok(item.uid.clone());
+        }
+        Ok(model::scan_uid(&self.blob(&item.blob).await?))
+    }
+
+    /// Replaces (or first writes) the folder's properties message.
+    async fn write_props(&self, mailbox: &str, props: &FolderProps) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
+        let blob = self.shared.client.upload(&self.account, Bytes::from(json), "application/json").await?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let (state, _, current) = self.read_for_write(mailbox).await?;
+            let destroy = match &current {
+                Some(old) if *old == blob => return Ok(()),
+                Some(_) => self.properties_ids(mailbox).await?,
+                None => Vec::new(),
+            };
+            if self.guarded_set(&state, Some(self.properties_message(mailbox, &blob)), destroy).await?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(busy())
+    }
+
+    /// Message ids of the folder's properties messages.
+    async fn properties_ids(&self, mailbox: &str) -> Result<Vec<String>, StoreError> {
+        let ids = self.mailbox_ids(vec![mailbox]).await?.remove(mailbox).unwrap_or_default();
+        Ok(self
+            .entries(&ids)
+            .await?
+            .into_iter()
+            .filter(|(_, e)| matches!(e.as_ref(), Entry::Properties { .. }))
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    async fn folder_by_name(&self, name: &str) -> Result<Folder, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, name) = snapshot.folders.iter().find(|(_, n)| n == name).ok_or(StoreError::NotFound)?.clone();
+        self.folder_of(&snapshot, &mailbox, &name).await
+    }
+}
+
+#[async_trait]
+impl Session for JmapSession {
+    fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    async fn folders(&self) -> Result<Vec<Folder>, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let mut folders = Vec::with_capacity(snapshot.folders.len());
+        for (mailbox, name) in &snapshot.folders {
+            folders.push(self.folder_of(&snapshot, mailbox, name).await?);
+        }
+        Ok(folders)
+    }
+
+    async fn folder(&self, name: &str) -> Result<Folder, StoreError> {
+        self.folder_by_name(name).await
+    }
+
+    async fn create_folder(&self, spec: &NewFolder) -> Result<Folder, StoreError> {
+        let snapshot = self.snapshot().await?;
+        if snapshot.folders.iter().any(|(_, n)| *n == spec.name) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let (parent_name, last) = match spec.name.rsplit_once('/') {
+            Some((parent, last)) => (Some(parent), last),
+            None => (None, spec.name.as_str()),
+        };
+        let mut create = Map::new();
+        let parent_id = match (parent_name, &snapshot.root) {
+            (Some(parent), _) => {
+                json!(snapshot.folders.iter().find(|(_, n)| n == parent).ok_or(StoreError::NotFound)?.0)
+            }
+            (None, Some(root)) => json!(root),
+            (None, None) => {
+                create.insert("root".into(), json!({"name": self.shared.options.calendar_folder, "parentId": null}));
+                json!("#root")
+            }
+        };
+        create.insert("folder".into(), json!({"name": last, "parentId": parent_id}));
+        let r = self.call(vec![("Mailbox/set", json!({"accountId": self.id(), "create": create}))]).await?;
+        let args = client::response(&r, 0, "Mailbox/set")?;
+        if let Some(failed) = args.pointer("/notCreated/folder").or_else(|| args.pointer("/notCreated/root")) {
+            return Err(set_error(failed));
+        }
+        let mailbox =
+            args.pointer("/created/folder/id").and_then(Value::as_str).ok_or_else(|| garbage("Mailbox/set created"))?;
+        self.shared.cache.snapshots.invalidate(self.id()).await;
+        let props = FolderProps {
+            collection: spec.kind == FolderKind::Collection,
+            display_name: spec.display_name.clone(),
+            description: spec.description.clone(),
+            color: spec.color.clone(),
+            order: spec.order,
+            timezone: spec.timezone.clone(),
+            components: if spec.kind == FolderKind::Collection {
+                Vec::new()
+            } else {
+                FolderProps::components_from(spec.components)
+            },
+            properties: Vec::new(),
+        };
+        let mut props = props;
+        props.set_dead_properties(&spec.properties);
+        if props != FolderProps::default() {
+            self.write_props(mailbox, &props).await?;
+        }
+        self.folder_by_name(&spec.name).await
+    }
+
+    async fn update_folder(&self, folder: &FolderId, patch: &FolderPatch) -> Result<Folder, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, name) = Self::find(&snapshot, folder)?.clone();
+        let current = self.folder_of(&snapshot, &mailbox, &name).await?;
+        let mut properties = current.properties.clone();
+        store::DeadPropertyChange::apply_all(&mut properties, &patch.properties);
+        let mut props = FolderProps {
+            collection: current.kind == FolderKind::Collection,
+            display_name: patch.display_name.apply(current.display_name),
+            description: patch.description.apply(current.description),
+            color: patch.color.apply(current.color),
+            order: patch.order.apply(current.order),
+            timezone: patch.timezone.apply(current.timezone),
+            components: if current.kind == FolderKind::Collection {
+                Vec::new()
+            } else {
+                FolderProps::components_from(current.components)
+            },
+            properties: Vec::new(),
+        };
+        props.set_dead_properties(&properties);
+        // A property change is a change of the collection even when the values are equal
+        // (the contract): a rewritten message has a new id, so the state moves.
+        self.write_props_always(&mailbox, &props).await?;
+        self.folder_by_name(&name).await
+    }
+
+    async fn delete_folder(&self, folder: &FolderId) -> Result<(), StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let destroy = json!({"accountId": self.id(), "destroy": [mailbox], "onDestroyRemoveEmails": true});
+        let mut outcome = self.destroy_mailbox(mailbox, destroy.clone()).await;
+        if let Err(StoreError::Rejected(reason)) = &outcome {
+            // Cyrus keeps a deleted mailbox as DELETED.<name>.<seconds>: deleting a second
+            // mailbox of the same name within one second collides. A unique name first
+            // makes the kept copy unique too.
+            if reason.contains("already exists") {
+                let unique = format!("deleted-{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+                let rename = json!({"accountId": self.id(), "update": {mailbox.as_str(): {"name": unique}}});
+                self.call(vec![("Mailbox/set", rename)]).await?;
+                outcome = self.destroy_mailbox(mailbox, destroy).await;
+            }
+        }
+        self.shared.cache.snapshots.invalidate(self.id()).await;
+        outcome
+    }
+
+    async fn state(&self, folder: &FolderId) -> Result<State, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (items, _) = self.items(&ids).await?;
+        self.remember(mailbox, &ids, &items).await;
+        Ok(State::new(model::state_of(mailbox, &ids)))
+    }
+
+    async fn set_item_properties(
+        &self,
+        folder: &FolderId,
+        name: &ItemName,
+        changes: &[store::DeadPropertyChange],
+    ) -> Result<(), StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
+        for _ in 0..WRITE_ATTEMPTS {
+            let (state, items, _) = self.read_for_write(&mailbox).await?;
+            let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
+            let mut properties = current.properties.clone();
+            store::DeadPropertyChange::apply_all(&mut properties, changes);
+            let uid = self.uid_of(current).await?;
+            let content_type = current.content_type.clone().unwrap_or_else(|| "text/calendar".into());
+            // Same part blob: the ETag stays; the new message id moves the folder's state.
+            let part =
+                Part { blob: &current.blob, content_type: &content_type, uid: uid.as_deref(), properties: &properties };
+            let message = self.message(&mailbox, name.as_str(), &part, chrono::Utc::now());
+            if self.guarded_set(&state, Some(message), vec![current.email_id.clone()]).await?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(busy())
+    }
+
+    async fn list(&self, folder: &FolderId) -> Result<Listing, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let state = model::state_of(mailbox, &ids);
+        let (items, _) = self.items(&ids).await?;
+        let history = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
+        self.shared.cache.remember(self.id(), mailbox, &state, history).await;
+        Ok(Listing { state: State::new(state), items: items.iter().map(ItemEntry::meta).collect() })
+    }
+
+    async fn get(&self, folder: &FolderId, names: &[ItemName]) -> Result<Vec<Item>, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (items, _) = self.items(&ids).await?;
+        let wanted: HashSet<&ItemName> = names.iter().collect();
+        let found: Vec<ItemEntry> = items.into_iter().filter(|i| wanted.contains(&i.name)).collect();
+        let mut result = Vec::with_capacity(found.len());
+        for chunk in found.chunks(DOWNLOADS_IN_FLIGHT) {
+            let mut tasks = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                tasks.push(async move { (item, self.blob(&item.blob).await) });
+            }
+            for (item, body) in futures_util::future::join_all(tasks).await {
+                match body {
+                    Ok(body) => result.push(Item { meta: item.meta(), body, properties: item.properties.clone() }),
+                    // Removed since the listing: simply absent, as the contract says.
+                    Err(StoreError::NotFound) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
+        let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
+        let size = item.body.len() as u64;
+        let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let (state, items, _) = self.read_for_write(&mailbox).await?;
+            let current = items.iter().find(|i| i.name == item.name);
+            expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
+            if let Some(current) = current {
+                if current.blob == blob {
+                    // The same bytes again: nothing to write, and Cyrus would refuse the twin.
+                    return Ok(Stored { meta: current.meta(), created: false, verbatim: true });
+                }
+            }
+            if item.component.is_some() {
+                for other in items.iter().filter(|i| i.name != item.name) {
+                    if self.uid_of(other).await?.as_deref() == Some(item.uid.as_str()) {
+                        return Err(StoreError::UidConflict { uid: item.uid.clone(), existing: other.name.clone() });
+                    }
+                }
+            }
+            let uid = item.component.is_some().then_some(item.uid.as_str());
+            // A replaced resource keeps its dead properties, as on the embedded store.
+            let properties = current.map(|c| c.properties.clone()).unwrap_or_default();
+            // receivedAt has whole seconds; the reported Last-Modified must equal a later read.
+            let received = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap_or_default();
+            let part = Part { blob: &blob, content_type: &content_type, uid, properties: &properties };
+            let message = self.message(&mailbox, item.name.as_str(), &part, received);
+            let destroy = current.map(|c| vec![c.email_id.clone()]).unwrap_or_default();
+            if self.guarded_set(&state, Some(message), destroy).await?.is_some() {
+                self.shared.cache.put_blob(self.id(), &blob, item.body.clone()).await;
+                let meta = ItemMeta {
+                    name: item.name.clone(),
+                    etag: store::ETag::new(blob),
+                    size,
+                    last_modified: SystemTime::from(received),
+                    content_type: item.content_type.clone(),
+                };
+                return Ok(Stored { meta, created: current.is_none(), verbatim: true });
+            }
+        }
+        Err(busy())
+    }
+
+    async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
+        for _ in 0..WRITE_ATTEMPTS {
+            let (state, items, _) = self.read_for_write(&mailbox).await?;
+            let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
+            expected.check(Some(store::ETag::new(current.blob.clone())))?;
+            if self.guarded_set(&state, None, vec![current.email_id.clone()]).await?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(busy())
+    }
+
+    async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let state = model::state_of(mailbox, &ids);
+        let (items, _) = self.items(&ids).await?;
+        let now: Vec<(String, String)> =
+            items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
+        self.shared.cache.remember(self.id(), mailbox, &state, now.clone()).await;
+        if since.as_str() == state {
+            return Ok(Changes::Delta { state: State::new(state), changed: Vec::new(), removed: Vec::new() });
+        }
+        // Only states this gateway has seen can be compared; any other token resyncs.
+        let Some(before) = self.shared.cache.history(self.id(), mailbox, since.as_str()).await else {
+            return Ok(Changes::Resync);
+        };
+        let before_pairs: HashSet<&(String, String)> = before.iter().collect();
+        let now_names: HashSet<&str> = now.iter().map(|(_, n)| n.as_str()).collect();
+        let changed = items
+            .iter()
+            .filter(|i| !before_pairs.contains(&(i.email_id.clone(), i.name.as_str().to_owned())))
+            .map(ItemEntry::meta)
+            .collect();
+        let mut removed: Vec<ItemName> = before
+            .iter()
+            .filter(|(_, n)| !now_names.contains(n.as_str()))
+            .map(|(_, n)| ItemName::new(n.clone()))
+            .collect();
+        removed.sort();
+        removed.dedup();
+        Ok(Changes::Delta { state: State::new(state), changed, removed })
+    }
+}
+
+impl JmapSession {
+    async fn destroy_mailbox(&self, mailbox: &str, args: Value) -> Result<(), StoreError> {
+        let r = self.call(vec![("Mailbox/set", args)]).await?;
+        let args = client::response(&r, 0, "Mailbox/set")?;
+        match args.get("notDestroyed").and_then(|m| m.get(mailbox)) {
+            None => Ok(()),
+            Some(failed) if failed.get("type").and_then(Value::as_str) == Some("notFound") => Err(StoreError::NotFound),
+            Some(failed) => Err(set_error(failed)),
+        }
+    }
+
+    /// Keeps the folder's (message id, name) pairs of this state for later deltas.
+    async fn remember(&self, mailbox: &str, ids: &[String], items: &[ItemEntry]) {
+        let state = model::state_of(mailbox, ids);
+        let pairs = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
+        self.shared.cache.remember(self.id(), mailbox, &state, pairs).await;
+    }
+
+    async fn write_props_always(&self, mailbox: &str, props: &FolderProps) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
+        for _ in 0..WRITE_ATTEMPTS {
+            // A fresh upload per attempt is not needed: the blob stays; the message differs
+            // by its receivedAt, so even equal JSON makes a new message.
+            let blob = self.shared.client.upload(&self.account, Bytes::from(json.clone()), "application/json").await?;
+            let (state, _, _) = self.read_for_write(mailbox).await?;
+            let destroy = self.properties_ids(mailbox).await?;
+            if self.guarded_set(&state, Some(self.properties_message(mailbox, &blob)), destroy).await?.is_some() {
+                return Ok(());
+            }
+        }
+        Err(busy())
+    }
+}
+
+/// The body part of an item message and the headers that describe it.
+struct Part<'a> {
+    blob: &'a str,
+    content_type: &'a str,
+    uid: Option<&'a str>,
+    properties: &'a [store::DeadProperty],
+}
+
+fn state(args: &Value) -> Result<String, StoreError> {
+    args.get("state").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| garbage("response without state"))
+}
+
+fn set_error(failed: &Value) -> StoreError {
+    let kind = failed.get("type").and_then(Value::as_str).unwrap_or("unknown");
+    let description = failed.get("description").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "overQuota" | "tooLarge" => StoreError::QuotaExceeded,
+        "forbidden" => StoreError::Forbidden(description.to_owned()),
+        "notFound" => StoreError::NotFound,
+        "alreadyExists" => StoreError::AlreadyExists,
+        _ => StoreError::Rejected(format!("{kind}: {description}")),
+    }
+}
+
+fn busy() -> StoreError {
+    StoreError::Unavailable {
+        retry_after: Some(std::time::Duration::from_secs(1)),
+        source: "the mail account kept changing during the write; gave up".into(),
+    }
+}

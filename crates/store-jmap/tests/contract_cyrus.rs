@@ -1,0 +1,53 @@
+//! The backend contract against a real Cyrus IMAP over JMAP. Needs the server that
+//! `integration-tests/cyrus/cyrus.py start DIR` runs; `make jmap-contract` does all of it.
+
+#![cfg(feature = "cyrus-tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail on the spot
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use store::testkit::ContractFixture;
+use store::{Backend, Credentials};
+use store_jmap::{JmapBackend, JmapOptions};
+
+struct Cyrus {
+    backend: Arc<JmapBackend>,
+    dir: String,
+}
+
+static USERS: AtomicU32 = AtomicU32::new(0);
+
+impl Cyrus {
+    fn new() -> Cyrus {
+        let dir = std::env::var("CYRUS_DIR").expect("CYRUS_DIR: run through `make jmap-contract`");
+        let url = std::env::var("CYRUS_JMAP_URL").expect("CYRUS_JMAP_URL: run through `make jmap-contract`");
+        let backend = JmapBackend::new(JmapOptions { url, ..JmapOptions::default() }).unwrap();
+        Cyrus { backend: Arc::new(backend), dir }
+    }
+}
+
+#[async_trait]
+impl ContractFixture for Cyrus {
+    fn backend(&self) -> Arc<dyn Backend> {
+        self.backend.clone()
+    }
+
+    async fn fresh_user(&self) -> Credentials {
+        let name = format!("c{}x{}", std::process::id(), USERS.fetch_add(1, Ordering::Relaxed));
+        let password = format!("{name}-secret");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../integration-tests/cyrus/cyrus.py");
+        let status = tokio::process::Command::new("python3")
+            .arg(script)
+            .args(["user", &self.dir, &name, &password])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "creating Cyrus user {name}");
+        Credentials { username: name, password }
+    }
+}
+
+store::contract_tests!(Cyrus::new());

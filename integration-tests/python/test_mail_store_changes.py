@@ -1,0 +1,129 @@
+"""Changes made in the mail store behind the gateway's back (IMAP, another JMAP client) show up
+in the next CalDAV poll: getctag moves and sync-collection reports them.
+
+Runs with the JMAP backend only (CALDAV_TEST_BACKEND=jmap, `make jmap`): the embedded store
+has no other way in.
+"""
+
+import base64
+import imaplib
+import json
+import os
+import re
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import BACKEND, USERS
+from test_http_semantics import Http, put_event
+
+pytestmark = pytest.mark.skipif(BACKEND != "jmap", reason="only a mail server behind the gateway has other clients")
+
+CALENDAR = "/dav/calendars/bob/calendar/"
+SYNC = (
+    '<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:">'
+    "<d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>"
+    "<d:prop><d:getetag/></d:prop></d:sync-collection>"
+)
+CTAG = (
+    '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/">'
+    "<d:prop><cs:getctag/><d:sync-token/></d:prop></d:propfind>"
+)
+
+
+def ctag_and_token(http):
+    response = http.request("PROPFIND", CALENDAR, headers={"Depth": "0"}, data=CTAG)
+    assert response.status_code == 207, response.text
+    ctag = re.search(r"<CS:getctag>([^<]+)</CS:getctag>", response.text).group(1)
+    token = re.search(r"<D:sync-token>([^<]+)</D:sync-token>", response.text).group(1)
+    return ctag, token
+
+
+def sync(http, token):
+    response = http.request("REPORT", CALENDAR, headers={"Depth": "1"}, data=SYNC.format(token=token))
+    assert response.status_code == 207, response.text
+    return response.text
+
+
+def jmap(calls, user="bob"):
+    """One JMAP request straight to Cyrus, as another mail client would send it."""
+    auth = "Basic " + base64.b64encode(f"{user}:{USERS[user]}".encode()).decode()
+    url = os.environ["CYRUS_JMAP_URL"]
+    request = urllib.request.Request(url, headers={"Authorization": auth})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        session = json.load(response)
+        api = urllib.parse.urljoin(response.url, session["apiUrl"])
+    account = session["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+    body = {
+        "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+        "methodCalls": [[name, dict(args, accountId=account), str(i)] for i, (name, args) in enumerate(calls)],
+    }
+    request = urllib.request.Request(api, data=json.dumps(body).encode(), headers={"Authorization": auth, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["methodResponses"]
+
+
+def invitation(uid):
+    """An invitation as a mail client files it: multipart/alternative with a text/calendar part."""
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//someone else//EN\r\nMETHOD:PUBLISH\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261210T090000Z\r\nDTEND:20261210T100000Z\r\n"
+        "SUMMARY:Filed by another mail client\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    message = (
+        "From: someone@example.com\r\nTo: bob@example.com\r\nSubject: Invitation\r\n"
+        "Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain\r\n\r\nSee the attached invitation.\r\n"
+        "--b1\r\nContent-Type: text/calendar; charset=utf-8; method=PUBLISH\r\n\r\n"
+        f"{ics}\r\n--b1--\r\n"
+    )
+    return ics, message
+
+
+def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
+    bob = Http(gateway, "bob")
+    before, token = ctag_and_token(bob)
+    uid = f"imap-{uuid.uuid4()}"
+    ics, message = invitation(uid)
+    imap = imaplib.IMAP4("127.0.0.1", int(os.environ["CYRUS_IMAP_PORT"]))
+    try:
+        imap.login("bob", USERS["bob"])
+        status, detail = imap.append("Calendars/calendar", None, None, message.encode())
+        assert status == "OK", detail
+    finally:
+        imap.logout()
+    after, _ = ctag_and_token(bob)
+    assert after != before, "the ctag must move when the mail store changed"
+    report = sync(bob, token)
+    found = re.search(r"<D:href>(/dav/calendars/bob/calendar/[^<]+\.ics)</D:href>", report)
+    assert found, report
+    href = found.group(1)
+    got = bob.request("GET", href)
+    assert got.status_code == 200
+    assert got.content == ics.encode(), "the calendar part, byte for byte"
+    assert uid in got.text
+
+
+def test_a_message_destroyed_over_jmap_is_reported_removed(gateway):
+    bob = Http(gateway, "bob")
+    path = CALENDAR + f"{uuid.uuid4().hex}.ics"
+    uid = str(uuid.uuid4())
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//integration//tests//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nSUMMARY:doomed\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert put_event(bob, path, ics).status_code == 201
+    before, token = ctag_and_token(bob)
+    found = jmap([["Email/query", {"filter": {"header": ["X-CalDAV-UID", uid]}}]])[0][1]["ids"]
+    assert len(found) == 1, found
+    destroyed = jmap([["Email/set", {"destroy": found}]])[0][1]
+    assert destroyed["destroyed"] == found, destroyed
+    after, _ = ctag_and_token(bob)
+    assert after != before
+    report = sync(bob, token)
+    assert re.search(rf"<D:href>{re.escape(path)}</D:href><D:status>HTTP/1.1 404 Not Found</D:status>", report), report
+    assert bob.request("GET", path).status_code == 404
