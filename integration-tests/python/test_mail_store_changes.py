@@ -127,3 +127,39 @@ def test_a_message_destroyed_over_jmap_is_reported_removed(gateway):
     report = sync(bob, token)
     assert re.search(rf"<D:href>{re.escape(path)}</D:href><D:status>HTTP/1.1 404 Not Found</D:status>", report), report
     assert bob.request("GET", path).status_code == 404
+
+
+POLL = (
+    '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/">'
+    "<d:prop><d:displayname/><cs:getctag/><d:sync-token/></d:prop></d:propfind>"
+)
+
+
+def counters(http):
+    response = http.request("GET", "/metrics")
+    assert response.status_code == 200, response.text
+    return {m[0]: int(m[1]) for m in re.findall(r"^caldav_gateway_(\w+) (\d+)$", response.text, re.M)}
+
+
+def poll(http):
+    response = http.request("PROPFIND", "/dav/calendars/tester/", headers={"Depth": "1"}, data=POLL)
+    assert response.status_code == 207, response.text
+    return response.text
+
+
+@pytest.mark.parametrize("freshness_ms, calls_per_poll", [(0, 1), (5000, 0)])
+def test_a_warm_poll_costs_one_backend_call_or_none_within_the_freshness_window(
+    start_dedicated_gateway, freshness_ms, calls_per_poll
+):
+    gw = start_dedicated_gateway(GATEWAY__SERVER__METRICS="true", GATEWAY__BACKEND__JMAP__FRESHNESS_MS=str(freshness_ms))
+    tester = Http(gw, "tester")
+    first = poll(tester)  # login, provisioning, the first full read
+    before = counters(tester)
+    polls = 5
+    for _ in range(polls):
+        assert poll(tester) == first, "nothing changed, so the answer is the same"
+    after = counters(tester)
+    assert after["jmap_requests_total"] - before["jmap_requests_total"] == polls * calls_per_poll, (before, after)
+    assert after["jmap_snapshot_rebuilt_total"] == before["jmap_snapshot_rebuilt_total"]
+    kind = "jmap_snapshot_validated_total" if calls_per_poll else "jmap_snapshot_fresh_total"
+    assert after[kind] - before[kind] >= polls

@@ -32,11 +32,13 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Seconds in-flight requests get to finish after SIGTERM/ctrl-c.
     pub shutdown_grace_secs: u64,
+    /// Serve `/metrics` (Prometheus text): the backend's cache and call counters, no user data.
+    pub metrics: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8443)), shutdown_grace_secs: 10 }
+        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8443)), shutdown_grace_secs: 10, metrics: false }
     }
 }
 

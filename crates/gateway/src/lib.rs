@@ -41,13 +41,17 @@ pub struct AppState(Arc<AppInner>);
 struct AppInner {
     auth: Authenticator,
     limits: LimitsConfig,
+    backend: Arc<dyn Backend>,
+    metrics: bool,
 }
 
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: &Config) -> Self {
         AppState(Arc::new(AppInner {
-            auth: Authenticator::new(backend, &config.auth, &config.caldav),
+            auth: Authenticator::new(backend.clone(), &config.auth, &config.caldav),
             limits: config.limits.clone(),
+            backend,
+            metrics: config.server.metrics,
         }))
     }
 
@@ -59,7 +63,11 @@ impl AppState {
 /// The whole HTTP service. RFC 6764 §5: `/.well-known/caldav` points at the DAV root.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
-    let router = Router::new()
+    let mut router = Router::new();
+    if state.0.metrics {
+        router = router.route("/metrics", axum::routing::get(metrics));
+    }
+    let router = router
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -69,6 +77,16 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state);
     layers::apply(router, &limits)
+}
+
+/// Prometheus text exposition of the backend's counters.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = String::new();
+    for metric in state.0.backend.metrics() {
+        let name = format!("caldav_gateway_{}", metric.name);
+        text.push_str(&format!("# HELP {name} {}\n# TYPE {name} counter\n{name} {}\n", metric.help, metric.value));
+    }
+    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764

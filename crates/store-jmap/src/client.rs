@@ -17,6 +17,8 @@ const CAPABILITIES: [&str; 2] = ["urn:ietf:params:jmap:core", "urn:ietf:params:j
 pub(crate) struct Client {
     http: reqwest::Client,
     session_url: Url,
+    /// Every HTTP request sent, for the calls-per-client-request measurement.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// What the session resource tells about one user (RFC 8620 §2).
@@ -61,12 +63,21 @@ impl Client {
             builder = builder.http2_prior_knowledge();
         }
         let http = builder.build().map_err(StoreError::internal)?;
-        Ok(Client { http, session_url })
+        Ok(Client { http, session_url, requests: std::sync::atomic::AtomicU64::new(0) })
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Fetches the session resource with the user's credentials: the mail server itself
     /// decides whether they are right.
     pub async fn login(&self, username: &str, password: &str) -> Result<Account, StoreError> {
+        self.count();
         let authorization =
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")));
         let response = self
@@ -115,6 +126,7 @@ impl Client {
         let method_calls: Vec<Value> =
             calls.into_iter().enumerate().map(|(i, (name, args))| json!([name, args, i.to_string()])).collect();
         let body = json!({ "using": using, "methodCalls": method_calls });
+        self.count();
         let response = self
             .http
             .post(account.api_url.clone())
@@ -139,6 +151,7 @@ impl Client {
 
     /// Uploads bytes; returns the blob id (RFC 8620 §6.1).
     pub async fn upload(&self, account: &Account, body: Bytes, content_type: &str) -> Result<String, StoreError> {
+        self.count();
         let response = self
             .http
             .post(account.upload_url.clone())
@@ -154,6 +167,7 @@ impl Client {
 
     /// The exact bytes of a blob (RFC 8620 §6.2).
     pub async fn download(&self, account: &Account, blob_id: &str) -> Result<Bytes, StoreError> {
+        self.count();
         let filled = account
             .download_template
             .replace("{accountId}", &account.account_id)

@@ -137,6 +137,29 @@ impl Backend for JmapBackend {
         Ok(Arc::new(session::JmapSession::new(self.shared.clone(), account, email)))
     }
 
+    fn metrics(&self) -> Vec<store::Metric> {
+        let s = self.cache_stats();
+        let metric = |name, help, value| store::Metric { name, help, value };
+        vec![
+            metric(
+                "jmap_snapshot_fresh_total",
+                "account views served without asking the mail server",
+                s.snapshot_fresh,
+            ),
+            metric(
+                "jmap_snapshot_validated_total",
+                "account views confirmed by one state request",
+                s.snapshot_validated,
+            ),
+            metric("jmap_snapshot_rebuilt_total", "account views read again (cold or changed)", s.snapshot_rebuilt),
+            metric("jmap_entry_hits_total", "message descriptions found in the cache", s.entry_hits),
+            metric("jmap_entry_misses_total", "message descriptions fetched with Email/get", s.entry_misses),
+            metric("jmap_blob_hits_total", "calendar bodies found in the cache", s.blob_hits),
+            metric("jmap_blob_misses_total", "calendar bodies downloaded", s.blob_misses),
+            metric("jmap_requests_total", "HTTP requests sent to the mail server", self.shared.client.requests()),
+        ]
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         // Any answer, even 401, proves the server is up.
         match self.shared.client.login("", "").await {

@@ -38,6 +38,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Cheap reachability probe for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Counters for operators (cache hits and misses, backend calls); none by default.
+    fn metrics(&self) -> Vec<Metric> {
+        Vec::new()
+    }
 }
 
 /// What one authenticated user can see and change.

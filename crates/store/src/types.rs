@@ -3,6 +3,15 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
+/// One counter a backend exposes to operators (the gateway serves them at `/metrics`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// Prometheus-style name without prefix, e.g. `jmap_snapshot_validated_total`.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: u64,
+}
+
 /// User name and password as the client sent them (HTTP Basic). Never logged.
 #[derive(Clone)]
 pub struct Credentials {
