@@ -209,9 +209,11 @@ def start(d):
     subprocess.run(["chown", "-R", "cyrus:mail", str(d)], check=True)
     sink = SyslogSink.start(d / "syslog")
     log = open(d / "master.log", "ab")
-    # master drops to the cyrus user itself; -D keeps it in the foreground for its PID.
+    # master drops to the cyrus user itself; -D keeps it in the foreground for its PID; -p
+    # moves its lock file out of /run, so instances do not lock each other out.
     master = subprocess.Popen(
-        [str(CYRUS_BIN / "master"), "-C", str(d / "imapd.conf"), "-M", str(d / "cyrus.conf"), "-D"],
+        [str(CYRUS_BIN / "master"), "-C", str(d / "imapd.conf"), "-M", str(d / "cyrus.conf"), "-D",
+         "-p", str(d / "master.pid")],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )
     (d / "pid").write_text(f"{master.pid}\n")
