@@ -71,12 +71,14 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r $(REQUIREMENTS)
 	touch $@
 
-# The gateway against Radicale on the same 10,000 events (numbers in BENCHMARKS.md).
+# The gateway against Radicale on the same 10,000 events, then the JMAP backend on Cyrus:
+# calls per client request and the gateway's share of the latency (numbers in BENCHMARKS.md).
 BENCH_VENV := .venv-bench
 bench: $(BENCH_VENV)/.installed
 	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(CARGO) build --release --locked -p gateway
 	$(BENCH_VENV)/bin/python integration-tests/bench/run.py
+	$(BENCH_VENV)/bin/python integration-tests/bench/jmap.py
 
 $(BENCH_VENV)/.installed: integration-tests/bench/requirements.txt
 	python3 -m venv $(BENCH_VENV) 2>/dev/null || { rm -rf $(BENCH_VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }

@@ -65,6 +65,7 @@ def timed(send, samples):
 
 def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-jmap-", dir=run.WORK))
+    work.chmod(0o755)  # Cyrus runs as its own user and must reach its directory inside
     cyrus_dir = work / "cyrus"
     subprocess.run([*CYRUS, "start", str(cyrus_dir)], check=True, stdout=subprocess.DEVNULL)
     gateway = None
@@ -75,7 +76,7 @@ def main():
         session = requests.Session()
         session.auth = (USER, password)
         calendar = f"/dav/calendars/{USER}/bench/"
-        run.USER, run.PASSWORD = USER, password
+        run.USER, run.PASSWORD, run.EVENTS = USER, password, EVENTS
         data = list(run.events(EVENTS))
         seconds = run.load(base, calendar, data)
         print(f"JMAP backend: loaded {EVENTS} events through PUT in {seconds:.1f} s", flush=True)

@@ -207,6 +207,10 @@ def start(d):
     (d / "imapd.conf").write_text(IMAPD_CONF.format(d=d, admin=ADMIN, realm=REALM))
     (d / "cyrus.conf").write_text(CYRUS_CONF.format(bin=CYRUS_BIN, conf=d / "imapd.conf", imap=imap, http=http))
     subprocess.run(["chown", "-R", "cyrus:mail", str(d)], check=True)
+    # Cyrus runs as the cyrus user: every directory above DIR must let it through.
+    for parent in d.parents:
+        if not os.stat(parent).st_mode & 0o001:
+            raise SystemExit(f"{parent} is not searchable by other users; Cyrus (user cyrus) could not reach {d}")
     sink = SyslogSink.start(d / "syslog")
     log = open(d / "master.log", "ab")
     # master drops to the cyrus user itself; -D keeps it in the foreground for its PID; -p

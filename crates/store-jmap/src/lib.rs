@@ -120,7 +120,8 @@ impl JmapBackend {
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
         let client = client::Client::new(&options)?;
         let cache = cache::Cache::new(&options);
-        Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options }) })
+        let writers = moka::future::Cache::builder().time_to_idle(Duration::from_secs(600)).build();
+        Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options, writers }) })
     }
 
     /// Hits and misses of the caches since start.

@@ -28,6 +28,11 @@ pub(crate) struct Shared {
     pub client: Client,
     pub cache: Cache,
     pub options: JmapOptions,
+    /// One writer per account at a time in this process. JMAP states are account-wide, so
+    /// two writes to the same account (even to different calendars) would otherwise make
+    /// each other's `ifInState` fail; serialised, only writers outside the gateway (or in
+    /// another gateway process) can, and the retry handles those.
+    pub writers: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 pub(crate) struct JmapSession {
@@ -45,6 +50,11 @@ impl JmapSession {
 
     fn id(&self) -> &str {
         &self.account.account_id
+    }
+
+    async fn write_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.shared.writers.get_with(self.id().to_owned(), async { Arc::default() }).await;
+        lock.lock_owned().await
     }
 
     async fn call(&self, calls: Vec<(&str, Value)>) -> Result<Vec<client::Invocation>, StoreError> {
@@ -368,7 +378,9 @@ impl JmapSession {
     async fn write_props(&self, mailbox: &str, props: &FolderProps) -> Result<(), StoreError> {
         let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
         let blob = self.shared.client.upload(&self.account, Bytes::from(json), "application/json").await?;
-        for _ in 0..WRITE_ATTEMPTS {
+        let _writer = self.write_lock().await;
+        for attempt in 0..WRITE_ATTEMPTS {
+            backoff(attempt).await;
             let (state, _, current) = self.read_for_write(mailbox).await?;
             let destroy = match &current {
                 Some(old) if *old == blob => return Ok(()),
@@ -535,7 +547,9 @@ impl Session for JmapSession {
     ) -> Result<(), StoreError> {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
-        for _ in 0..WRITE_ATTEMPTS {
+        let _writer = self.write_lock().await;
+        for attempt in 0..WRITE_ATTEMPTS {
+            backoff(attempt).await;
             let (state, items, _) = self.read_for_write(&mailbox).await?;
             let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
             let mut properties = current.properties.clone();
@@ -595,7 +609,9 @@ impl Session for JmapSession {
         let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
         let size = item.body.len() as u64;
         let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
-        for _ in 0..WRITE_ATTEMPTS {
+        let _writer = self.write_lock().await;
+        for attempt in 0..WRITE_ATTEMPTS {
+            backoff(attempt).await;
             let (state, items, _) = self.read_for_write(&mailbox).await?;
             let current = items.iter().find(|i| i.name == item.name);
             expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
@@ -638,7 +654,9 @@ impl Session for JmapSession {
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
-        for _ in 0..WRITE_ATTEMPTS {
+        let _writer = self.write_lock().await;
+        for attempt in 0..WRITE_ATTEMPTS {
+            backoff(attempt).await;
             let (state, items, _) = self.read_for_write(&mailbox).await?;
             let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
             expected.check(Some(store::ETag::new(current.blob.clone())))?;
@@ -703,7 +721,9 @@ impl JmapSession {
 
     async fn write_props_always(&self, mailbox: &str, props: &FolderProps) -> Result<(), StoreError> {
         let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
-        for _ in 0..WRITE_ATTEMPTS {
+        let _writer = self.write_lock().await;
+        for attempt in 0..WRITE_ATTEMPTS {
+            backoff(attempt).await;
             // A fresh upload per attempt is not needed: the blob stays; the message differs
             // by its receivedAt, so even equal JSON makes a new message.
             let blob = self.shared.client.upload(&self.account, Bytes::from(json.clone()), "application/json").await?;
@@ -739,6 +759,19 @@ fn set_error(failed: &Value) -> StoreError {
         "alreadyExists" => StoreError::AlreadyExists,
         _ => StoreError::Rejected(format!("{kind}: {description}")),
     }
+}
+
+/// Nothing before the first attempt; then a growing, jittered pause, so writers of several
+/// gateway processes that collided do not collide again in lockstep.
+async fn backoff(attempt: usize) {
+    if attempt == 0 {
+        return;
+    }
+    let jitter = u64::from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 10,
+    );
+    let millis = (5u64 << attempt.min(6)) + jitter;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
 fn busy() -> StoreError {
