@@ -10,6 +10,8 @@ import imaplib
 import json
 import os
 import re
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -163,3 +165,86 @@ def test_a_warm_poll_costs_one_backend_call_or_none_within_the_freshness_window(
     assert after["jmap_snapshot_rebuilt_total"] == before["jmap_snapshot_rebuilt_total"]
     kind = "jmap_snapshot_validated_total" if calls_per_poll else "jmap_snapshot_fresh_total"
     assert after[kind] - before[kind] >= polls
+
+
+class FaultyProxy:
+    """HTTP/1.1 proxy in front of Cyrus whose behaviour a test switches: `ok` forwards,
+    `down` drops the connection unanswered, `garbage` answers 200 with HTML, `slow` answers
+    after the gateway's timeout."""
+
+    def __init__(self, upstream):
+        import http.server
+        import socketserver
+        import threading
+
+        self.mode = "ok"
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_one(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.mode == "down":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if proxy.mode == "slow":
+                    time.sleep(3)
+                if proxy.mode == "garbage":
+                    payload, status, ctype = b"<html>upstream error</html>", 200, "text/html"
+                else:
+                    request = urllib.request.Request(
+                        upstream + self.path, data=body or None, method=self.command,
+                        headers={k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")},
+                    )
+                    try:
+                        with urllib.request.urlopen(request, timeout=10) as response:
+                            payload, status, ctype = response.read(), response.status, response.headers.get("Content-Type", "")
+                    except urllib.error.HTTPError as error:
+                        payload, status, ctype = error.read(), error.code, error.headers.get("Content-Type", "")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = handle_one
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_failing_mail_server_gives_502_503_504_with_retry_after_and_nothing_stale(start_dedicated_gateway):
+    upstream = "http://127.0.0.1:" + os.environ["CYRUS_HTTP_PORT"]
+    proxy = FaultyProxy(upstream)
+    try:
+        gw = start_dedicated_gateway(
+            GATEWAY__BACKEND__JMAP__URL=proxy.url + "/jmap/",
+            GATEWAY__BACKEND__JMAP__HTTP2="false",
+            GATEWAY__BACKEND__JMAP__REQUEST_TIMEOUT_MS="1000",
+        )
+        tester = Http(gw, "tester")
+        healthy = poll(tester)
+        for mode, status in [("down", 503), ("garbage", 502), ("slow", 504)]:
+            proxy.mode = mode
+            response = tester.request("PROPFIND", "/dav/calendars/tester/", headers={"Depth": "1"}, data=POLL)
+            # A cached answer would be 207: the gateway never serves what it could not validate.
+            assert response.status_code == status, (mode, response.status_code, response.text[:300])
+            assert int(response.headers["Retry-After"]) >= 1
+            assert gw.log_tail(20).count("mail store") >= 1, "a clear log line names the mail store"
+        proxy.mode = "ok"
+        assert poll(tester) == healthy
+    finally:
+        proxy.close()
