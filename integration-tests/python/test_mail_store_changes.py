@@ -10,6 +10,8 @@ import imaplib
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -248,3 +250,44 @@ def test_a_failing_mail_server_gives_502_503_504_with_retry_after_and_nothing_st
         assert poll(tester) == healthy
     finally:
         proxy.close()
+
+
+def test_a_mailbox_made_by_another_client_under_calendars_is_a_calendar(gateway):
+    bob = Http(gateway, "bob")
+    name = f"webmail-{uuid.uuid4().hex[:8]}"
+    mailboxes = jmap([["Mailbox/get", {"properties": ["id", "name", "parentId"]}]])[0][1]["list"]
+    root = next(m["id"] for m in mailboxes if m["name"] == "Calendars" and m["parentId"] is None)
+    created = jmap([["Mailbox/set", {"create": {"m": {"name": name, "parentId": root}}}]])[0][1]
+    assert "m" in created["created"], created
+    home = bob.request("PROPFIND", "/dav/calendars/bob/", headers={"Depth": "1"}, data=POLL)
+    assert f"<D:href>/dav/calendars/bob/{name}/</D:href>" in home.text, home.text
+    # A calendar like the others: it takes events.
+    path = f"/dav/calendars/bob/{name}/e.ics"
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//integration//tests//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uuid.uuid4()}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert put_event(bob, path, ics).status_code == 201
+
+
+def test_a_changed_password_takes_effect_within_the_session_ttl(start_dedicated_gateway):
+    script = os.path.join(os.path.dirname(__file__), "..", "cyrus", "cyrus.py")
+    name = f"pw{uuid.uuid4().hex[:8]}"
+
+    def set_password(password):
+        subprocess.run([sys.executable, script, "user", os.environ["CYRUS_DIR"], name, password], check=True, timeout=60)
+
+    set_password("first-secret")
+    gw = start_dedicated_gateway(GATEWAY__AUTH__SESSION_TTL_SECS="1")
+    url = f"/dav/calendars/{name}/"
+
+    def status(password):
+        http = Http(gw, "alice")
+        http.session.auth = (name, password)
+        return http.request("PROPFIND", url, headers={"Depth": "0"}, data=POLL).status_code
+
+    assert status("first-secret") == 207
+    set_password("second-secret")
+    time.sleep(1.5)
+    assert status("first-secret") == 401
+    assert status("second-secret") == 207
