@@ -128,7 +128,8 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     };
     let timeout = Duration::from_secs(state.limits().request_timeout_secs);
     let cx = RequestContext { app: state, session };
-    let handled = dispatch::dispatch(&cx, &parts.method, &path, root_href, &parts.headers, body);
+    // One scope per request: a backend may then check its mail server once per request.
+    let handled = store::scope::scoped(dispatch::dispatch(&cx, &parts.method, &path, root_href, &parts.headers, body));
     match tokio::time::timeout(timeout, handled).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),

@@ -25,6 +25,9 @@ pub(crate) struct Snapshot {
     /// Sorted message ids of each folder's mailbox.
     pub ids: HashMap<String, Arc<Vec<String>>>,
     pub validated: Instant,
+    /// The client request (`store::scope`) that last read or validated it: later calls of
+    /// the same request use it as it is, one view of the account per request.
+    pub request: Option<u64>,
 }
 
 /// Counters exposed for operators: a warm "anything changed?" poll should be a validation
@@ -33,6 +36,8 @@ pub(crate) struct Snapshot {
 pub struct CacheStats {
     /// Snapshot served without asking the server (inside the freshness window).
     pub snapshot_fresh: u64,
+    /// Snapshot reused by a later call of the request that validated it.
+    pub snapshot_reused: u64,
     /// Snapshot confirmed by one state request.
     pub snapshot_validated: u64,
     /// Snapshot rebuilt (cold, or the account changed).
@@ -46,6 +51,7 @@ pub struct CacheStats {
 #[derive(Default)]
 struct Counters {
     snapshot_fresh: AtomicU64,
+    snapshot_reused: AtomicU64,
     snapshot_validated: AtomicU64,
     snapshot_rebuilt: AtomicU64,
     entry_hits: AtomicU64,
@@ -96,6 +102,10 @@ impl Cache {
     /// The account's snapshot when it may be served without asking the server.
     pub async fn snapshot(&self, account: &str) -> Freshness {
         match self.snapshots.get(account).await {
+            Some(s) if s.request.is_some() && s.request == store::scope::current() => {
+                self.counters.snapshot_reused.fetch_add(1, Ordering::Relaxed);
+                Freshness::Fresh(s)
+            }
             Some(s) if s.validated.elapsed() < self.freshness => {
                 self.counters.snapshot_fresh.fetch_add(1, Ordering::Relaxed);
                 Freshness::Fresh(s)
@@ -162,6 +172,7 @@ impl Cache {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         CacheStats {
             snapshot_fresh: load(&c.snapshot_fresh),
+            snapshot_reused: load(&c.snapshot_reused),
             snapshot_validated: load(&c.snapshot_validated),
             snapshot_rebuilt: load(&c.snapshot_rebuilt),
             entry_hits: load(&c.entry_hits),

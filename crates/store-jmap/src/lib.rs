@@ -152,6 +152,7 @@ impl Backend for JmapBackend {
                 "account views confirmed by one state request",
                 s.snapshot_validated,
             ),
+            metric("jmap_snapshot_reused_total", "account views reused within one client request", s.snapshot_reused),
             metric("jmap_snapshot_rebuilt_total", "account views read again (cold or changed)", s.snapshot_rebuilt),
             metric("jmap_entry_hits_total", "message descriptions found in the cache", s.entry_hits),
             metric("jmap_entry_misses_total", "message descriptions fetched with Email/get", s.entry_misses),

@@ -80,6 +80,7 @@ impl JmapSession {
                     folders: cached.folders.clone(),
                     ids: cached.ids.clone(),
                     validated: Instant::now(),
+                    request: store::scope::current(),
                 });
                 cache.snapshots.insert(self.id().to_owned(), renewed.clone()).await;
                 return Ok(renewed);
@@ -116,8 +117,16 @@ impl JmapSession {
         let (root, folders) = model::folder_names(&mailboxes, &self.shared.options.calendar_folder);
         let ids = self.mailbox_ids(folders.iter().map(|(id, _)| id.as_str()).collect()).await?;
         self.shared.cache.rebuilt();
-        let snapshot =
-            Arc::new(Snapshot { mailbox_state, email_state, mailboxes, root, folders, ids, validated: Instant::now() });
+        let snapshot = Arc::new(Snapshot {
+            mailbox_state,
+            email_state,
+            mailboxes,
+            root,
+            folders,
+            ids,
+            validated: Instant::now(),
+            request: store::scope::current(),
+        });
         self.shared.cache.snapshots.insert(self.id().to_owned(), snapshot.clone()).await;
         Ok(snapshot)
     }

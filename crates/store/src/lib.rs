@@ -13,6 +13,7 @@
 //!   checks it atomically with the write. Checking in the caller would race.
 
 mod error;
+pub mod scope;
 mod types;
 
 #[cfg(feature = "testkit")]
