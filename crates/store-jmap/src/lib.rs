@@ -45,6 +45,7 @@ mod cache;
 mod client;
 mod model;
 mod session;
+mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,10 +15,9 @@ use store::{
 use crate::cache::{Cache, Freshness, Snapshot};
 use crate::client::{self, garbage, Account, Client};
 use crate::model::{self, Entry, FolderProps, ItemEntry};
+use crate::writes::{busy, set_error, Part, Read};
 use crate::JmapOptions;
 
-/// How often a write re-reads and retries when the account changed under it.
-const WRITE_ATTEMPTS: usize = 8;
 /// Ids asked for in one `Email/get` or returned by one `Email/query` page.
 const PAGE: usize = 1024;
 /// Blob downloads in flight at once for one request.
@@ -36,8 +35,8 @@ pub(crate) struct Shared {
 }
 
 pub(crate) struct JmapSession {
-    shared: Arc<Shared>,
-    account: Account,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) account: Account,
     principal: Principal,
 }
 
@@ -48,21 +47,16 @@ impl JmapSession {
         JmapSession { shared, account, principal }
     }
 
-    fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.account.account_id
     }
 
-    async fn write_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self.shared.writers.get_with(self.id().to_owned(), async { Arc::default() }).await;
-        lock.lock_owned().await
-    }
-
-    async fn call(&self, calls: Vec<(&str, Value)>) -> Result<Vec<client::Invocation>, StoreError> {
+    pub(crate) async fn call(&self, calls: Vec<(&str, Value)>) -> Result<Vec<client::Invocation>, StoreError> {
         self.shared.client.call(&self.account, calls).await
     }
 
     /// The account as the server has it now (or within the freshness window).
-    async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+    pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
         let cache = &self.shared.cache;
         let cached = match cache.snapshot(self.id()).await {
             Freshness::Fresh(snapshot) => return Ok(snapshot),
@@ -132,7 +126,10 @@ impl JmapSession {
     }
 
     /// Sorted message ids of each mailbox, every mailbox in one request per page.
-    async fn mailbox_ids(&self, mailboxes: Vec<&str>) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
+    pub(crate) async fn mailbox_ids(
+        &self,
+        mailboxes: Vec<&str>,
+    ) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
         let mut result: HashMap<String, Vec<String>> =
             mailboxes.iter().map(|m| ((*m).to_owned(), Vec::new())).collect();
         let mut pending: Vec<&str> = mailboxes;
@@ -167,7 +164,7 @@ impl JmapSession {
     }
 
     /// What each message is, from the cache or one `Email/get` per page of unknown ids.
-    async fn entries(&self, ids: &[String]) -> Result<Vec<(String, Arc<Entry>)>, StoreError> {
+    pub(crate) async fn entries(&self, ids: &[String]) -> Result<Vec<(String, Arc<Entry>)>, StoreError> {
         let cache = &self.shared.cache;
         let mut known = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -204,7 +201,7 @@ impl JmapSession {
 
     /// The items of a set of message ids, each name once (the lowest id keeps a duplicated
     /// name; the others show under their own id).
-    async fn items(&self, ids: &[String]) -> Result<(Vec<ItemEntry>, Option<String>), StoreError> {
+    pub(crate) async fn items(&self, ids: &[String]) -> Result<(Vec<ItemEntry>, Option<String>), StoreError> {
         let mut items: Vec<ItemEntry> = Vec::new();
         let mut names = HashSet::new();
         let mut properties = None;
@@ -231,7 +228,7 @@ impl JmapSession {
         Ok((items, properties))
     }
 
-    async fn blob(&self, blob: &str) -> Result<Bytes, StoreError> {
+    pub(crate) async fn blob(&self, blob: &str) -> Result<Bytes, StoreError> {
         if let Some(bytes) = self.shared.cache.blob(self.id(), blob).await {
             return Ok(bytes);
         }
@@ -273,146 +270,23 @@ impl JmapSession {
     }
 
     /// A folder's mailbox id and name, if the snapshot has it.
-    fn find<'a>(snapshot: &'a Snapshot, folder: &FolderId) -> Result<&'a (String, String), StoreError> {
+    pub(crate) fn find<'a>(snapshot: &'a Snapshot, folder: &FolderId) -> Result<&'a (String, String), StoreError> {
         snapshot.folders.iter().find(|(id, _)| id == folder.as_str()).ok_or(StoreError::NotFound)
     }
 
-    /// The account state and the folder's items read at or after it, in one request: what a
-    /// conditional write checks its precondition against.
-    async fn read_for_write(&self, mailbox: &str) -> Result<(String, Vec<ItemEntry>, Option<String>), StoreError> {
-        let r = self
-            .call(vec![
-                ("Email/get", json!({"accountId": self.id(), "ids": []})),
-                ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": mailbox}, "limit": 100_000})),
-            ])
-            .await?;
-        let state = state(client::response(&r, 0, "Email/get")?)?;
-        let args = client::response(&r, 1, "Email/query")?;
-        let mut ids: Vec<String> = args
-            .get("ids")
-            .and_then(Value::as_array)
-            .ok_or_else(|| garbage("Email/query ids"))?
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
-        let total = args.get("total").and_then(Value::as_u64).unwrap_or(0);
-        if (ids.len() as u64) < total {
-            // Larger than one query answers: page through (the state check still guards it).
-            ids = self.mailbox_ids(vec![mailbox]).await?.remove(mailbox).map(|v| v.to_vec()).unwrap_or_default();
-        }
-        ids.sort();
-        let (items, properties) = self.items(&ids).await?;
-        Ok((state, items, properties))
-    }
-
-    /// One `Email/set` guarded by `ifInState`; `Ok(None)` when the account changed first.
-    async fn guarded_set(
-        &self,
-        state: &str,
-        create: Option<Value>,
-        destroy: Vec<String>,
-    ) -> Result<Option<Option<String>>, StoreError> {
-        let mut args = Map::new();
-        args.insert("accountId".into(), json!(self.id()));
-        args.insert("ifInState".into(), json!(state));
-        if let Some(create) = create {
-            args.insert("create".into(), json!({ "new": create }));
-        }
-        if !destroy.is_empty() {
-            args.insert("destroy".into(), json!(destroy));
-        }
-        let r = self.call(vec![("Email/set", Value::Object(args))]).await?;
-        if client::is_state_mismatch(&r, 0) {
-            return Ok(None);
-        }
-        let args = client::response(&r, 0, "Email/set")?;
-        if let Some(failed) = args.get("notCreated").and_then(|v| v.get("new")) {
-            return Err(set_error(failed));
-        }
-        if let Some(failed) = args.get("notDestroyed").and_then(Value::as_object).and_then(|m| m.values().next()) {
-            // Already gone is what the caller wanted; anything else is a failure.
-            if failed.get("type").and_then(Value::as_str) != Some("notFound") {
-                return Err(set_error(failed));
-            }
-        }
-        let created = args.pointer("/created/new/id").and_then(Value::as_str).map(str::to_owned);
-        self.shared.cache.snapshots.invalidate(self.id()).await;
-        Ok(Some(created))
-    }
-
-    fn message(&self, mailbox: &str, name: &str, part: &Part<'_>, received: chrono::DateTime<chrono::Utc>) -> Value {
-        let mut email = json!({
-            "mailboxIds": { mailbox: true },
-            "keywords": { "$seen": true },
-            "subject": name,
-            "receivedAt": received.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            format!("header:{}:asText", model::RESOURCE_HEADER): name,
-            format!("header:{}:asText", model::COLLECTION_HEADER): mailbox,
-            "bodyStructure": { "type": part.content_type, "blobId": part.blob },
-        });
-        if let Some(map) = email.as_object_mut() {
-            if let Some(uid) = part.uid {
-                map.insert(format!("header:{}:asText", model::UID_HEADER), json!(uid));
-            }
-            if !part.properties.is_empty() {
-                let stored = serde_json::to_string(&model::to_stored(part.properties)).unwrap_or_default();
-                map.insert(format!("header:{}:asText", model::PROPERTIES_HEADER), json!(stored));
-            }
-        }
-        email
-    }
-
-    fn properties_message(&self, mailbox: &str, blob: &str) -> Value {
-        json!({
-            "mailboxIds": { mailbox: true },
-            "keywords": { "$seen": true },
-            "subject": "calendar properties",
-            "receivedAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            format!("header:{}:asText", model::FOLDER_HEADER): "properties",
-            format!("header:{}:asText", model::COLLECTION_HEADER): mailbox,
-            "bodyStructure": { "type": "application/json", "blobId": blob },
-        })
-    }
-
     /// The UID of an item: from our header, else read from its body.
-    async fn uid_of(&self, item: &ItemEntry) -> Result<Option<String>, StoreError> {
+    pub(crate) async fn uid_of(&self, item: &ItemEntry) -> Result<Option<String>, StoreError> {
         if item.uid.is_some() || item.content_type.is_some() {
             return Ok(item.uid.clone());
         }
         Ok(model::scan_uid(&self.blob(&item.blob).await?))
     }
 
-    /// Replaces (or first writes) the folder's properties message.
-    async fn write_props(&self, mailbox: &str, props: &FolderProps) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
-        let blob = self.shared.client.upload(&self.account, Bytes::from(json), "application/json").await?;
-        let _writer = self.write_lock().await;
-        for attempt in 0..WRITE_ATTEMPTS {
-            backoff(attempt).await;
-            let (state, _, current) = self.read_for_write(mailbox).await?;
-            let destroy = match &current {
-                Some(old) if *old == blob => return Ok(()),
-                Some(_) => self.properties_ids(mailbox).await?,
-                None => Vec::new(),
-            };
-            if self.guarded_set(&state, Some(self.properties_message(mailbox, &blob)), destroy).await?.is_some() {
-                return Ok(());
-            }
-        }
-        Err(busy())
-    }
-
-    /// Message ids of the folder's properties messages.
-    async fn properties_ids(&self, mailbox: &str) -> Result<Vec<String>, StoreError> {
-        let ids = self.mailbox_ids(vec![mailbox]).await?.remove(mailbox).unwrap_or_default();
-        Ok(self
-            .entries(&ids)
-            .await?
-            .into_iter()
-            .filter(|(_, e)| matches!(e.as_ref(), Entry::Properties { .. }))
-            .map(|(id, _)| id)
-            .collect())
+    /// Keeps the folder's (message id, name) pairs of this state for later deltas.
+    async fn remember(&self, mailbox: &str, ids: &[String], items: &[ItemEntry]) {
+        let state = model::state_of(mailbox, ids);
+        let pairs = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
+        self.shared.cache.remember(self.id(), mailbox, &state, pairs).await;
     }
 
     async fn folder_by_name(&self, name: &str) -> Result<Folder, StoreError> {
@@ -487,7 +361,7 @@ impl Session for JmapSession {
         let mut props = props;
         props.set_dead_properties(&spec.properties);
         if props != FolderProps::default() {
-            self.write_props(mailbox, &props).await?;
+            self.write_props(mailbox, &props, false).await?;
         }
         self.folder_by_name(&spec.name).await
     }
@@ -515,7 +389,7 @@ impl Session for JmapSession {
         props.set_dead_properties(&properties);
         // A property change is a change of the collection even when the values are equal
         // (the contract): a rewritten message has a new id, so the state moves.
-        self.write_props_always(&mailbox, &props).await?;
+        self.write_props(&mailbox, &props, true).await?;
         self.folder_by_name(&name).await
     }
 
@@ -556,10 +430,9 @@ impl Session for JmapSession {
     ) -> Result<(), StoreError> {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
-        let _writer = self.write_lock().await;
-        for attempt in 0..WRITE_ATTEMPTS {
-            backoff(attempt).await;
-            let (state, items, _) = self.read_for_write(&mailbox).await?;
+        let mut attempts = self.begin_write().await;
+        while let Some(read) = attempts.next(self, &mailbox).await {
+            let Read { state, items, .. } = read?;
             let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
             let mut properties = current.properties.clone();
             store::DeadPropertyChange::apply_all(&mut properties, changes);
@@ -618,10 +491,9 @@ impl Session for JmapSession {
         let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
         let size = item.body.len() as u64;
         let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
-        let _writer = self.write_lock().await;
-        for attempt in 0..WRITE_ATTEMPTS {
-            backoff(attempt).await;
-            let (state, items, _) = self.read_for_write(&mailbox).await?;
+        let mut attempts = self.begin_write().await;
+        while let Some(read) = attempts.next(self, &mailbox).await {
+            let Read { state, items, .. } = read?;
             let current = items.iter().find(|i| i.name == item.name);
             expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
             if let Some(current) = current {
@@ -663,10 +535,9 @@ impl Session for JmapSession {
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
-        let _writer = self.write_lock().await;
-        for attempt in 0..WRITE_ATTEMPTS {
-            backoff(attempt).await;
-            let (state, items, _) = self.read_for_write(&mailbox).await?;
+        let mut attempts = self.begin_write().await;
+        while let Some(read) = attempts.next(self, &mailbox).await {
+            let Read { state, items, .. } = read?;
             let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
             expected.check(Some(store::ETag::new(current.blob.clone())))?;
             if self.guarded_set(&state, None, vec![current.email_id.clone()]).await?.is_some() {
@@ -710,82 +581,6 @@ impl Session for JmapSession {
     }
 }
 
-impl JmapSession {
-    async fn destroy_mailbox(&self, mailbox: &str, args: Value) -> Result<(), StoreError> {
-        let r = self.call(vec![("Mailbox/set", args)]).await?;
-        let args = client::response(&r, 0, "Mailbox/set")?;
-        match args.get("notDestroyed").and_then(|m| m.get(mailbox)) {
-            None => Ok(()),
-            Some(failed) if failed.get("type").and_then(Value::as_str) == Some("notFound") => Err(StoreError::NotFound),
-            Some(failed) => Err(set_error(failed)),
-        }
-    }
-
-    /// Keeps the folder's (message id, name) pairs of this state for later deltas.
-    async fn remember(&self, mailbox: &str, ids: &[String], items: &[ItemEntry]) {
-        let state = model::state_of(mailbox, ids);
-        let pairs = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, pairs).await;
-    }
-
-    async fn write_props_always(&self, mailbox: &str, props: &FolderProps) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
-        let _writer = self.write_lock().await;
-        for attempt in 0..WRITE_ATTEMPTS {
-            backoff(attempt).await;
-            // A fresh upload per attempt is not needed: the blob stays; the message differs
-            // by its receivedAt, so even equal JSON makes a new message.
-            let blob = self.shared.client.upload(&self.account, Bytes::from(json.clone()), "application/json").await?;
-            let (state, _, _) = self.read_for_write(mailbox).await?;
-            let destroy = self.properties_ids(mailbox).await?;
-            if self.guarded_set(&state, Some(self.properties_message(mailbox, &blob)), destroy).await?.is_some() {
-                return Ok(());
-            }
-        }
-        Err(busy())
-    }
-}
-
-/// The body part of an item message and the headers that describe it.
-struct Part<'a> {
-    blob: &'a str,
-    content_type: &'a str,
-    uid: Option<&'a str>,
-    properties: &'a [store::DeadProperty],
-}
-
-fn state(args: &Value) -> Result<String, StoreError> {
+pub(crate) fn state(args: &Value) -> Result<String, StoreError> {
     args.get("state").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| garbage("response without state"))
-}
-
-fn set_error(failed: &Value) -> StoreError {
-    let kind = failed.get("type").and_then(Value::as_str).unwrap_or("unknown");
-    let description = failed.get("description").and_then(Value::as_str).unwrap_or("");
-    match kind {
-        "overQuota" | "tooLarge" => StoreError::QuotaExceeded,
-        "forbidden" => StoreError::Forbidden(description.to_owned()),
-        "notFound" => StoreError::NotFound,
-        "alreadyExists" => StoreError::AlreadyExists,
-        _ => StoreError::Rejected(format!("{kind}: {description}")),
-    }
-}
-
-/// Nothing before the first attempt; then a growing, jittered pause, so writers of several
-/// gateway processes that collided do not collide again in lockstep.
-async fn backoff(attempt: usize) {
-    if attempt == 0 {
-        return;
-    }
-    let jitter = u64::from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 10,
-    );
-    let millis = (5u64 << attempt.min(6)) + jitter;
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-}
-
-fn busy() -> StoreError {
-    StoreError::Unavailable {
-        retry_after: Some(std::time::Duration::from_secs(1)),
-        source: "the mail account kept changing during the write; gave up".into(),
-    }
 }
