@@ -9,7 +9,9 @@
 //!   the client PUT them (Blob/upload, then `Email/set` create from that blob: `Email/import`
 //!   would refuse bare LF). Headers name it: `X-CalDAV-Resource` (the URL segment),
 //!   `X-CalDAV-UID`, and `X-CalDAV-Collection` (the mailbox id: identical bytes in two
-//!   calendars must still be two distinct messages, or Cyrus answers `alreadyExists`).
+//!   calendars must still be two distinct messages, or Cyrus answers `alreadyExists`), and
+//!   carry the query index, `X-CalDAV-Index` (component type and instance span), so a
+//!   time-range query parses only the objects that may match.
 //! - Messages put there by other mail clients show up too: the first `text/calendar` part is
 //!   the object, named `<email id>.ics`.
 //! - A folder's own properties (display name, colour, time zone, component set, dead

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use store::{ComponentSet, DeadProperty, ETag, FolderKind, ItemMeta, ItemName};
+use store::{CandidateQuery, Component, ComponentSet, DeadProperty, ETag, FolderKind, ItemMeta, ItemName, TimeSpan};
 
 pub const RESOURCE_HEADER: &str = "X-CalDAV-Resource";
 pub const UID_HEADER: &str = "X-CalDAV-UID";
@@ -15,6 +15,9 @@ pub const FOLDER_HEADER: &str = "X-CalDAV-Folder";
 /// Dead properties of an item (RFC 4918 §4), JSON: messages are immutable, so setting one
 /// rewrites the message with the same body part (same ETag).
 pub const PROPERTIES_HEADER: &str = "X-CalDAV-Properties";
+/// The query index of an object (RFC 4791 queries narrow by it before parsing): its
+/// component type and the span of its instances in Unix seconds, `-` for unbounded.
+pub const INDEX_HEADER: &str = "X-CalDAV-Index";
 
 /// The properties asked of every message: enough to name it and find its part.
 pub fn email_properties() -> Value {
@@ -25,6 +28,7 @@ pub fn email_properties() -> Value {
         format!("header:{UID_HEADER}:asText"),
         format!("header:{FOLDER_HEADER}:asText"),
         format!("header:{PROPERTIES_HEADER}:asText"),
+        format!("header:{INDEX_HEADER}:asText"),
         "bodyStructure"
     ])
 }
@@ -58,6 +62,8 @@ pub struct ItemEntry {
     /// From our header; `None` for messages other clients put there.
     pub uid: Option<String>,
     pub properties: Vec<DeadProperty>,
+    /// From our index header; `None` (messages of other clients) is always a candidate.
+    pub index: Option<(Component, TimeSpan)>,
 }
 
 impl ItemEntry {
@@ -107,8 +113,41 @@ pub fn entry(email: &Value) -> Option<(String, Entry)> {
             .and_then(|json| serde_json::from_str::<Vec<StoredProperty>>(&json).ok())
             .map(|list| to_dead(&list))
             .unwrap_or_default(),
+        index: header(INDEX_HEADER).and_then(|text| parse_index(&text)),
     };
     Some((id, Entry::Item(item)))
+}
+
+/// `VEVENT 1767348000 1767351600`, `-` for an unbounded side.
+pub fn format_index(component: Component, span: TimeSpan) -> String {
+    let side = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    format!("{} {} {}", component.ical_name(), side(span.start), side(span.end))
+}
+
+fn parse_index(text: &str) -> Option<(Component, TimeSpan)> {
+    let mut parts = text.split_whitespace();
+    let component = Component::from_ical_name(parts.next()?)?;
+    let side = |v: &str| if v == "-" { Some(None) } else { v.parse().ok().map(Some) };
+    let start = side(parts.next()?)?;
+    let end = side(parts.next()?)?;
+    Some((component, TimeSpan { start, end }))
+}
+
+impl ItemEntry {
+    /// Whether the item may match `query` (a superset: unknown means yes).
+    pub fn may_match(&self, query: &CandidateQuery) -> bool {
+        if self.content_type.is_some() {
+            // A file has no component, and no span to rule it out by.
+            return query.component.is_none();
+        }
+        let Some((component, span)) = self.index else { return true };
+        let kind = query.component.is_none_or(|c| c == component);
+        let overlaps = query.range.is_none_or(|range| {
+            range.end.is_none_or(|end| span.start.is_none_or(|start| start < end))
+                && range.start.is_none_or(|start| span.end.is_none_or(|end| end > start))
+        });
+        kind && overlaps
+    }
 }
 
 /// The first `text/calendar` leaf, depth first (an invitation is often multipart/alternative).
@@ -312,6 +351,15 @@ mod tests {
         let (root, names) = folder_names(&list, "Calendars");
         assert_eq!(root.as_deref(), Some("r"));
         assert_eq!(names, vec![("w".into(), "work".into()), ("n".into(), "work/2026".into())]);
+    }
+
+    #[test]
+    fn index_header_round_trips_and_narrows() {
+        let span = TimeSpan { start: Some(100), end: None };
+        let text = format_index(Component::Todo, span);
+        assert_eq!(text, "VTODO 100 -");
+        assert_eq!(parse_index(&text), Some((Component::Todo, span)));
+        assert_eq!(parse_index("VCARD 1 2"), None);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use store::{
-    Changes, Expected, Folder, FolderId, FolderKind, FolderPatch, Item, ItemMeta, ItemName, Listing, NewFolder,
-    NewItem, Principal, Session, State, StoreError, Stored,
+    CandidateQuery, Changes, Expected, Folder, FolderId, FolderKind, FolderPatch, Item, ItemMeta, ItemName, Listing,
+    NewFolder, NewItem, Principal, Session, State, StoreError, Stored,
 };
 
 use crate::cache::{Cache, Freshness, Snapshot};
@@ -439,8 +439,13 @@ impl Session for JmapSession {
             let uid = self.uid_of(current).await?;
             let content_type = current.content_type.clone().unwrap_or_else(|| "text/calendar".into());
             // Same part blob: the ETag stays; the new message id moves the folder's state.
-            let part =
-                Part { blob: &current.blob, content_type: &content_type, uid: uid.as_deref(), properties: &properties };
+            let part = Part {
+                blob: &current.blob,
+                content_type: &content_type,
+                uid: uid.as_deref(),
+                properties: &properties,
+                index: current.index,
+            };
             let message = self.message(&mailbox, name.as_str(), &part, chrono::Utc::now());
             if self.guarded_set(&state, Some(message), vec![current.email_id.clone()]).await?.is_some() {
                 return Ok(());
@@ -514,7 +519,8 @@ impl Session for JmapSession {
             let properties = current.map(|c| c.properties.clone()).unwrap_or_default();
             // receivedAt has whole seconds; the reported Last-Modified must equal a later read.
             let received = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap_or_default();
-            let part = Part { blob: &blob, content_type: &content_type, uid, properties: &properties };
+            let index = item.component.zip(item.span);
+            let part = Part { blob: &blob, content_type: &content_type, uid, properties: &properties, index };
             let message = self.message(&mailbox, item.name.as_str(), &part, received);
             let destroy = current.map(|c| vec![c.email_id.clone()]).unwrap_or_default();
             if self.guarded_set(&state, Some(message), destroy).await?.is_some() {
@@ -545,6 +551,14 @@ impl Session for JmapSession {
             }
         }
         Err(busy())
+    }
+
+    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (items, _) = self.items(&ids).await?;
+        Ok(Some(items.into_iter().filter(|i| i.may_match(query)).map(|i| i.name).collect()))
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {

@@ -130,6 +130,12 @@ impl JmapSession {
             "bodyStructure": { "type": part.content_type, "blobId": part.blob },
         });
         if let Some(map) = email.as_object_mut() {
+            if let Some((component, span)) = part.index {
+                map.insert(
+                    format!("header:{}:asText", model::INDEX_HEADER),
+                    json!(model::format_index(component, span)),
+                );
+            }
             if let Some(uid) = part.uid {
                 map.insert(format!("header:{}:asText", model::UID_HEADER), json!(uid));
             }
@@ -202,6 +208,7 @@ pub(crate) struct Part<'a> {
     pub content_type: &'a str,
     pub uid: Option<&'a str>,
     pub properties: &'a [store::DeadProperty],
+    pub index: Option<(store::Component, store::TimeSpan)>,
 }
 
 pub(crate) fn set_error(failed: &Value) -> StoreError {
