@@ -7,7 +7,7 @@ mod error;
 mod multistatus;
 
 pub use error::error_body;
-pub use multistatus::{document, MultiStatus};
+pub use multistatus::{document, propstat_document, MultiStatus};
 
 use http::StatusCode;
 

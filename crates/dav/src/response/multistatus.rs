@@ -35,14 +35,30 @@ impl MultiStatus {
 /// multistatus, e.g. RFC 3744 §9.5 principal-search-property-set).
 pub fn document(root: &super::Element) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    let mut attributes = vec![
-        ("xmlns:D".to_owned(), crate::names::NS_DAV.to_owned()),
-        ("xmlns:C".to_owned(), crate::names::NS_CALDAV.to_owned()),
-    ];
+    let mut attributes = root_namespaces();
     attributes.extend(root.attributes.iter().cloned());
     write_value(&mut out, &root.name, &attributes, &root.content);
     out.push('\n');
     out
+}
+
+/// A document whose root holds only propstats: RFC 4791 §5.3.1.2 `mkcalendar-response` and
+/// RFC 5689 §3.3 `mkcol-response`, saying which properties a failed creation could not set.
+pub fn propstat_document(root: &QName, propstats: &[PropStat]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    element(&mut out, root, &root_namespaces(), |o| propstats.iter().for_each(|p| write_propstat(o, p)));
+    out.push('\n');
+    out
+}
+
+/// The fixed prefixes (D, C, CS, ICAL) declared on a root element, as `MultiStatus` does:
+/// properties inside use them without declaring them again.
+fn root_namespaces() -> Vec<(String, String)> {
+    use crate::names::{NS_APPLE_ICAL, NS_CALDAV, NS_CALENDARSERVER, NS_DAV};
+    [("D", NS_DAV), ("C", NS_CALDAV), ("CS", NS_CALENDARSERVER), ("ICAL", NS_APPLE_ICAL)]
+        .into_iter()
+        .map(|(prefix, ns)| (format!("xmlns:{prefix}"), ns.to_owned()))
+        .collect()
 }
 
 /// RFC 4918 §14.24: href, then propstats or a status, then the optional error.

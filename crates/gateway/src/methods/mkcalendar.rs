@@ -5,7 +5,7 @@
 //! clients, litmus); calendar collections hold no collections (RFC 4791 §4.2).
 
 use axum::response::{IntoResponse, Response};
-use dav::names::{NS_CALDAV, NS_DAV};
+use dav::names::{QName, NS_CALDAV, NS_DAV};
 use dav::path::ResourcePath;
 use dav::request::{MkCollection, PropValue};
 use dav::{Precondition, PropName};
@@ -22,8 +22,10 @@ pub async fn mkcalendar(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -
     if dav::path::parent_folder(&name).is_some() {
         return Err(GatewayError::forbidden(Precondition::CalendarCollectionLocationOk));
     }
-    let spec = folder_props::new_folder(&name, &request.properties).map_err(refused)?;
-    create(cx, spec).await
+    match folder_props::new_folder(&name, &request.properties) {
+        Ok(spec) => create(cx, spec).await,
+        Err(refusals) => refused(QName::caldav("mkcalendar-response"), &request.properties, refusals),
+    }
 }
 
 /// What the resourcetype of an extended MKCOL asks for.
@@ -48,10 +50,13 @@ pub async fn mkcol(
         Wanted::Calendar if dav::path::parent_folder(&name).is_some() => {
             return Err(GatewayError::forbidden(Precondition::CalendarCollectionLocationOk))
         }
-        Wanted::Calendar => folder_props::new_folder(&name, &request.properties).map_err(refused)?,
-        Wanted::Collection => folder_props::new_collection(&name, &request.properties).map_err(refused)?,
+        Wanted::Calendar => folder_props::new_folder(&name, &request.properties),
+        Wanted::Collection => folder_props::new_collection(&name, &request.properties),
     };
-    create(cx, spec).await
+    match spec {
+        Ok(spec) => create(cx, spec).await,
+        Err(refusals) => refused(QName::dav("mkcol-response"), &request.properties, refusals),
+    }
 }
 
 fn wanted(request: &MkCollection) -> Result<Wanted, GatewayError> {
@@ -87,12 +92,31 @@ fn target(path: &ResourcePath) -> Result<String, GatewayError> {
     }
 }
 
-fn refused(refusals: Vec<(PropName, Refusal)>) -> GatewayError {
-    let detail: Vec<String> = refusals.iter().map(|(name, r)| format!("{}: {r}", name.to_qname())).collect();
-    GatewayError::Refused {
-        status: StatusCode::FORBIDDEN,
-        message: format!("cannot create the collection: {}", detail.join("; ")),
+/// The failed creation's body (RFC 4791 §5.3.1.2, RFC 5689 §3.3): each refused property with
+/// its status, every other requested one 424 Failed Dependency, as for PROPPATCH.
+fn refused(
+    root: QName,
+    requested: &[(PropName, PropValue)],
+    refusals: Vec<(PropName, Refusal)>,
+) -> Result<Response, GatewayError> {
+    let outcomes: Vec<(PropName, Result<(), Refusal>)> = requested
+        .iter()
+        .map(|(name, _)| {
+            let outcome = refusals.iter().find(|(n, _)| n == name).map_or(Ok(()), |(_, r)| Err(r.clone()));
+            (name.clone(), outcome)
+        })
+        .collect();
+    for (name, refusal) in &refusals {
+        tracing::info!(property = ?name, %refusal, "collection not created");
     }
+    let status = if refusals.iter().any(|(_, r)| r.status() == StatusCode::FORBIDDEN) {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::CONFLICT
+    };
+    let body = dav::response::propstat_document(&root, &super::proppatch::propstats(outcomes, true));
+    Ok((status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"))], body)
+        .into_response())
 }
 
 /// Creates `spec` once its place is right: the parent exists (else 409, RFC 4918 §9.3.1) and

@@ -79,7 +79,7 @@ enum Target {
 
 /// One propstat per status: 200 for all when everything applied; otherwise each refusal's
 /// status, and 424 Failed Dependency for the rest (RFC 4918 §9.2.1).
-fn propstats(outcomes: Vec<(PropName, Result<(), Refusal>)>, failed: bool) -> Vec<PropStat> {
+pub(super) fn propstats(outcomes: Vec<(PropName, Result<(), Refusal>)>, failed: bool) -> Vec<PropStat> {
     let mut groups: Vec<PropStat> = Vec::new();
     for (name, outcome) in outcomes {
         let status = match (&outcome, failed) {
