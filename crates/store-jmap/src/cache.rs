@@ -70,6 +70,9 @@ pub(crate) struct Cache {
     props: Moka<(String, String), Arc<FolderProps>>,
     /// (account, mailbox, folder state) -> (message id, item name) of that state.
     history: Moka<(String, String, String), Pairs>,
+    /// (account, mailbox, folder state) -> the folder as read in that state: the state names
+    /// the content, properties message included, so only the name (from the mailbox) can differ.
+    folders: Moka<(String, String, String), Arc<store::Folder>>,
     freshness: Duration,
     counters: Counters,
 }
@@ -94,6 +97,7 @@ impl Cache {
                 .weigher(|_, v: &Arc<Vec<(String, String)>>| u32::try_from(v.len() + 1).unwrap_or(u32::MAX))
                 .time_to_idle(Duration::from_secs(7 * 24 * 3600))
                 .build(),
+            folders: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(24 * 3600)).build(),
             freshness: options.freshness,
             counters: Counters::default(),
         }
@@ -158,6 +162,18 @@ impl Cache {
 
     pub async fn history(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<Vec<(String, String)>>> {
         self.history.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
+    }
+
+    pub async fn knows(&self, account: &str, mailbox: &str, state: &str) -> bool {
+        self.history.contains_key(&(account.to_owned(), mailbox.to_owned(), state.to_owned()))
+    }
+
+    pub async fn folder(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<store::Folder>> {
+        self.folders.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
+    }
+
+    pub async fn put_folder(&self, account: &str, mailbox: &str, state: &str, folder: store::Folder) {
+        self.folders.insert((account.to_owned(), mailbox.to_owned(), state.to_owned()), Arc::new(folder)).await;
     }
 
     pub async fn remember(&self, account: &str, mailbox: &str, state: &str, items: Vec<(String, String)>) {
