@@ -35,6 +35,7 @@ ADMIN_PASSWORD = "admin-secret"
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
 START_TIMEOUT_S = 30
 REALM = "cyrus-test"
+PROBE = ("probe", "probe-secret")
 
 
 def install():
@@ -247,10 +248,15 @@ def start(d):
             time.sleep(0.1)
     try:
         add_user(d, ADMIN, ADMIN_PASSWORD)
+        # Measured on Cyrus 3.6: the first account created in a fresh mailboxes database
+        # refuses every top-level Mailbox/set create most of the time (invalidProperties on
+        # parentId, for good), later accounts never did. A probe account takes that place,
+        # and its JMAP session is the health check below.
+        add_user(d, *PROBE)
         for name, password in USERS.items():
             add_user(d, name, password)
-        # The JMAP session of a user is the proof the whole chain works.
-        name, password = next(iter(USERS.items()))
+        # The JMAP session of the probe is the proof the whole chain works.
+        name, password = PROBE
         request = urllib.request.Request(env["CYRUS_JMAP_URL"])
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode())
         with urllib.request.urlopen(request, timeout=10) as response:

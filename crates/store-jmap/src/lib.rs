@@ -47,6 +47,7 @@ mod cache;
 mod client;
 mod model;
 mod session;
+mod snapshot;
 mod writes;
 
 use std::sync::Arc;

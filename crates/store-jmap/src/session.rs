@@ -1,8 +1,8 @@
 //! One user's calendars over JMAP: the `Session` contract on top of `client` and `cache`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,14 +12,14 @@ use store::{
     NewFolder, NewItem, Principal, Session, State, StoreError, Stored,
 };
 
-use crate::cache::{Cache, Freshness, Snapshot};
+use crate::cache::{Cache, Snapshot};
 use crate::client::{self, garbage, Account, Client};
 use crate::model::{self, Entry, FolderProps, ItemEntry};
 use crate::writes::{busy, set_error, Part, Read};
 use crate::JmapOptions;
 
 /// Ids asked for in one `Email/get` or returned by one `Email/query` page.
-const PAGE: usize = 1024;
+pub(crate) const PAGE: usize = 1024;
 /// Blob downloads in flight at once for one request.
 const DOWNLOADS_IN_FLIGHT: usize = 16;
 
@@ -53,114 +53,6 @@ impl JmapSession {
 
     pub(crate) async fn call(&self, calls: Vec<(&str, Value)>) -> Result<Vec<client::Invocation>, StoreError> {
         self.shared.client.call(&self.account, calls).await
-    }
-
-    /// The account as the server has it now (or within the freshness window).
-    pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let cache = &self.shared.cache;
-        let cached = match cache.snapshot(self.id()).await {
-            Freshness::Fresh(snapshot) => return Ok(snapshot),
-            Freshness::Stale(cached) => cached,
-        };
-        if let Some(cached) = cached {
-            let states = self.states().await?;
-            if states == (cached.mailbox_state.clone(), cached.email_state.clone()) {
-                cache.validated();
-                let renewed = Arc::new(Snapshot {
-                    mailbox_state: cached.mailbox_state.clone(),
-                    email_state: cached.email_state.clone(),
-                    mailboxes: cached.mailboxes.clone(),
-                    root: cached.root.clone(),
-                    folders: cached.folders.clone(),
-                    ids: cached.ids.clone(),
-                    validated: Instant::now(),
-                    request: store::scope::current(),
-                });
-                cache.snapshots.insert(self.id().to_owned(), renewed.clone()).await;
-                return Ok(renewed);
-            }
-        }
-        self.rebuild().await
-    }
-
-    /// Mailbox and Email states in one request: the cheap "anything changed?" question.
-    async fn states(&self) -> Result<(String, String), StoreError> {
-        let r = self
-            .call(vec![
-                ("Mailbox/get", json!({"accountId": self.id(), "ids": []})),
-                ("Email/get", json!({"accountId": self.id(), "ids": []})),
-            ])
-            .await?;
-        Ok((state(client::response(&r, 0, "Mailbox/get")?)?, state(client::response(&r, 1, "Email/get")?)?))
-    }
-
-    async fn rebuild(&self) -> Result<Arc<Snapshot>, StoreError> {
-        // The states first: ids read afterwards are at least as new, so a change in between
-        // makes the next validation rebuild rather than serve something stale.
-        let r = self
-            .call(vec![
-                ("Email/get", json!({"accountId": self.id(), "ids": []})),
-                ("Mailbox/get", json!({"accountId": self.id(), "properties": ["id", "name", "parentId"]})),
-            ])
-            .await?;
-        let email_state = state(client::response(&r, 0, "Email/get")?)?;
-        let mailbox_args = client::response(&r, 1, "Mailbox/get")?;
-        let mailbox_state = state(mailbox_args)?;
-        let list = mailbox_args.get("list").and_then(Value::as_array).ok_or_else(|| garbage("Mailbox/get list"))?;
-        let mailboxes = model::mailboxes(list);
-        let (root, folders) = model::folder_names(&mailboxes, &self.shared.options.calendar_folder);
-        let ids = self.mailbox_ids(folders.iter().map(|(id, _)| id.as_str()).collect()).await?;
-        self.shared.cache.rebuilt();
-        let snapshot = Arc::new(Snapshot {
-            mailbox_state,
-            email_state,
-            mailboxes,
-            root,
-            folders,
-            ids,
-            validated: Instant::now(),
-            request: store::scope::current(),
-        });
-        self.shared.cache.snapshots.insert(self.id().to_owned(), snapshot.clone()).await;
-        Ok(snapshot)
-    }
-
-    /// Sorted message ids of each mailbox, every mailbox in one request per page.
-    pub(crate) async fn mailbox_ids(
-        &self,
-        mailboxes: Vec<&str>,
-    ) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
-        let mut result: HashMap<String, Vec<String>> =
-            mailboxes.iter().map(|m| ((*m).to_owned(), Vec::new())).collect();
-        let mut pending: Vec<&str> = mailboxes;
-        let mut position = 0usize;
-        while !pending.is_empty() {
-            let calls = pending
-                .iter()
-                .map(|m| ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": m}, "position": position, "limit": PAGE})))
-                .collect();
-            let r = self.call(calls).await?;
-            let mut more = Vec::new();
-            for (i, mailbox) in pending.iter().enumerate() {
-                let args = client::response(&r, i, "Email/query")?;
-                let ids = args.get("ids").and_then(Value::as_array).ok_or_else(|| garbage("Email/query ids"))?;
-                let list = result.entry((*mailbox).to_owned()).or_default();
-                list.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
-                if ids.len() >= PAGE {
-                    more.push(*mailbox);
-                }
-            }
-            pending = more;
-            position += PAGE;
-        }
-        Ok(result
-            .into_iter()
-            .map(|(m, mut ids)| {
-                ids.sort();
-                ids.dedup();
-                (m, Arc::new(ids))
-            })
-            .collect())
     }
 
     /// What each message is, from the cache or one `Email/get` per page of unknown ids.
@@ -275,6 +167,13 @@ impl JmapSession {
         };
         self.shared.cache.put_folder(self.id(), mailbox, &state, folder.clone()).await;
         Ok(folder)
+    }
+
+    /// A folder's mailbox and the sorted ids of its messages, as of a validated snapshot.
+    async fn contents(&self, folder: &FolderId) -> Result<(String, Arc<Vec<String>>), StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        Ok((mailbox.clone(), snapshot.ids.get(mailbox).cloned().unwrap_or_default()))
     }
 
     /// A folder's mailbox id and name, if the snapshot has it.
@@ -425,9 +324,8 @@ impl Session for JmapSession {
     }
 
     async fn state(&self, folder: &FolderId) -> Result<State, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?;
-        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (mailbox, ids) = self.contents(folder).await?;
+        let mailbox = mailbox.as_str();
         let state = model::state_of(mailbox, &ids);
         if !self.shared.cache.knows(self.id(), mailbox, &state).await {
             let (items, _) = self.items(&ids).await?;
@@ -442,12 +340,11 @@ impl Session for JmapSession {
         name: &ItemName,
         changes: &[store::DeadPropertyChange],
     ) -> Result<(), StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
+        let (mailbox, _) = self.contents(folder).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let Read { state, items, .. } = read?;
-            let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
+            let current = Read::item(&items, name)?;
             let mut properties = current.properties.clone();
             store::DeadPropertyChange::apply_all(&mut properties, changes);
             let uid = self.uid_of(current).await?;
@@ -469,9 +366,8 @@ impl Session for JmapSession {
     }
 
     async fn list(&self, folder: &FolderId) -> Result<Listing, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?;
-        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (mailbox, ids) = self.contents(folder).await?;
+        let mailbox = mailbox.as_str();
         let state = model::state_of(mailbox, &ids);
         let (items, _) = self.items(&ids).await?;
         let history = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
@@ -480,9 +376,7 @@ impl Session for JmapSession {
     }
 
     async fn get(&self, folder: &FolderId, names: &[ItemName]) -> Result<Vec<Item>, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?;
-        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (_, ids) = self.contents(folder).await?;
         let (items, _) = self.items(&ids).await?;
         let wanted: HashSet<&ItemName> = names.iter().collect();
         let found: Vec<ItemEntry> = items.into_iter().filter(|i| wanted.contains(&i.name)).collect();
@@ -505,8 +399,7 @@ impl Session for JmapSession {
     }
 
     async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
+        let (mailbox, _) = self.contents(folder).await?;
         let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
         let size = item.body.len() as u64;
         let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
@@ -553,12 +446,11 @@ impl Session for JmapSession {
     }
 
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?.clone();
+        let (mailbox, _) = self.contents(folder).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let Read { state, items, .. } = read?;
-            let current = items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)?;
+            let current = Read::item(&items, name)?;
             expected.check(Some(store::ETag::new(current.blob.clone())))?;
             if self.guarded_set(&state, None, vec![current.email_id.clone()]).await?.is_some() {
                 return Ok(());
@@ -568,17 +460,14 @@ impl Session for JmapSession {
     }
 
     async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?;
-        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (_, ids) = self.contents(folder).await?;
         let (items, _) = self.items(&ids).await?;
         Ok(Some(items.into_iter().filter(|i| i.may_match(query)).map(|i| i.name).collect()))
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?;
-        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let (mailbox, ids) = self.contents(folder).await?;
+        let mailbox = mailbox.as_str();
         let state = model::state_of(mailbox, &ids);
         let (items, _) = self.items(&ids).await?;
         let now: Vec<(String, String)> =

@@ -21,6 +21,13 @@ pub(crate) struct Read {
     pub properties: Option<String>,
 }
 
+impl Read {
+    /// The item named `name` as the write read it; `NotFound` when there is none.
+    pub fn item<'a>(items: &'a [ItemEntry], name: &store::ItemName) -> Result<&'a ItemEntry, StoreError> {
+        items.iter().find(|i| i.name == *name).ok_or(StoreError::NotFound)
+    }
+}
+
 /// The attempts of one write: holds the account's writer lock and paces the retries.
 pub(crate) struct Attempts {
     _writer: tokio::sync::OwnedMutexGuard<()>,

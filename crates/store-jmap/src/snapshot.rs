@@ -1,0 +1,125 @@
+//! The account view: one snapshot of the mailbox tree and the message ids of each calendar,
+//! served within the freshness window or the same client request, otherwise validated with
+//! one state request, and rebuilt only when the account changed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use store::StoreError;
+
+use crate::cache::{Freshness, Snapshot};
+use crate::client::{self, garbage};
+use crate::model;
+use crate::session::{state, JmapSession, PAGE};
+
+impl JmapSession {
+    /// The account as the server has it now (or within the freshness window).
+    pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let cache = &self.shared.cache;
+        let cached = match cache.snapshot(self.id()).await {
+            Freshness::Fresh(snapshot) => return Ok(snapshot),
+            Freshness::Stale(cached) => cached,
+        };
+        if let Some(cached) = cached {
+            let states = self.states().await?;
+            if states == (cached.mailbox_state.clone(), cached.email_state.clone()) {
+                cache.validated();
+                let renewed = Arc::new(Snapshot {
+                    mailbox_state: cached.mailbox_state.clone(),
+                    email_state: cached.email_state.clone(),
+                    mailboxes: cached.mailboxes.clone(),
+                    root: cached.root.clone(),
+                    folders: cached.folders.clone(),
+                    ids: cached.ids.clone(),
+                    validated: Instant::now(),
+                    request: store::scope::current(),
+                });
+                cache.snapshots.insert(self.id().to_owned(), renewed.clone()).await;
+                return Ok(renewed);
+            }
+        }
+        self.rebuild().await
+    }
+
+    /// Mailbox and Email states in one request: the cheap "anything changed?" question.
+    pub(crate) async fn states(&self) -> Result<(String, String), StoreError> {
+        let r = self
+            .call(vec![
+                ("Mailbox/get", json!({"accountId": self.id(), "ids": []})),
+                ("Email/get", json!({"accountId": self.id(), "ids": []})),
+            ])
+            .await?;
+        Ok((state(client::response(&r, 0, "Mailbox/get")?)?, state(client::response(&r, 1, "Email/get")?)?))
+    }
+
+    pub(crate) async fn rebuild(&self) -> Result<Arc<Snapshot>, StoreError> {
+        // The states first: ids read afterwards are at least as new, so a change in between
+        // makes the next validation rebuild rather than serve something stale.
+        let r = self
+            .call(vec![
+                ("Email/get", json!({"accountId": self.id(), "ids": []})),
+                ("Mailbox/get", json!({"accountId": self.id(), "properties": ["id", "name", "parentId"]})),
+            ])
+            .await?;
+        let email_state = state(client::response(&r, 0, "Email/get")?)?;
+        let mailbox_args = client::response(&r, 1, "Mailbox/get")?;
+        let mailbox_state = state(mailbox_args)?;
+        let list = mailbox_args.get("list").and_then(Value::as_array).ok_or_else(|| garbage("Mailbox/get list"))?;
+        let mailboxes = model::mailboxes(list);
+        let (root, folders) = model::folder_names(&mailboxes, &self.shared.options.calendar_folder);
+        let ids = self.mailbox_ids(folders.iter().map(|(id, _)| id.as_str()).collect()).await?;
+        self.shared.cache.rebuilt();
+        let snapshot = Arc::new(Snapshot {
+            mailbox_state,
+            email_state,
+            mailboxes,
+            root,
+            folders,
+            ids,
+            validated: Instant::now(),
+            request: store::scope::current(),
+        });
+        self.shared.cache.snapshots.insert(self.id().to_owned(), snapshot.clone()).await;
+        Ok(snapshot)
+    }
+
+    /// Sorted message ids of each mailbox, every mailbox in one request per page.
+    pub(crate) async fn mailbox_ids(
+        &self,
+        mailboxes: Vec<&str>,
+    ) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
+        let mut result: HashMap<String, Vec<String>> =
+            mailboxes.iter().map(|m| ((*m).to_owned(), Vec::new())).collect();
+        let mut pending: Vec<&str> = mailboxes;
+        let mut position = 0usize;
+        while !pending.is_empty() {
+            let calls = pending
+                .iter()
+                .map(|m| ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": m}, "position": position, "limit": PAGE})))
+                .collect();
+            let r = self.call(calls).await?;
+            let mut more = Vec::new();
+            for (i, mailbox) in pending.iter().enumerate() {
+                let args = client::response(&r, i, "Email/query")?;
+                let ids = args.get("ids").and_then(Value::as_array).ok_or_else(|| garbage("Email/query ids"))?;
+                let list = result.entry((*mailbox).to_owned()).or_default();
+                list.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+                if ids.len() >= PAGE {
+                    more.push(*mailbox);
+                }
+            }
+            pending = more;
+            position += PAGE;
+        }
+        Ok(result
+            .into_iter()
+            .map(|(m, mut ids)| {
+                ids.sort();
+                ids.dedup();
+                (m, Arc::new(ids))
+            })
+            .collect())
+    }
+}
