@@ -5,12 +5,19 @@
 //! validated like a PUT into its destination (an event cannot land in a task list, a UID
 //! cannot appear twice in a calendar), and a move writes the copy before it removes the
 //! source, so a failure part-way leaves two copies, never none.
+//!
+//! A refused request changes nothing. RFC 4918 §9.8.4 describes an overwrite as a DELETE of
+//! the destination followed by the copy; done in that order, a copy that the store then
+//! refuses (a UID conflict, a component the calendar does not take) would have destroyed the
+//! destination for nothing. So an object overwrites its destination in one replacing write
+//! (the store checks the UID and the destination's ETag atomically with it), and a collection
+//! is loaded and validated whole before the destination is removed.
 
 use axum::response::{IntoResponse, Response};
 use dav::headers::Depth;
 use dav::path::ResourcePath;
 use dav::Precondition;
-use http::{HeaderMap, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use store::{
     DeadProperty, DeadPropertyChange, Expected, Folder, FolderKind, Item, ItemName, NewFolder, NewItem, StoreError,
 };
@@ -30,6 +37,7 @@ pub async fn copy_or_move(
     let destination = destination(cx, headers).await?;
     let overwrite = overwrite(headers)?;
     let depth = super::depth(headers, Depth::Infinity)?;
+    let href = destination.href();
     let existed = match source {
         ResourcePath::Object { calendar, item, .. } => {
             let folder = cx.session.folder(calendar).await?;
@@ -51,7 +59,11 @@ pub async fn copy_or_move(
         }
         _ => return Err(GatewayError::MethodNotAllowed { allow: super::options::allow(Some(source)) }),
     };
-    Ok(if existed { StatusCode::NO_CONTENT } else { StatusCode::CREATED }.into_response())
+    let status = if existed { StatusCode::NO_CONTENT } else { StatusCode::CREATED };
+    // RFC 9110 §10.2.2: Location names the resource the request created or replaced, so a
+    // client learns the destination as the server spells it (a nested collection's path).
+    let location = HeaderValue::from_str(&href).map_err(|_| GatewayError::BadRequest("destination href".into()))?;
+    Ok((status, [(header::LOCATION, location)]).into_response())
 }
 
 /// The Destination header as a path in the user's own home.
@@ -109,8 +121,9 @@ async fn copy_item(
             let to = parent(cx, parent_name).await?;
             let last = calendar.rsplit('/').next().unwrap_or(calendar).to_owned();
             let new_item = convert(cx, &to, &last, &item)?;
+            // The copy first: should the store refuse it, the collection is still there.
+            write_item(cx, &to, new_item, &item.properties, &[], Expected::Absent).await?;
             delete_tree(cx, &target).await?;
-            write_item(cx, &to, new_item, &item.properties, Expected::Absent).await?;
             if moving {
                 cx.session.delete(&from.id, &item.meta.name, Expected::ETag(item.meta.etag.clone())).await?;
             }
@@ -127,26 +140,28 @@ async fn copy_item(
     }
     let new_item = convert(cx, &to, &to_name, &item)?;
     let existing = cx.session.get(&to.id, std::slice::from_ref(&to_item)).await?.pop();
-    let existed = existing.is_some();
-    match (&existing, overwrite) {
-        (Some(_), false) => return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED)),
-        // Overwriting deletes the destination first (RFC 4918 §9.8.4): none of its dead
-        // properties survive.
-        (Some(old), true) => cx.session.delete(&to.id, &to_item, Expected::ETag(old.meta.etag.clone())).await?,
-        (None, _) => {}
+    if existing.is_some() && !overwrite {
+        return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
     }
+    let existed = existing.is_some();
+    // Overwriting replaces the destination in the same write that stores the copy, guarded
+    // by the destination's ETag; none of the destination's dead properties survive (§9.8.4).
+    let (expected, replaced) = match existing {
+        Some(old) => (Expected::ETag(old.meta.etag), old.properties),
+        None => (Expected::Absent, Vec::new()),
+    };
     if moving && to.id == from.id {
         // Within one calendar the copy would conflict with its own UID: remove the source
         // first and put it back should the write fail.
         cx.session.delete(&from.id, &item.meta.name, Expected::ETag(item.meta.etag.clone())).await?;
-        if let Err(error) = write_item(cx, &to, new_item, &item.properties, Expected::Absent).await {
+        if let Err(error) = write_item(cx, &to, new_item, &item.properties, &replaced, expected).await {
             let restore = convert(cx, from, item.meta.name.as_str(), &item)?;
-            write_item(cx, from, restore, &item.properties, Expected::Absent).await?;
+            write_item(cx, from, restore, &item.properties, &[], Expected::Absent).await?;
             return Err(error);
         }
         return Ok(existed);
     }
-    write_item(cx, &to, new_item, &item.properties, Expected::Absent).await?;
+    write_item(cx, &to, new_item, &item.properties, &replaced, expected).await?;
     if moving {
         cx.session.delete(&from.id, &item.meta.name, Expected::ETag(item.meta.etag.clone())).await?;
     }
@@ -164,26 +179,39 @@ fn convert(cx: &RequestContext, to: &Folder, name: &str, item: &Item) -> Result<
     }
 }
 
+/// Stores `item` with the source's dead properties; `replaced` are those of the item it
+/// overwrites, removed unless the source has them too.
 async fn write_item(
     cx: &RequestContext,
     to: &Folder,
     item: NewItem,
     properties: &[DeadProperty],
+    replaced: &[DeadProperty],
     expected: Expected,
 ) -> Result<(), GatewayError> {
     let name = item.name.clone();
     store_item(cx, to, item, expected).await?;
-    if !properties.is_empty() {
-        cx.session.set_item_properties(&to.id, &name, &as_changes(properties)).await?;
+    let changes = property_changes(properties, replaced);
+    if !changes.is_empty() {
+        cx.session.set_item_properties(&to.id, &name, &changes).await?;
     }
     Ok(())
 }
 
-fn as_changes(properties: &[DeadProperty]) -> Vec<DeadPropertyChange> {
-    properties
-        .iter()
-        .map(|p| DeadPropertyChange { namespace: p.namespace.clone(), name: p.name.clone(), xml: Some(p.xml.clone()) })
-        .collect()
+/// Sets every property of `properties` and removes those of `replaced` it does not have.
+fn property_changes(properties: &[DeadProperty], replaced: &[DeadProperty]) -> Vec<DeadPropertyChange> {
+    let kept = |old: &DeadProperty| properties.iter().any(|p| p.namespace == old.namespace && p.name == old.name);
+    let removals = replaced.iter().filter(|old| !kept(old)).map(|old| DeadPropertyChange {
+        namespace: old.namespace.clone(),
+        name: old.name.clone(),
+        xml: None,
+    });
+    let sets = properties.iter().map(|p| DeadPropertyChange {
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        xml: Some(p.xml.clone()),
+    });
+    removals.chain(sets).collect()
 }
 
 /// Copies (or moves) a collection with its members. Returns whether the destination existed.
@@ -217,14 +245,16 @@ async fn copy_collection(
         }
         None => None,
     };
+    // Everything the copy will write, read and validated before the destination goes.
+    let plan = plan_tree(cx, source, &to_name, shallow).await?;
     let mut existed = false;
     match cx.session.folder(&to_name).await {
         Ok(existing) => {
             if !overwrite {
                 return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
             }
-            delete_tree(cx, &existing).await?;
             existed = true;
+            delete_tree(cx, &existing).await?;
         }
         Err(StoreError::NotFound) => {}
         Err(other) => return Err(other.into()),
@@ -239,34 +269,71 @@ async fn copy_collection(
             existed = true;
         }
     }
-    copy_tree(cx, source, &to_name, shallow).await?;
+    for folder in plan {
+        let created = cx.session.create_folder(&folder.spec).await?;
+        for (item, properties) in folder.items {
+            write_item(cx, &created, item, &properties, &[], Expected::Absent).await?;
+        }
+    }
     if moving {
         delete_tree(cx, source).await?;
     }
     Ok(existed)
 }
 
-/// Creates `to_name` like `source`, with its members and (unless `shallow`) nested collections.
-async fn copy_tree(cx: &RequestContext, source: &Folder, to_name: &str, shallow: bool) -> Result<(), GatewayError> {
-    let mut nested: Vec<Folder> = Vec::new();
-    if !shallow && source.kind == FolderKind::Collection {
-        let prefix = format!("{}/", source.name);
-        nested = cx.session.folders().await?.into_iter().filter(|f| f.name.starts_with(&prefix)).collect();
-        // Parents before children.
-        nested.sort_by(|a, b| a.name.cmp(&b.name));
-    }
-    copy_one(cx, source, to_name, shallow).await?;
-    for folder in nested {
-        let relative = &folder.name[source.name.len()..];
-        copy_one(cx, &folder, &format!("{to_name}{relative}"), false).await?;
-    }
-    Ok(())
+/// One folder of a collection copy: how to create it and the items to write into it.
+struct PlannedFolder {
+    spec: NewFolder,
+    items: Vec<(NewItem, Vec<DeadProperty>)>,
 }
 
-/// One folder with its properties and, unless `shallow`, its items.
-async fn copy_one(cx: &RequestContext, source: &Folder, to_name: &str, shallow: bool) -> Result<(), GatewayError> {
-    let spec = NewFolder {
-        name: to_name.to_owned(),
+/// `source` as it will be created under `to_name`, with its members and (unless `shallow`)
+/// nested collections, parents before children. Every item is converted here, so an item
+/// that its new place would refuse fails the request before anything is written or removed.
+async fn plan_tree(
+    cx: &RequestContext,
+    source: &Folder,
+    to_name: &str,
+    shallow: bool,
+) -> Result<Vec<PlannedFolder>, GatewayError> {
+    let mut folders = vec![(source.clone(), to_name.to_owned())];
+    if !shallow && source.kind == FolderKind::Collection {
+        let prefix = format!("{}/", source.name);
+        let mut nested: Vec<Folder> =
+            cx.session.folders().await?.into_iter().filter(|f| f.name.starts_with(&prefix)).collect();
+        nested.sort_by(|a, b| a.name.cmp(&b.name));
+        for folder in nested {
+            let relative = folder.name[source.name.len()..].to_owned();
+            folders.push((folder, format!("{to_name}{relative}")));
+        }
+    }
+    let mut plan = Vec::with_capacity(folders.len());
+    for (index, (folder, name)) in folders.into_iter().enumerate() {
+        let items = if shallow && index == 0 { Vec::new() } else { planned_items(cx, &folder).await? };
+        plan.push(PlannedFolder { spec: folder_spec(&folder, name), items });
+    }
+    Ok(plan)
+}
+
+/// The items of `folder`, each converted for a folder of the same kind and components
+/// (which the copy will be).
+async fn planned_items(
+    cx: &RequestContext,
+    folder: &Folder,
+) -> Result<Vec<(NewItem, Vec<DeadProperty>)>, GatewayError> {
+    let listing = cx.session.list(&folder.id).await?;
+    let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
+    let mut items = Vec::with_capacity(names.len());
+    for item in cx.session.get(&folder.id, &names).await? {
+        let new_item = convert(cx, folder, item.meta.name.as_str(), &item)?;
+        items.push((new_item, item.properties));
+    }
+    Ok(items)
+}
+
+fn folder_spec(source: &Folder, name: String) -> NewFolder {
+    NewFolder {
+        name,
         kind: source.kind,
         display_name: source.display_name.clone(),
         description: source.description.clone(),
@@ -275,16 +342,5 @@ async fn copy_one(cx: &RequestContext, source: &Folder, to_name: &str, shallow: 
         timezone: source.timezone.clone(),
         components: source.components,
         properties: source.properties.clone(),
-    };
-    let created = cx.session.create_folder(&spec).await?;
-    if shallow {
-        return Ok(());
     }
-    let listing = cx.session.list(&source.id).await?;
-    let names: Vec<ItemName> = listing.items.into_iter().map(|m| m.name).collect();
-    for item in cx.session.get(&source.id, &names).await? {
-        let new_item = convert(cx, &created, item.meta.name.as_str(), &item)?;
-        write_item(cx, &created, new_item, &item.properties, Expected::Absent).await?;
-    }
-    Ok(())
 }

@@ -44,7 +44,10 @@ pub async fn put(
             file_item(item, content_type, body)
         }
     };
-    let stored = store_item(cx, &folder, new_item, expected).await?;
+    let stored = match folder.kind {
+        FolderKind::Calendar => replace_same_uid(cx, &folder, new_item, expected).await?,
+        FolderKind::Collection => store_item(cx, &folder, new_item, expected).await?,
+    };
     let status = if stored.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     let mut response = status.into_response();
     // RFC 4791 §5.3.4: an ETag only when a GET would return exactly these bytes.
@@ -68,6 +71,52 @@ pub async fn store_item(
         }
         other => Ok(other?),
     }
+}
+
+/// Rounds of read-then-write when the object changes between the two (a client that sent
+/// no condition must not see the 412 of a race it did not ask to lose).
+const UID_CHECK_ROUNDS: usize = 3;
+
+/// Writes a calendar object unless it would give an existing resource another UID.
+///
+/// RFC 4791 §4.1 ties a UID to its resource; a PUT that changes it is refused as
+/// `CALDAV:no-uid-conflict` naming the resource itself, as Cyrus does. A client that means
+/// a new event writes a new resource (and DELETEs the old one). The UID compared is the one
+/// read, so the write carries that version's ETag and a concurrent change is seen.
+async fn replace_same_uid(
+    cx: &RequestContext,
+    folder: &Folder,
+    item: NewItem,
+    expected: Expected,
+) -> Result<Stored, GatewayError> {
+    if matches!(expected, Expected::Absent) {
+        return store_item(cx, folder, item, expected).await;
+    }
+    for _ in 1..UID_CHECK_ROUNDS {
+        let current = cx.session.get(&folder.id, std::slice::from_ref(&item.name)).await?.pop();
+        let guarded = match &current {
+            None => expected.clone(),
+            Some(old) => {
+                // A stored body that no longer validates (rules tightened since) has no UID
+                // to protect: the new body replaces it.
+                let old_uid = calendar::validate_object(&old.body).ok().map(|o| o.uid);
+                if old_uid.is_some_and(|uid| uid != item.uid) {
+                    let href = dav::path::object_href(cx.user(), &folder.name, item.name.as_str());
+                    return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
+                }
+                match &expected {
+                    Expected::Anything | Expected::Present => Expected::ETag(old.meta.etag.clone()),
+                    other => other.clone(),
+                }
+            }
+        };
+        let raced = guarded != expected;
+        match store_item(cx, folder, item.clone(), guarded).await {
+            Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced => continue,
+            other => return other,
+        }
+    }
+    store_item(cx, folder, item, expected).await
 }
 
 /// A body checked as RFC 4791 §5.3.2.1 requires for `folder`, with its index span.
