@@ -103,6 +103,9 @@ prop_names! {
     MaxDateTime => (NS_CALDAV, "max-date-time"),
     MaxInstances => (NS_CALDAV, "max-instances"),
     MaxAttendeesPerInstance => (NS_CALDAV, "max-attendees-per-instance"),
+    // RFC 8607 §6.1, §6.2
+    MaxAttachmentSize => (NS_CALDAV, "max-attachment-size"),
+    MaxAttachmentsPerResource => (NS_CALDAV, "max-attachments-per-resource"),
     CalendarHomeSet => (NS_CALDAV, "calendar-home-set"),
     CalendarData => (NS_CALDAV, "calendar-data"),
     // RFC 6638 §2.4.1

@@ -26,6 +26,9 @@ pub enum Precondition {
     MaxDateTime,
     MaxInstances,
     MaxAttendeesPerInstance,
+    // RFC 8607 (managed attachments), also checked on PUT
+    MaxAttachmentSize,
+    MaxAttachmentsPerResource,
     // RFC 4791 §5.3.1.1 (MKCALENDAR)
     CalendarCollectionLocationOk,
     // RFC 4791 §7.7 / §9 (REPORT)
@@ -57,6 +60,8 @@ impl Precondition {
             Precondition::MaxDateTime => (C, "max-date-time"),
             Precondition::MaxInstances => (C, "max-instances"),
             Precondition::MaxAttendeesPerInstance => (C, "max-attendees-per-instance"),
+            Precondition::MaxAttachmentSize => (C, "max-attachment-size"),
+            Precondition::MaxAttachmentsPerResource => (C, "max-attachments-per-resource"),
             Precondition::CalendarCollectionLocationOk => (C, "calendar-collection-location-ok"),
             Precondition::ValidFilter => (C, "valid-filter"),
             Precondition::SupportedFilter => (C, "supported-filter"),

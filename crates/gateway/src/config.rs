@@ -160,6 +160,14 @@ pub struct LimitsConfig {
     /// Most instances one recurring event is expanded into while answering a query; beyond
     /// it the query is refused with CALDAV:max-instances instead of running unbounded.
     pub max_instances: usize,
+    /// Most ATTENDEEs of one instance of an event or task (RFC 4791 §5.2.9); a PUT over it
+    /// is refused with CALDAV:max-attendees-per-instance.
+    pub max_attendees_per_instance: usize,
+    /// Most ATTACH properties in one calendar object, alarm sounds not counted (RFC 8607 §6.2).
+    pub max_attachments_per_resource: usize,
+    /// Largest inline (base64) attachment in octets, decoded (RFC 8607 §6.1). Inline
+    /// attachments also count towards max_resource_size.
+    pub max_attachment_size: u64,
 }
 
 impl Default for LimitsConfig {
@@ -170,6 +178,9 @@ impl Default for LimitsConfig {
             request_timeout_secs: 60,
             max_multiget_hrefs: 5_000,
             max_instances: 100_000,
+            max_attendees_per_instance: 1_000,
+            max_attachments_per_resource: 100,
+            max_attachment_size: 1024 * 1024,
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct PropertyContext<'a> {
     pub principal: &'a Principal,
     pub max_resource_size: u64,
     pub max_instances: usize,
+    pub max_attendees_per_instance: usize,
+    pub max_attachments_per_resource: usize,
+    pub max_attachment_size: u64,
 }
 
 /// RFC 4791 §5.2.6/§5.2.7: the span of date-times the gateway handles, which is the whole
@@ -126,6 +129,9 @@ fn names(resource: &Resource) -> Vec<PropName> {
             MinDateTime,
             MaxDateTime,
             MaxInstances,
+            MaxAttendeesPerInstance,
+            MaxAttachmentsPerResource,
+            MaxAttachmentSize,
         ],
         Resource::Collection(_) => &[DisplayName, Owner, GetETag, GetCtag, SyncToken],
         Resource::Object { .. } => &[GetETag, GetContentType, GetContentLength, GetLastModified, Owner],
@@ -203,6 +209,9 @@ fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) ->
         P::MinDateTime => Some(Value::Text(MIN_DATE_TIME.into())),
         P::MaxDateTime => Some(Value::Text(MAX_DATE_TIME.into())),
         P::MaxInstances => Some(Value::Text(cx.max_instances.to_string())),
+        P::MaxAttendeesPerInstance => Some(Value::Text(cx.max_attendees_per_instance.to_string())),
+        P::MaxAttachmentsPerResource => Some(Value::Text(cx.max_attachments_per_resource.to_string())),
+        P::MaxAttachmentSize => Some(Value::Text(cx.max_attachment_size.to_string())),
         P::Unknown(name) => dead_value(&folder.properties, name),
         _ => None,
     }

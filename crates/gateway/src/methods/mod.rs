@@ -50,5 +50,8 @@ pub fn property_context(cx: &RequestContext) -> PropertyContext<'_> {
         principal: cx.session.principal(),
         max_resource_size: cx.app.limits().max_resource_size,
         max_instances: cx.app.limits().max_instances,
+        max_attendees_per_instance: cx.app.limits().max_attendees_per_instance,
+        max_attachments_per_resource: cx.app.limits().max_attachments_per_resource,
+        max_attachment_size: cx.app.limits().max_attachment_size,
     }
 }

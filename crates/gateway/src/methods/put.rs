@@ -140,6 +140,7 @@ pub fn calendar_item(cx: &RequestContext, folder: &Folder, name: &str, body: Byt
     if !folder.components.contains(component) {
         return Err(GatewayError::forbidden(Precondition::SupportedCalendarComponent));
     }
+    check_resource_counts(cx, &object.calendar)?;
     // RFC 4791 §5.3.2.1 CALDAV:max-instances, checked while computing the index span.
     let span =
         object.span(cx.app.limits().max_instances).map_err(|_| GatewayError::forbidden(Precondition::MaxInstances))?;
@@ -152,6 +153,22 @@ pub fn calendar_item(cx: &RequestContext, folder: &Folder, name: &str, body: Byt
         body,
         span: Some(span),
     })
+}
+
+/// RFC 4791 §5.3.2.1 max-attendees-per-instance and the attachment limits of RFC 8607.
+fn check_resource_counts(cx: &RequestContext, calendar: &calendar::Component) -> Result<(), GatewayError> {
+    let limits = cx.app.limits();
+    let counts = calendar::resource_counts(calendar);
+    if counts.attendees_per_instance > limits.max_attendees_per_instance {
+        return Err(GatewayError::forbidden(Precondition::MaxAttendeesPerInstance));
+    }
+    if counts.attachments > limits.max_attachments_per_resource {
+        return Err(GatewayError::forbidden(Precondition::MaxAttachmentsPerResource));
+    }
+    if counts.largest_inline_attachment as u64 > limits.max_attachment_size {
+        return Err(GatewayError::forbidden(Precondition::MaxAttachmentSize));
+    }
+    Ok(())
 }
 
 /// A file for a plain collection: any bytes, kept with the media type the client sent.
