@@ -192,3 +192,22 @@ async fn a_bounded_recurrence_over_max_instances_is_refused_an_endless_one_is_no
         assert_eq!(response.status(), StatusCode::CREATED, "{name}");
     }
 }
+
+#[tokio::test]
+async fn credentials_with_control_characters_never_reach_the_backend() {
+    let backend = Arc::new(CountingBackend { inner: embedded_with_alice().await, logins: AtomicUsize::new(0) });
+    let app = app_with(backend.clone(), "");
+    // Cyrus's SASL PLAIN login takes `secret\0anything` for `secret`.
+    for credentials in ["alice:secret\0anything", "alice\0x:secret", "a/b:secret"] {
+        let token = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let request = Request::builder()
+            .method("PROPFIND")
+            .uri("/dav/calendars/alice/")
+            .header("authorization", format!("Basic {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{credentials:?}");
+    }
+    assert_eq!(backend.logins.load(Ordering::SeqCst), 0);
+}
