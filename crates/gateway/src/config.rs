@@ -224,14 +224,16 @@ impl Default for LogConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
-    /// On an embedded store without users, create this user and print its password once.
+    /// On an embedded store without users, create this user and print its password once, to
+    /// a terminal only. Off by default: under a service manager stdout is a log (the journal),
+    /// so only `make run` turns it on.
     pub enabled: bool,
     pub user: String,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { enabled: true, user: "demo".into() }
+        DemoConfig { enabled: false, user: "demo".into() }
     }
 }
 
@@ -377,6 +379,13 @@ mod tests {
         assert_eq!(config, Config::default());
         assert!(config.tls.enabled);
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+    }
+
+    #[test]
+    fn demo_user_is_off_unless_asked_for() {
+        assert!(!Config::default().demo.enabled);
+        let config = Config::load("", env(&[("GATEWAY__DEMO__ENABLED", "true")])).unwrap();
+        assert!(config.demo.enabled);
     }
 
     #[test]
