@@ -160,6 +160,9 @@ pub struct LimitsConfig {
     /// Most instances one recurring event is expanded into while answering a query; beyond
     /// it the query is refused with CALDAV:max-instances instead of running unbounded.
     pub max_instances: usize,
+    /// Most members one sync-collection answer reports; a larger answer is sent in pages
+    /// (RFC 6578 §3.6: truncated, the collection answered 507, a token to continue from).
+    pub max_sync_results: usize,
 }
 
 impl Default for LimitsConfig {
@@ -170,6 +173,7 @@ impl Default for LimitsConfig {
             request_timeout_secs: 60,
             max_multiget_hrefs: 5_000,
             max_instances: 100_000,
+            max_sync_results: 1000,
         }
     }
 }
@@ -316,6 +320,9 @@ impl Config {
         }
         if self.limits.max_instances == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_instances", reason: "must be > 0".into() });
+        }
+        if self.limits.max_sync_results == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.max_sync_results", reason: "must be > 0".into() });
         }
         if self.limits.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid { setting: "limits.request_timeout_secs", reason: "must be > 0".into() });
