@@ -34,11 +34,23 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Serve `/metrics` (Prometheus text): the backend's cache and call counters, no user data.
     pub metrics: bool,
+    /// Most connections open at once, TLS handshakes included; further ones wait unaccepted
+    /// until one closes.
+    pub max_connections: usize,
+    /// Seconds a client gets to send a request head, and an idle HTTP/1.1 keep-alive
+    /// connection is kept; also the HTTP/2 keep-alive ping interval and timeout.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8443)), shutdown_grace_secs: 10, metrics: false }
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            shutdown_grace_secs: 10,
+            metrics: false,
+            max_connections: 1024,
+            header_read_timeout_secs: 30,
+        }
     }
 }
 
@@ -155,6 +167,9 @@ pub struct LimitsConfig {
     /// Seconds a request may take; a slower one is answered 503 with Retry-After, since the
     /// cause is a slow backend, not the client.
     pub request_timeout_secs: u64,
+    /// Seconds a client gets to send the whole request body; a slower one is answered 408 and
+    /// its connection closed, so a trickled body cannot hold a connection for ever.
+    pub request_body_timeout_secs: u64,
     /// Most hrefs in one calendar-multiget.
     pub max_multiget_hrefs: usize,
     /// Most instances one recurring event is expanded into while answering a query; beyond
@@ -171,6 +186,7 @@ impl Default for LimitsConfig {
             max_request_body: 10 * 1024 * 1024,
             max_resource_size: 1024 * 1024,
             request_timeout_secs: 60,
+            request_body_timeout_secs: 30,
             max_multiget_hrefs: 5_000,
             max_instances: 100_000,
             max_sync_results: 1000,
@@ -323,6 +339,24 @@ impl Config {
         }
         if self.limits.max_sync_results == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_sync_results", reason: "must be > 0".into() });
+        }
+        if self.limits.request_body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "limits.request_body_timeout_secs",
+                reason: "must be > 0".into(),
+            });
+        }
+        if self.server.max_connections == 0 || self.server.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ConfigError::Invalid {
+                setting: "server.max_connections",
+                reason: "must be > 0 (and fit a semaphore)".into(),
+            });
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "server.header_read_timeout_secs",
+                reason: "must be > 0".into(),
+            });
         }
         if self.limits.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid { setting: "limits.request_timeout_secs", reason: "must be > 0".into() });

@@ -211,3 +211,18 @@ async fn credentials_with_control_characters_never_reach_the_backend() {
     }
     assert_eq!(backend.logins.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_body_that_never_finishes_is_answered_408_within_the_body_timeout() {
+    let app = app_with(Arc::new(embedded_with_alice().await), "[limits]\nrequest_body_timeout_secs = 1\n");
+    // One chunk, then nothing: a slowloris client that never sends the rest.
+    let first: Result<bytes::Bytes, std::io::Error> = Ok(bytes::Bytes::from_static(b"BEGIN:VCALENDAR\r\n"));
+    let body = Body::from_stream(tokio_stream::StreamExt::chain(tokio_stream::iter([first]), tokio_stream::pending()));
+    let request = request("PUT", "/dav/calendars/alice/calendar/slow.ics", &[("content-type", "text/calendar")], body);
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), app.oneshot(request))
+        .await
+        .expect("the body read was not bounded")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(response.headers()["connection"], "close");
+}
