@@ -175,6 +175,9 @@ pub struct LimitsConfig {
     /// Most instances one recurring event is expanded into while answering a query; beyond
     /// it the query is refused with CALDAV:max-instances instead of running unbounded.
     pub max_instances: usize,
+    /// Milliseconds of CPU one calendar-query may spend parsing and testing objects; beyond
+    /// it the query is refused with 507 DAV:number-of-matches-within-limits.
+    pub max_query_cpu_ms: u64,
     /// Most members one sync-collection answer reports; a larger answer is sent in pages
     /// (RFC 6578 §3.6: truncated, the collection answered 507, a token to continue from).
     pub max_sync_results: usize,
@@ -189,6 +192,7 @@ impl Default for LimitsConfig {
             request_body_timeout_secs: 30,
             max_multiget_hrefs: 5_000,
             max_instances: 100_000,
+            max_query_cpu_ms: 5_000,
             max_sync_results: 1000,
         }
     }
@@ -336,6 +340,9 @@ impl Config {
         }
         if self.limits.max_instances == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_instances", reason: "must be > 0".into() });
+        }
+        if self.limits.max_query_cpu_ms == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.max_query_cpu_ms", reason: "must be > 0".into() });
         }
         if self.limits.max_sync_results == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_sync_results", reason: "must be > 0".into() });

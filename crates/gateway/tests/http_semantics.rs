@@ -226,3 +226,37 @@ async fn a_body_that_never_finishes_is_answered_408_within_the_body_timeout() {
     assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
     assert_eq!(response.headers()["connection"], "close");
 }
+
+#[tokio::test]
+async fn a_query_over_its_evaluation_budget_is_refused_with_507() {
+    let backend: Arc<dyn Backend> = Arc::new(embedded_with_alice().await);
+    let put = |n: usize| {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:endless-{n}\r\n\
+             DTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        request(
+            "PUT",
+            &format!("/dav/calendars/alice/calendar/endless-{n}.ics"),
+            &[("content-type", "text/calendar")],
+            body,
+        )
+    };
+    let generous = app_with(backend.clone(), "");
+    for n in 0..5 {
+        assert_eq!(generous.clone().oneshot(put(n)).await.unwrap().status(), StatusCode::CREATED);
+    }
+    // Far in the future, so each endless event is expanded through tens of thousands of days.
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+        <D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+        <C:time-range start="21900101T000000Z" end="21900102T000000Z"/></C:comp-filter></C:comp-filter></C:filter>
+        </C:calendar-query>"#;
+    let report = || request("REPORT", "/dav/calendars/alice/calendar/", &[("depth", "1")], query);
+    assert_eq!(generous.oneshot(report()).await.unwrap().status(), StatusCode::MULTI_STATUS);
+
+    let strict = app_with(backend, "[limits]\nmax_query_cpu_ms = 1\n");
+    let refused = strict.oneshot(report()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let text = String::from_utf8(refused.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(text.contains("number-of-matches-within-limits"), "{text}");
+}
