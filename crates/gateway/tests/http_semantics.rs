@@ -260,3 +260,13 @@ async fn a_query_over_its_evaluation_budget_is_refused_with_507() {
     let text = String::from_utf8(refused.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(text.contains("number-of-matches-within-limits"), "{text}");
 }
+
+/// Why `DELETE /coll/#frag` cannot be refused (integration-tests/README.md, litmus
+/// `delete_fragment`): the `http` crate, which hyper builds every request's URI with, drops
+/// the fragment. When this starts failing, the gateway can see the `#` and refuse it with 400.
+#[test]
+fn the_http_crate_drops_a_request_fragment_before_the_gateway_sees_it() {
+    let uri: http::Uri = "/litmus/frag/#ment".parse().unwrap();
+    assert_eq!(uri.path(), "/litmus/frag/");
+    assert_eq!(uri.to_string(), "/litmus/frag/");
+}
