@@ -16,9 +16,10 @@ help:
 	@echo "make test   run every test: unit, golden, contract and integration"
 	@echo "make unit | integration | jmap | golden | lint | fmt | bench"
 
+# The demo user (config demo.enabled) only here: its password is printed to this terminal.
 run:
 	$(CARGO) build --release -p gateway
-	./target/release/caldav-gateway serve
+	GATEWAY__DEMO__ENABLED=true ./target/release/caldav-gateway serve
 
 test: unit integration jmap
 

@@ -96,6 +96,10 @@ fn unwrap_shared(error: Arc<StoreError>) -> StoreError {
 }
 
 /// RFC 7617: `Authorization: Basic base64(user ":" password)`, UTF-8.
+///
+/// RFC 7617 §2 forbids control characters in both user-id and password. They are refused here
+/// rather than passed on: Cyrus IMAP (SASL PLAIN is NUL-separated) logs in with
+/// `password\0anything` as if it were `password`, so anything after a NUL would be ignored.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
@@ -105,10 +109,22 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (username, password) = text.split_once(':')?;
-    if username.is_empty() {
+    if !acceptable_username(username) || password.chars().any(char::is_control) {
         return None;
     }
     Some(Credentials { username: username.to_owned(), password: password.to_owned() })
+}
+
+/// A user name must be usable as the principal's URL segment (`/dav/<user>/`, the same rule
+/// as `dav::path` applies to segments), so a name no request path could ever address is
+/// refused before it reaches the backend.
+fn acceptable_username(username: &str) -> bool {
+    !username.is_empty()
+        && username != "."
+        && username != ".."
+        && username.len() <= 255
+        && !username.contains('/')
+        && !username.chars().any(char::is_control)
 }
 
 /// 401 with the challenge.
@@ -144,5 +160,26 @@ mod tests {
         let no_colon = base64::engine::general_purpose::STANDARD.encode("alice");
         assert!(basic_credentials(&headers(&format!("Basic {no_colon}"))).is_none());
         assert!(basic_credentials(&HeaderMap::new()).is_none());
+    }
+
+    fn encoded(user_and_password: &str) -> HeaderMap {
+        headers(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_and_password)))
+    }
+
+    #[test]
+    fn control_characters_in_user_or_password_give_no_credentials() {
+        for raw in ["alice:secret\0anything", "alice:sec\nret", "alice:secret\u{7f}", "al\0ice:secret", "al\tice:x"] {
+            assert!(basic_credentials(&encoded(raw)).is_none(), "{raw:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn user_names_that_are_no_url_segment_give_no_credentials() {
+        for raw in [":secret", ".:secret", "..:secret", "a/b:secret"] {
+            assert!(basic_credentials(&encoded(raw)).is_none(), "{raw:?} was accepted");
+        }
+        let long = format!("{}:secret", "a".repeat(256));
+        assert!(basic_credentials(&encoded(&long)).is_none());
+        assert!(basic_credentials(&encoded("alice@example.com:secret")).is_some());
     }
 }

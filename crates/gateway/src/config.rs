@@ -34,11 +34,23 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Serve `/metrics` (Prometheus text): the backend's cache and call counters, no user data.
     pub metrics: bool,
+    /// Most connections open at once, TLS handshakes included; further ones wait unaccepted
+    /// until one closes.
+    pub max_connections: usize,
+    /// Seconds a client gets to send a request head, and an idle HTTP/1.1 keep-alive
+    /// connection is kept; also the HTTP/2 keep-alive ping interval and timeout.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8443)), shutdown_grace_secs: 10, metrics: false }
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            shutdown_grace_secs: 10,
+            metrics: false,
+            max_connections: 1024,
+            header_read_timeout_secs: 30,
+        }
     }
 }
 
@@ -155,6 +167,9 @@ pub struct LimitsConfig {
     /// Seconds a request may take; a slower one is answered 503 with Retry-After, since the
     /// cause is a slow backend, not the client.
     pub request_timeout_secs: u64,
+    /// Seconds a client gets to send the whole request body; a slower one is answered 408 and
+    /// its connection closed, so a trickled body cannot hold a connection for ever.
+    pub request_body_timeout_secs: u64,
     /// Most hrefs in one calendar-multiget.
     pub max_multiget_hrefs: usize,
     /// Most instances one recurring event is expanded into while answering a query; beyond
@@ -163,11 +178,17 @@ pub struct LimitsConfig {
     /// Most ATTENDEEs of one instance of an event or task (RFC 4791 §5.2.9); a PUT over it
     /// is refused with CALDAV:max-attendees-per-instance.
     pub max_attendees_per_instance: usize,
-    /// Most ATTACH properties in one calendar object, alarm sounds not counted (RFC 8607 §6.2).
+    /// Most ATTACH properties in one calendar object, alarm sounds not counted (RFC 8607).
     pub max_attachments_per_resource: usize,
-    /// Largest inline (base64) attachment in octets, decoded (RFC 8607 §6.1). Inline
+    /// Largest inline (base64) attachment in octets, decoded (RFC 8607). Inline
     /// attachments also count towards max_resource_size.
     pub max_attachment_size: u64,
+    /// Milliseconds of CPU one calendar-query may spend parsing and testing objects; beyond
+    /// it the query is refused with 507 DAV:number-of-matches-within-limits.
+    pub max_query_cpu_ms: u64,
+    /// Most members one sync-collection answer reports; a larger answer is sent in pages
+    /// (RFC 6578 §3.6: truncated, the collection answered 507, a token to continue from).
+    pub max_sync_results: usize,
 }
 
 impl Default for LimitsConfig {
@@ -176,11 +197,14 @@ impl Default for LimitsConfig {
             max_request_body: 10 * 1024 * 1024,
             max_resource_size: 1024 * 1024,
             request_timeout_secs: 60,
+            request_body_timeout_secs: 30,
             max_multiget_hrefs: 5_000,
             max_instances: 100_000,
             max_attendees_per_instance: 1_000,
             max_attachments_per_resource: 100,
             max_attachment_size: 1024 * 1024,
+            max_query_cpu_ms: 5_000,
+            max_sync_results: 1000,
         }
     }
 }
@@ -235,14 +259,16 @@ impl Default for LogConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
-    /// On an embedded store without users, create this user and print its password once.
+    /// On an embedded store without users, create this user and print its password once, to
+    /// a terminal only. Off by default: under a service manager stdout is a log (the journal),
+    /// so only `make run` turns it on.
     pub enabled: bool,
     pub user: String,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { enabled: true, user: "demo".into() }
+        DemoConfig { enabled: false, user: "demo".into() }
     }
 }
 
@@ -326,6 +352,30 @@ impl Config {
         if self.limits.max_instances == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_instances", reason: "must be > 0".into() });
         }
+        if self.limits.max_query_cpu_ms == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.max_query_cpu_ms", reason: "must be > 0".into() });
+        }
+        if self.limits.max_sync_results == 0 {
+            return Err(ConfigError::Invalid { setting: "limits.max_sync_results", reason: "must be > 0".into() });
+        }
+        if self.limits.request_body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "limits.request_body_timeout_secs",
+                reason: "must be > 0".into(),
+            });
+        }
+        if self.server.max_connections == 0 || self.server.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ConfigError::Invalid {
+                setting: "server.max_connections",
+                reason: "must be > 0 (and fit a semaphore)".into(),
+            });
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "server.header_read_timeout_secs",
+                reason: "must be > 0".into(),
+            });
+        }
         if self.limits.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid { setting: "limits.request_timeout_secs", reason: "must be > 0".into() });
         }
@@ -388,6 +438,13 @@ mod tests {
         assert_eq!(config, Config::default());
         assert!(config.tls.enabled);
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+    }
+
+    #[test]
+    fn demo_user_is_off_unless_asked_for() {
+        assert!(!Config::default().demo.enabled);
+        let config = Config::load("", env(&[("GATEWAY__DEMO__ENABLED", "true")])).unwrap();
+        assert!(config.demo.enabled);
     }
 
     #[test]

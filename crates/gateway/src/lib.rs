@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod dispatch;
 pub mod error;
 pub mod layers;
@@ -122,9 +123,16 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     if path.user().is_some_and(|owner| owner != session.principal().user) {
         return GatewayError::forbidden(Precondition::NeedPrivileges).into_response();
     }
-    let body = match read_body(body, state.limits().max_request_body).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    // The body is read before the request timeout starts (that one is for the backend), so it
+    // gets its own: a client trickling its body must not hold the connection for ever.
+    let body_timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
+    let body = match tokio::time::timeout(body_timeout, read_body(body, state.limits().max_request_body)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(response)) => return response,
+        Err(_) => {
+            tracing::info!(timeout_secs = body_timeout.as_secs(), "request body not received in time");
+            return body_timeout_response(parts.version);
+        }
     };
     let timeout = Duration::from_secs(state.limits().request_timeout_secs);
     let cx = RequestContext { app: state, session };
@@ -149,6 +157,16 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, Response> {
             Err(StatusCode::BAD_REQUEST.into_response())
         }
     }
+}
+
+/// 408 (RFC 9110 §15.5.9). HTTP/1.1 says `Connection: close` so the connection, with the rest of
+/// the body still unread on it, is not reused (HTTP/2 ends just the stream, which hyper resets).
+fn body_timeout_response(version: http::Version) -> Response {
+    let mut response = StatusCode::REQUEST_TIMEOUT.into_response();
+    if version <= http::Version::HTTP_11 {
+        response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The limit error may arrive wrapped (axum boxes body errors), so look along the chain.

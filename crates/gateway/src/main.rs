@@ -150,10 +150,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         BackendKind::Embedded => {
             let backend = open_backend(&config).await?;
             if config.demo.enabled && backend.list_users().await?.is_empty() {
-                let password = random_password();
-                backend.add_user(&config.demo.user, &password, Some("Demo User"), None).await?;
-                println!("Created demo user '{}' with password: {password}", config.demo.user);
-                println!("(shown once; change it with: caldav-gateway user passwd {})", config.demo.user);
+                create_demo_user(&backend, &config.demo.user).await?;
             }
             Arc::new(backend)
         }
@@ -161,6 +158,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let state = gateway::AppState::new(backend, &config);
     gateway::serve::run(&config, gateway::app(state)).await
+}
+
+/// The password goes to a person at a terminal only: when stdout is a pipe or the journal it
+/// would end up in a log, so the user is created without showing it and the way to set one is
+/// printed instead.
+async fn create_demo_user(backend: &EmbeddedBackend, name: &str) -> anyhow::Result<()> {
+    let password = random_password();
+    backend.add_user(name, &password, Some("Demo User"), None).await?;
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!("Created demo user '{name}' with password: {password}");
+        println!("(shown once; change it with: caldav-gateway user passwd {name})");
+    } else {
+        println!("Created demo user '{name}'; stdout is no terminal, so its password is not shown.");
+        println!("Set one with: caldav-gateway user passwd {name}");
+    }
+    Ok(())
 }
 
 async fn user(config: &Config, action: UserAction) -> anyhow::Result<()> {

@@ -9,7 +9,13 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::Config;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+
+use crate::config::{Config, ServerConfig};
+use crate::connections::CappedListener;
 use crate::tls::{self, TlsListener};
 
 /// Serves `app` until SIGTERM or ctrl-c, then gives in-flight requests the grace period.
@@ -19,6 +25,8 @@ pub async fn run(config: &Config, app: Router) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding server.listen {}", config.server.listen))?;
     let local = tcp.local_addr().context("reading the bound address")?;
+    let tcp = CappedListener::new(tcp, config.server.max_connections);
+    let http = http_builder(&config.server);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let (stop_sender, stop) = tokio::sync::watch::channel(());
     let server = if config.tls.enabled {
@@ -27,11 +35,11 @@ pub async fn run(config: &Config, app: Router) -> anyhow::Result<()> {
         let handshake = Duration::from_secs(config.tls.handshake_timeout_secs);
         let listener = TlsListener::new(tcp, acceptor, handshake).context("starting the TLS listener")?;
         announce("https", local, certificate.local_ca.as_ref().map(|ca| ca.display().to_string()));
-        tokio::spawn(serve_until(listener, app, stop))
+        tokio::spawn(serve_until(listener, http, app, stop))
     } else {
         tracing::warn!("TLS is disabled: serving plain HTTP, which is only safe behind a TLS-terminating proxy");
         announce("http", local, None);
-        tokio::spawn(serve_until(tcp, app, stop))
+        tokio::spawn(serve_until(tcp, http, app, stop))
     };
     shutdown_signal().await;
     tracing::info!(grace_secs = grace.as_secs(), "shutting down");
@@ -45,16 +53,52 @@ pub async fn run(config: &Config, app: Router) -> anyhow::Result<()> {
     }
 }
 
-async fn serve_until<L>(listener: L, app: Router, mut stop: tokio::sync::watch::Receiver<()>) -> std::io::Result<()>
+/// HTTP/1.1 and HTTP/2 (by ALPN or prior knowledge) with the server's timeouts. A timer must be
+/// set for hyper to apply `header_read_timeout` at all; `axum::serve` sets none, so a client
+/// trickling its request head (slowloris) would hold its connection for ever.
+fn http_builder(server: &ServerConfig) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    // Bounds reading a request head, and an idle keep-alive connection waiting for the next one.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(server.header_read_timeout_secs));
+    // Pings find HTTP/2 peers that vanished without closing, so their slot is given back.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(server.header_read_timeout_secs))
+        .keep_alive_timeout(Duration::from_secs(server.header_read_timeout_secs));
+    builder
+}
+
+/// Serves every accepted connection until `stop` fires, then lets the open ones finish their
+/// in-flight requests (hyper's graceful shutdown); the caller bounds that by the grace period.
+async fn serve_until<L>(
+    mut listener: L,
+    http: Builder<TokioExecutor>,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<()>,
+) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.changed().await;
-        })
-        .await
+    let http = Arc::new(http);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service).into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(?peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn announce(scheme: &str, local: SocketAddr, local_ca: Option<String>) {

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsConfig;
+use crate::connections::{Capped, CappedListener};
 
 /// Where the certificate in use came from, for the start-up message.
 pub struct Certificate {
@@ -141,11 +142,11 @@ fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 /// silent client would hold up every connection behind it (axum `serve::Listener` contract).
 pub struct TlsListener {
     local_addr: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<Capped<TcpStream>>, SocketAddr)>,
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, handshake_timeout: Duration) -> io::Result<Self> {
+    pub fn new(tcp: CappedListener, acceptor: TlsAcceptor, handshake_timeout: Duration) -> io::Result<Self> {
         let local_addr = tcp.local_addr()?;
         let (sender, ready) = mpsc::channel(128);
         tokio::spawn(accept_loop(tcp, acceptor, handshake_timeout, sender));
@@ -153,22 +154,16 @@ impl TlsListener {
     }
 }
 
+/// A connection takes its slot (`server.max_connections`) before its handshake, so clients
+/// that never finish one cannot get past the cap either.
 async fn accept_loop(
-    tcp: TcpListener,
+    tcp: CappedListener,
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Sender<(TlsStream<Capped<TcpStream>>, SocketAddr)>,
 ) {
     loop {
-        let (stream, peer) = match tcp.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = tcp.accept_capped().await;
         let acceptor = acceptor.clone();
         let handed_over = ready.clone();
         tokio::spawn(async move {
@@ -187,7 +182,7 @@ async fn accept_loop(
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<Capped<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

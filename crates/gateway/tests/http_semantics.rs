@@ -192,3 +192,81 @@ async fn a_bounded_recurrence_over_max_instances_is_refused_an_endless_one_is_no
         assert_eq!(response.status(), StatusCode::CREATED, "{name}");
     }
 }
+
+#[tokio::test]
+async fn credentials_with_control_characters_never_reach_the_backend() {
+    let backend = Arc::new(CountingBackend { inner: embedded_with_alice().await, logins: AtomicUsize::new(0) });
+    let app = app_with(backend.clone(), "");
+    // Cyrus's SASL PLAIN login takes `secret\0anything` for `secret`.
+    for credentials in ["alice:secret\0anything", "alice\0x:secret", "a/b:secret"] {
+        let token = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let request = Request::builder()
+            .method("PROPFIND")
+            .uri("/dav/calendars/alice/")
+            .header("authorization", format!("Basic {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{credentials:?}");
+    }
+    assert_eq!(backend.logins.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_is_answered_408_within_the_body_timeout() {
+    let app = app_with(Arc::new(embedded_with_alice().await), "[limits]\nrequest_body_timeout_secs = 1\n");
+    // One chunk, then nothing: a slowloris client that never sends the rest.
+    let first: Result<bytes::Bytes, std::io::Error> = Ok(bytes::Bytes::from_static(b"BEGIN:VCALENDAR\r\n"));
+    let body = Body::from_stream(tokio_stream::StreamExt::chain(tokio_stream::iter([first]), tokio_stream::pending()));
+    let request = request("PUT", "/dav/calendars/alice/calendar/slow.ics", &[("content-type", "text/calendar")], body);
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), app.oneshot(request))
+        .await
+        .expect("the body read was not bounded")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(response.headers()["connection"], "close");
+}
+
+#[tokio::test]
+async fn a_query_over_its_evaluation_budget_is_refused_with_507() {
+    let backend: Arc<dyn Backend> = Arc::new(embedded_with_alice().await);
+    let put = |n: usize| {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:endless-{n}\r\n\
+             DTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        request(
+            "PUT",
+            &format!("/dav/calendars/alice/calendar/endless-{n}.ics"),
+            &[("content-type", "text/calendar")],
+            body,
+        )
+    };
+    let generous = app_with(backend.clone(), "");
+    for n in 0..5 {
+        assert_eq!(generous.clone().oneshot(put(n)).await.unwrap().status(), StatusCode::CREATED);
+    }
+    // Far in the future, so each endless event is expanded through tens of thousands of days.
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+        <D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+        <C:time-range start="21900101T000000Z" end="21900102T000000Z"/></C:comp-filter></C:comp-filter></C:filter>
+        </C:calendar-query>"#;
+    let report = || request("REPORT", "/dav/calendars/alice/calendar/", &[("depth", "1")], query);
+    assert_eq!(generous.oneshot(report()).await.unwrap().status(), StatusCode::MULTI_STATUS);
+
+    let strict = app_with(backend, "[limits]\nmax_query_cpu_ms = 1\n");
+    let refused = strict.oneshot(report()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let text = String::from_utf8(refused.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(text.contains("number-of-matches-within-limits"), "{text}");
+}
+
+/// Why `DELETE /coll/#frag` cannot be refused (integration-tests/README.md, litmus
+/// `delete_fragment`): the `http` crate, which hyper builds every request's URI with, drops
+/// the fragment. When this starts failing, the gateway can see the `#` and refuse it with 400.
+#[test]
+fn the_http_crate_drops_a_request_fragment_before_the_gateway_sees_it() {
+    let uri: http::Uri = "/litmus/frag/#ment".parse().unwrap();
+    assert_eq!(uri.path(), "/litmus/frag/");
+    assert_eq!(uri.to_string(), "/litmus/frag/");
+}

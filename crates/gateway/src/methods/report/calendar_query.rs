@@ -5,6 +5,7 @@
 
 use super::calendar_data::{floating_zone, Shaper};
 use super::candidates;
+use super::evaluation_budget::EvaluationBudget;
 use axum::response::Response;
 use calendar::filter::CompFilter;
 use calendar::query::{matches, QueryContext};
@@ -12,6 +13,7 @@ use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
 use dav::response::MultiStatus;
 use dav::Precondition;
+use std::time::Duration;
 
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
@@ -35,13 +37,20 @@ pub async fn calendar_query(
     let items = candidates::load(session, &folder, &candidates::narrowing(filter)).await?;
     let pcx = property_context(cx);
     let mut responses = Vec::new();
+    let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
     for item in items {
-        let Some(parsed) = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok()) else {
+        let evaluated = budget
+            .evaluate(|| {
+                let parsed = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok())?;
+                Some(matches(&parsed, filter, &query))
+            })
+            .await?;
+        let Some(matched) = evaluated else {
             // Bodies are validated on PUT; one written by another mail client may not parse.
             tracing::warn!(item = %item.meta.name, "stored object does not parse; left out of the query");
             continue;
         };
-        let matched = matches(&parsed, filter, &query).map_err(|too_many| {
+        let matched = matched.map_err(|too_many| {
             tracing::info!(item = %item.meta.name, cap = too_many.cap, "recurrence expansion over the limit");
             GatewayError::forbidden(Precondition::MaxInstances)
         })?;

@@ -4,6 +4,7 @@ mod calendar_data;
 mod calendar_multiget;
 mod calendar_query;
 mod candidates;
+mod evaluation_budget;
 mod free_busy_query;
 mod principal_search;
 mod sync_collection;
