@@ -15,14 +15,25 @@ pub struct Component {
     pub components: Vec<Component>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Property {
     /// Upper-cased, e.g. `DTSTART`.
     pub name: String,
     pub params: Vec<Parameter>,
     /// The raw value text, unescaped only by unfolding.
     pub value: String,
+    /// The physical line it starts on, for error messages; 0 when it was not parsed from text.
+    pub line: usize,
 }
+
+/// Equal name, parameters and value: where a property stood in a text is not part of it.
+impl PartialEq for Property {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.params == other.params && self.value == other.value
+    }
+}
+
+impl Eq for Property {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parameter {
@@ -91,7 +102,12 @@ pub fn parse_calendar(text: &str) -> Result<Component, InvalidCalendar> {
             }
             _ => {
                 let (current, _) = stack.last_mut().ok_or(InvalidCalendar::NotOneCalendar)?;
-                current.properties.push(Property { name: line.name, params: line.params, value: line.value });
+                current.properties.push(Property {
+                    name: line.name,
+                    params: line.params,
+                    value: line.value,
+                    line: number,
+                });
             }
         }
     }

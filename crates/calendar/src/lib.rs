@@ -14,6 +14,7 @@ mod datetime;
 mod error;
 pub mod filter;
 pub mod freebusy;
+mod property_values;
 pub mod query;
 pub mod recurrence;
 pub mod retrieval;

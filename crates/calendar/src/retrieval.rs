@@ -225,9 +225,10 @@ fn date_property(name: &str, at: DateTime<Utc>, all_day: bool, zones: &Zones) ->
             name: name.into(),
             params: vec![crate::component::Parameter { name: "VALUE".into(), values: vec!["DATE".into()] }],
             value: date.format("%Y%m%d").to_string(),
+            line: 0,
         };
     }
-    Property { name: name.into(), params: Vec::new(), value: at.format("%Y%m%dT%H%M%SZ").to_string() }
+    Property { name: name.into(), params: Vec::new(), value: at.format("%Y%m%dT%H%M%SZ").to_string(), line: 0 }
 }
 
 /// Other zoned date-times (EXDATE aside, which is dropped) become UTC too.
@@ -237,6 +238,7 @@ fn in_utc(property: &Property, zones: &Zones) -> Property {
             name: property.name.clone(),
             params: property.params.iter().filter(|p| p.name != "TZID").cloned().collect(),
             value: value.to_utc(zones).format("%Y%m%dT%H%M%SZ").to_string(),
+            line: property.line,
         },
         _ => property.clone(),
     }
