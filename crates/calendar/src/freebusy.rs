@@ -135,7 +135,7 @@ pub(crate) fn parse_period(text: &str, zones: &Zones) -> Option<(DateTime<Utc>, 
     let start = crate::datetime::parse(start, None)?.to_utc(zones);
     let end = match crate::datetime::parse(rest, None) {
         Some(end) => end.to_utc(zones),
-        None => start + parse_duration(rest)?,
+        None => start.checked_add_signed(parse_duration(rest)?)?,
     };
     Some((start, end))
 }

@@ -5,8 +5,10 @@
 //! it cannot read would make the object vanish from time-range queries and free-busy answers
 //! without the client ever learning why. Everything else is kept as sent.
 
+use chrono::{DateTime, Utc};
+
 use crate::component::{Component, Property};
-use crate::datetime::{parse_duration, DateValue};
+use crate::datetime::{parse_duration, within_icalendar_years, DateValue};
 use crate::error::InvalidCalendar;
 use crate::recurrence::check_rule;
 use crate::zones::Zones;
@@ -37,10 +39,16 @@ pub(crate) fn check_values(component: &Component, zones: &Zones) -> Result<(), I
             return Err(bad(end, "is before DTSTART"));
         }
     }
+    let start_instant = start.map(|(_, value)| value.to_utc(zones));
+    let mut end_instant = date("DTEND").or(date("DUE")).map(|(_, value)| value.to_utc(zones));
     if let Some(duration) = component.property("DURATION") {
         let Some(length) = parse_duration(&duration.value) else {
-            return Err(bad(duration, "is not a DURATION (RFC 5545 §3.3.6)"));
+            return Err(bad(duration, "is not a duration (RFC 5545 §3.3.6) or is too long to compute"));
         };
+        if let Some(start) = start_instant {
+            // `DURATION:P999999999W`: an end no DATE-TIME can write, and past chrono's range.
+            end_instant = Some(within_icalendar_years(start, length).ok_or_else(|| bad(duration, BEYOND))?);
+        }
         // A negative length is an end before the start, spelled differently.
         if length < chrono::Duration::zero() && component.name != "VALARM" {
             return Err(bad(duration, "is negative"));
@@ -56,15 +64,20 @@ pub(crate) fn check_values(component: &Component, zones: &Zones) -> Result<(), I
         };
         check_rule(rule.value.trim(), start_value, zones).map_err(|reason| bad(rule, &reason))?;
     }
+    let anchors: Vec<_> = start_instant.into_iter().chain(end_instant).collect();
     for alarm in component.components_named("VALARM") {
-        check_alarm(alarm)?;
+        check_alarm(alarm, &anchors)?;
     }
     Ok(())
 }
 
+/// Why a span reaching past 9999 (or before year 0) is refused.
+const BEYOND: &str = "reaches beyond the years an iCalendar DATE-TIME can name (0000-9999)";
+
 /// RFC 5545 §3.6.6: ACTION and TRIGGER are required; TRIGGER is a duration, or with
-/// `VALUE=DATE-TIME` a UTC date-time.
-fn check_alarm(alarm: &Component) -> Result<(), InvalidCalendar> {
+/// `VALUE=DATE-TIME` a UTC date-time. A relative TRIGGER must fire at a nameable time from
+/// the component's start and end (`anchors`).
+fn check_alarm(alarm: &Component, anchors: &[DateTime<Utc>]) -> Result<(), InvalidCalendar> {
     for required in ["ACTION", "TRIGGER"] {
         if alarm.property(required).is_none() {
             return Err(InvalidCalendar::MissingProperty { component: alarm.name.clone(), property: required });
@@ -79,10 +92,15 @@ fn check_alarm(alarm: &Component) -> Result<(), InvalidCalendar> {
         if !valid {
             return Err(bad(trigger, "is neither a DURATION nor, with VALUE=DATE-TIME, a UTC date-time"));
         }
+        if let Some(offset) = parse_duration(&trigger.value) {
+            if anchors.iter().any(|anchor| within_icalendar_years(*anchor, offset).is_none()) {
+                return Err(bad(trigger, BEYOND));
+            }
+        }
     }
     if let Some(duration) = alarm.property("DURATION") {
         if parse_duration(&duration.value).is_none() {
-            return Err(bad(duration, "is not a DURATION (RFC 5545 §3.3.6)"));
+            return Err(bad(duration, "is not a duration (RFC 5545 §3.3.6) or is too long to compute"));
         }
     }
     Ok(())
@@ -110,7 +128,8 @@ fn check_date_list(property: &Property) -> Result<(), InvalidCalendar> {
     let zones = Zones::floating_only(crate::zones::Zone::utc());
     for item in property.value.split(',').map(str::trim) {
         let valid = match kind.as_deref() {
-            Some("PERIOD") if property.name == "RDATE" => crate::freebusy::parse_period(item, &zones).is_some(),
+            Some("PERIOD") if property.name == "RDATE" => crate::freebusy::parse_period(item, &zones)
+                .is_some_and(|(start, end)| within_icalendar_years(start, end - start).is_some()),
             Some("DATE") => crate::datetime::parse(item, None).is_some_and(|v| v.is_date()),
             None | Some("DATE-TIME") => crate::datetime::parse(item, None).is_some(),
             Some(_) => false,

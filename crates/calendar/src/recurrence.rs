@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rrule::{RRule, RRuleError, RRuleSet, Tz as RTz, Unvalidated, Validated, ValidationError};
 
 use crate::component::Component;
-use crate::datetime::{parse_duration, DateValue};
+use crate::datetime::{parse_duration, plus, DateValue};
 use crate::zones::{Zone, Zones};
 
 /// One occurrence: which component describes it, and when it starts and ends.
@@ -84,13 +84,18 @@ pub fn instances<'a>(
             if recurrence_id.is_some_and(|rid| overrides.iter().any(|(_, o)| *o == rid)) {
                 continue;
             }
-            let end = start + length(master, zones);
+            let end = plus(start, length(master, zones));
             found.push(Instance { component: master, start, end, recurrence_id });
         }
     }
     for (component, rid) in overrides {
         if let Some(start) = anchor(component).map(|a| a.to_utc(zones)) {
-            found.push(Instance { component, start, end: start + length(component, zones), recurrence_id: Some(rid) });
+            found.push(Instance {
+                component,
+                start,
+                end: plus(start, length(component, zones)),
+                recurrence_id: Some(rid),
+            });
         }
     }
     found.sort_by_key(|i| i.start);
@@ -121,7 +126,7 @@ fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) 
             break;
         }
         // Keep what could still overlap; the exact test is the caller's.
-        if window.start.is_none_or(|s| at + span >= s) {
+        if window.start.is_none_or(|s| plus(at, span) >= s) {
             starts.push(at);
         }
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::component::{Component, Property};
-use crate::datetime::DateValue;
+use crate::datetime::{plus, DateValue};
 use crate::filter::TimeRange;
 use crate::recurrence::{instances, Instance, TooManyInstances, Window};
 use crate::zones::{Zone, Zones};
@@ -201,8 +201,8 @@ fn instance_component(instance: &Instance<'_>, zones: &Zones) -> Component {
             "DTSTART" => properties.push(date_property("DTSTART", instance.start, all_day, zones)),
             "DTEND" => properties.push(date_property("DTEND", instance.end, all_day, zones)),
             "DUE" => {
-                let due =
-                    DateValue::of(property).map(|v| v.to_utc(zones) + shift.unwrap_or_else(chrono::Duration::zero));
+                let due = DateValue::of(property)
+                    .map(|v| plus(v.to_utc(zones), shift.unwrap_or_else(chrono::Duration::zero)));
                 match due {
                     Some(due) => properties.push(date_property("DUE", due, all_day, zones)),
                     None => properties.push(property.clone()),
