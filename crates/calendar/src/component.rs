@@ -15,14 +15,25 @@ pub struct Component {
     pub components: Vec<Component>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Property {
     /// Upper-cased, e.g. `DTSTART`.
     pub name: String,
     pub params: Vec<Parameter>,
     /// The raw value text, unescaped only by unfolding.
     pub value: String,
+    /// The physical line it starts on, for error messages; 0 when it was not parsed from text.
+    pub line: usize,
 }
+
+/// Equal name, parameters and value: where a property stood in a text is not part of it.
+impl PartialEq for Property {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.params == other.params && self.value == other.value
+    }
+}
+
+impl Eq for Property {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parameter {
@@ -55,9 +66,10 @@ impl Property {
 /// Parses a text that must be exactly one VCALENDAR (blank lines around it are tolerated).
 pub fn parse_calendar(text: &str) -> Result<Component, InvalidCalendar> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut stack: Vec<Component> = Vec::new();
+    // Each open component with the line of its BEGIN, to name it when it is never closed.
+    let mut stack: Vec<(Component, usize)> = Vec::new();
     let mut done: Option<Component> = None;
-    for (number, raw) in unfold(text) {
+    for (number, raw) in unfold(text)? {
         let line = parse_line(number, &raw)?;
         let fail = |reason: String| InvalidCalendar::Syntax { line: number, reason };
         if done.is_some() {
@@ -75,27 +87,32 @@ pub fn parse_calendar(text: &str) -> Result<Component, InvalidCalendar> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(fail("components nested too deeply".into()));
                 }
-                stack.push(Component { name, properties: Vec::new(), components: Vec::new() });
+                stack.push((Component { name, properties: Vec::new(), components: Vec::new() }, number));
             }
             "END" => {
                 let name = line.value.trim().to_ascii_uppercase();
-                let open = stack.pop().ok_or_else(|| fail(format!("END:{name} without BEGIN")))?;
+                let (open, _) = stack.pop().ok_or_else(|| fail(format!("END:{name} without BEGIN")))?;
                 if open.name != name {
                     return Err(fail(format!("END:{name} closes BEGIN:{}", open.name)));
                 }
                 match stack.last_mut() {
-                    Some(parent) => parent.components.push(open),
+                    Some((parent, _)) => parent.components.push(open),
                     None => done = Some(open),
                 }
             }
             _ => {
-                let current = stack.last_mut().ok_or(InvalidCalendar::NotOneCalendar)?;
-                current.properties.push(Property { name: line.name, params: line.params, value: line.value });
+                let (current, _) = stack.last_mut().ok_or(InvalidCalendar::NotOneCalendar)?;
+                current.properties.push(Property {
+                    name: line.name,
+                    params: line.params,
+                    value: line.value,
+                    line: number,
+                });
             }
         }
     }
-    if let Some(open) = stack.last() {
-        return Err(InvalidCalendar::Syntax { line: 0, reason: format!("BEGIN:{} is never closed", open.name) });
+    if let Some((open, line)) = stack.last() {
+        return Err(InvalidCalendar::Syntax { line: *line, reason: format!("BEGIN:{} is never closed", open.name) });
     }
     done.ok_or(InvalidCalendar::NotOneCalendar)
 }

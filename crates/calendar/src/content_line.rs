@@ -12,12 +12,26 @@ pub(crate) struct ContentLine {
 }
 
 /// Logical lines: a physical line starting with a space or tab continues the previous one,
-/// minus that one character and nothing else. CRLF and bare LF are both accepted (many
-/// generators write LF); blank lines are skipped.
-pub(crate) fn unfold(text: &str) -> Vec<(usize, String)> {
+/// minus that one character and nothing else. CRLF and bare LF both end a line (many
+/// generators write LF only); blank lines are skipped.
+///
+/// A CR not followed by LF, and every other control character RFC 5545 §3.1 / §3.3.11 forbid
+/// in a content line (CONTROL = %x00-08 / %x0A-1F / %x7F; HTAB is allowed), is refused: a
+/// stored bare CR would be served back, and a client that splits lines on CR would then read
+/// properties or components nobody validated.
+pub(crate) fn unfold(text: &str) -> Result<Vec<(usize, String)>, InvalidCalendar> {
     let mut lines: Vec<(usize, String)> = Vec::new();
     for (index, physical) in text.split('\n').enumerate() {
+        let number = index + 1;
         let physical = physical.strip_suffix('\r').unwrap_or(physical);
+        if let Some(control) = physical.chars().find(|c| is_forbidden_control(*c)) {
+            let what = if control == '\r' {
+                "a CR not followed by LF".to_owned()
+            } else {
+                format!("control character U+{:04X}", control as u32)
+            };
+            return Err(InvalidCalendar::Syntax { line: number, reason: what });
+        }
         if let Some(continuation) = physical.strip_prefix([' ', '\t']) {
             if let Some((_, last)) = lines.last_mut() {
                 last.push_str(continuation);
@@ -25,10 +39,23 @@ pub(crate) fn unfold(text: &str) -> Vec<(usize, String)> {
             }
         }
         if !physical.is_empty() {
-            lines.push((index + 1, physical.to_owned()));
+            lines.push((number, physical.to_owned()));
         }
     }
-    lines
+    // `split` leaves a final CR (text ending in "...\r" without LF) on the last piece, where
+    // `strip_suffix` took it for a CRLF: it is a bare CR all the same.
+    if text.ends_with('\r') {
+        return Err(InvalidCalendar::Syntax {
+            line: text.split('\n').count(),
+            reason: "a CR not followed by LF".into(),
+        });
+    }
+    Ok(lines)
+}
+
+/// RFC 5545 §3.1 CONTROL, which no content line may hold (LF never reaches here: it ends lines).
+fn is_forbidden_control(c: char) -> bool {
+    matches!(c, '\u{00}'..='\u{08}' | '\u{0A}'..='\u{1F}' | '\u{7F}')
 }
 
 pub(crate) fn parse_line(number: usize, line: &str) -> Result<ContentLine, InvalidCalendar> {
@@ -78,8 +105,30 @@ mod tests {
 
     #[test]
     fn unfolding_keeps_every_character_but_the_fold() {
-        let lines = unfold("DESCRIPTION:hello \r\n world\r\n\tagain\r\nX:1\n");
+        let lines = unfold("DESCRIPTION:hello \r\n world\r\n\tagain\r\nX:1\n").unwrap();
         assert_eq!(lines, vec![(1, "DESCRIPTION:hello worldagain".to_string()), (4, "X:1".to_string())]);
+    }
+
+    #[test]
+    fn bare_cr_inside_a_value_is_refused_with_its_line() {
+        let text = "BEGIN:VCALENDAR\r\nSUMMARY:a\rBEGIN:VEVENT\r\nEND:VCALENDAR\r\n";
+        let error = unfold(text).unwrap_err();
+        assert_eq!(error, InvalidCalendar::Syntax { line: 2, reason: "a CR not followed by LF".into() });
+        assert!(error.to_string().contains("line 2"), "{error}");
+        assert!(unfold("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r").is_err(), "a final CR without LF");
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_htab_and_lf_endings_are_not() {
+        for control in ['\u{0}', '\u{7}', '\u{8}', '\u{b}', '\u{c}', '\u{1b}', '\u{1f}', '\u{7f}'] {
+            let text = format!("BEGIN:VCALENDAR\nX-A:1\nSUMMARY:a{control}b\nEND:VCALENDAR\n");
+            match unfold(&text) {
+                Err(InvalidCalendar::Syntax { line: 3, .. }) => {}
+                other => panic!("U+{:04X}: {other:?}", control as u32),
+            }
+        }
+        assert!(unfold("SUMMARY:a\tb\nX:1\n").is_ok());
+        assert!(unfold("SUMMARY:a\r\nX:1\nY:2\r\n").is_ok(), "mixed CRLF and LF endings");
     }
 
     #[test]

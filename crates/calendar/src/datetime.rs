@@ -1,6 +1,6 @@
 //! DATE and DATE-TIME values (RFC 5545 §3.3.4, §3.3.5) and their instant in UTC.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use crate::component::Property;
 use crate::zones::{Zone, Zones};
@@ -73,6 +73,46 @@ pub fn parse_utc(value: &str) -> Option<DateTime<Utc>> {
     }
 }
 
+/// `instant + duration`, saturating at the ends of chrono's range instead of panicking.
+///
+/// Validation refuses objects whose spans leave the years an iCalendar DATE-TIME can write
+/// (see [`within_icalendar_years`]); this keeps computations on anything stored before, or
+/// on query windows widened near those ends, from ending a request in a panic. Saturating
+/// makes such a span last to the end of time, which only ever widens a match.
+pub(crate) fn plus(instant: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    instant.checked_add_signed(duration).unwrap_or(if duration < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
+/// `instant - duration`, saturating like [`plus`].
+pub(crate) fn minus(instant: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    // A TimeDelta's range is symmetric, so the negation cannot overflow.
+    plus(instant, -duration)
+}
+
+/// `duration * times`, saturating at the ends of the duration range.
+pub(crate) fn times(duration: Duration, times: i32) -> Duration {
+    duration.checked_mul(times).unwrap_or(if (duration < Duration::zero()) != (times < 0) {
+        Duration::MIN
+    } else {
+        Duration::MAX
+    })
+}
+
+/// `a + b`, saturating at the ends of the duration range.
+pub(crate) fn sum(a: Duration, b: Duration) -> Duration {
+    a.checked_add(&b).unwrap_or(if b < Duration::zero() { Duration::MIN } else { Duration::MAX })
+}
+
+/// `instant + duration` when the result is a time an iCalendar DATE-TIME can name (years
+/// 0000-9999, RFC 5545 §3.3.4); `None` otherwise, which validation refuses.
+pub(crate) fn within_icalendar_years(instant: DateTime<Utc>, duration: Duration) -> Option<DateTime<Utc>> {
+    instant.checked_add_signed(duration).filter(|end| (0..=9999).contains(&end.year()))
+}
+
 /// RFC 5545 §3.3.6 DURATION: `[+-]P[nW]` or `[+-]P[nD][T[nH][nM][nS]]`.
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -97,7 +137,7 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
         }
         let number: i64 = rest[..digits].parse().ok()?;
         let unit = rest[digits..].chars().next()?;
-        total += match (unit, in_time) {
+        let part = match (unit, in_time) {
             ('W', false) => Duration::try_weeks(number)?,
             ('D', false) => Duration::try_days(number)?,
             ('H', true) => Duration::try_hours(number)?,
@@ -105,6 +145,8 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
             ('S', true) => Duration::try_seconds(number)?,
             _ => return None,
         };
+        // `P999999999999DT999999999999H`: each part fits, the sum may not.
+        total = total.checked_add(&part)?;
         seen = true;
         rest = &rest[digits + 1..];
     }
@@ -122,7 +164,7 @@ mod tests {
         assert_eq!(parse_duration("P1W"), Some(Duration::days(7)));
         assert_eq!(parse_duration("P1DT12H"), Some(Duration::hours(36)));
         assert_eq!(parse_duration("PT0S"), Some(Duration::zero()));
-        for bad in ["P", "1H", "PT", "P1H", "PTXS", ""] {
+        for bad in ["P", "1H", "PT", "P1H", "PTXS", "", "P999999999999DT999999999999H", "P99999999999999999999W"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

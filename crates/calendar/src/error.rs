@@ -40,8 +40,8 @@ pub enum InvalidCalendar {
     MissingProperty { component: String, property: &'static str },
     #[error("{component} has both {first} and {second}")]
     ExclusiveProperties { component: String, first: &'static str, second: &'static str },
-    #[error("{property} value {value:?} is not a DATE or DATE-TIME")]
-    BadDateTime { property: String, value: String },
+    #[error("line {line}: {property} {reason}")]
+    BadValue { line: usize, property: String, reason: String },
     #[error("calendar-timezone must hold exactly one VTIMEZONE")]
     NotOneTimezone,
 }
@@ -56,7 +56,7 @@ impl InvalidCalendar {
             | Version(_)
             | MissingProperty { .. }
             | ExclusiveProperties { .. }
-            | BadDateTime { .. }
+            | BadValue { .. }
             | NotOneTimezone => Violation::ValidCalendarData,
             NoComponent | UnsupportedComponent(_) => Violation::SupportedCalendarComponent,
             MixedComponents(..)

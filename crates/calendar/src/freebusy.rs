@@ -100,7 +100,8 @@ pub fn merge(mut periods: Vec<BusyPeriod>) -> Vec<BusyPeriod> {
 /// The VCALENDAR answering a free-busy-query: one VFREEBUSY spanning the range.
 pub fn vfreebusy(periods: &[BusyPeriod], range: &TimeRange, now: DateTime<Utc>) -> String {
     let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let property = |name: &str, value: String, params: Vec<Parameter>| Property { name: name.into(), params, value };
+    let property =
+        |name: &str, value: String, params: Vec<Parameter>| Property { name: name.into(), params, value, line: 0 };
     let mut freebusy = Component { name: "VFREEBUSY".into(), properties: Vec::new(), components: Vec::new() };
     freebusy.properties.push(property("DTSTAMP", utc(now), vec![]));
     if let Some(start) = range.start {
@@ -134,7 +135,7 @@ pub(crate) fn parse_period(text: &str, zones: &Zones) -> Option<(DateTime<Utc>, 
     let start = crate::datetime::parse(start, None)?.to_utc(zones);
     let end = match crate::datetime::parse(rest, None) {
         Some(end) => end.to_utc(zones),
-        None => start + parse_duration(rest)?,
+        None => start.checked_add_signed(parse_duration(rest)?)?,
     };
     Some((start, end))
 }

@@ -15,6 +15,7 @@ mod error;
 pub mod filter;
 pub mod freebusy;
 mod limits;
+mod property_values;
 pub mod query;
 pub mod recurrence;
 pub mod retrieval;

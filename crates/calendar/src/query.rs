@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::component::{Component, Property};
-use crate::datetime::{parse_duration, DateValue};
+use crate::datetime::{minus, parse_duration, plus, sum, times, DateValue};
 use crate::filter::{
     Collation, CompFilter, CompTest, ParamFilter, ParamTest, PropFilter, PropTest, TextMatch, TimeRange,
 };
@@ -127,7 +127,7 @@ impl Evaluator<'_> {
                 let is_date = start.is_date();
                 Ok(self.instances_of(component, siblings, range)?.iter().any(|i| {
                     if is_date {
-                        overlaps(range, i.start, i.start + Duration::days(1))
+                        overlaps(range, i.start, plus(i.start, Duration::days(1)))
                     } else {
                         at_or_after_start(range, i.start)
                     }
@@ -165,10 +165,11 @@ impl Evaluator<'_> {
         let base = anchor(todo).map(|a| a.to_utc(self.zones));
         for instance in self.instances_of(todo, siblings, &widen(range))? {
             let shift = base.map_or(Duration::zero(), |b| instance.start - b);
-            let (start, due) = (dtstart.map(|d| d + shift), due.map(|d| d + shift));
+            let (start, due) = (dtstart.map(|d| plus(d, shift)), due.map(|d| plus(d, shift)));
             let hit = match (start, duration, due) {
                 (Some(start), Some(duration), _) => {
-                    before(start + duration, true) && (after(start, false) || after(start + duration, true))
+                    let end = plus(start, duration);
+                    before(end, true) && (after(start, false) || after(end, true))
                 }
                 (Some(start), None, Some(due)) => {
                     (before(due, false) || before(start, true)) && (after(start, false) || after(due, true))
@@ -217,7 +218,8 @@ impl Evaluator<'_> {
         let repeat: i32 =
             alarm.property("REPEAT").and_then(|p| p.value.trim().parse().ok()).unwrap_or(0).clamp(0, 1000);
         let interval = alarm.property("DURATION").and_then(|p| parse_duration(&p.value)).unwrap_or_else(Duration::zero);
-        let fires = |first: DateTime<Utc>| (0..=repeat).any(|n| at_or_after_start(range, first + interval * n));
+        let fires =
+            |first: DateTime<Utc>| (0..=repeat).any(|n| at_or_after_start(range, plus(first, times(interval, n))));
         if let Some(absolute) = DateValue::of(trigger).filter(|_| trigger.param("VALUE") == Some("DATE-TIME")) {
             return Ok(fires(absolute.to_utc(self.zones)));
         }
@@ -226,12 +228,12 @@ impl Evaluator<'_> {
         let siblings: Vec<&Component> = parent_siblings.map(<[_]>::to_vec).unwrap_or_else(|| vec![parent]);
         // Triggers may lie before or after their instance: widen the window by the offset.
         let widened = TimeRange {
-            start: range.start.map(|s| s - offset.abs() - interval * repeat - Duration::days(1)),
-            end: range.end.map(|e| e + offset.abs() + Duration::days(1)),
+            start: range.start.map(|s| minus(s, sum(sum(offset.abs(), times(interval, repeat)), Duration::days(1)))),
+            end: range.end.map(|e| plus(e, sum(offset.abs(), Duration::days(1)))),
         };
         for instance in self.instances_of(parent, &siblings, &widened)? {
             let base = if related_end { instance.end } else { instance.start };
-            if fires(base + offset) {
+            if fires(plus(base, offset)) {
                 return Ok(true);
             }
         }
@@ -311,5 +313,8 @@ fn at_or_after_start(range: &TimeRange, at: DateTime<Utc>) -> bool {
 
 /// Todo conditions look slightly beyond the window (`end >= DUE`), so expand a day wider.
 fn widen(range: &TimeRange) -> TimeRange {
-    TimeRange { start: range.start.map(|s| s - Duration::days(1)), end: range.end.map(|e| e + Duration::days(1)) }
+    TimeRange {
+        start: range.start.map(|s| minus(s, Duration::days(1))),
+        end: range.end.map(|e| plus(e, Duration::days(1))),
+    }
 }

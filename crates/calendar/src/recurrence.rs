@@ -6,10 +6,10 @@
 //! FREQ=SECONDLY without COUNT costs at most `cap` steps, never a hang.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rrule::{RRule, RRuleSet, Tz as RTz, Unvalidated};
+use rrule::{RRule, RRuleError, RRuleSet, Tz as RTz, Unvalidated, Validated, ValidationError};
 
 use crate::component::Component;
-use crate::datetime::{parse_duration, DateValue};
+use crate::datetime::{parse_duration, plus, DateValue};
 use crate::zones::{Zone, Zones};
 
 /// One occurrence: which component describes it, and when it starts and ends.
@@ -84,13 +84,18 @@ pub fn instances<'a>(
             if recurrence_id.is_some_and(|rid| overrides.iter().any(|(_, o)| *o == rid)) {
                 continue;
             }
-            let end = start + length(master, zones);
+            let end = plus(start, length(master, zones));
             found.push(Instance { component: master, start, end, recurrence_id });
         }
     }
     for (component, rid) in overrides {
         if let Some(start) = anchor(component).map(|a| a.to_utc(zones)) {
-            found.push(Instance { component, start, end: start + length(component, zones), recurrence_id: Some(rid) });
+            found.push(Instance {
+                component,
+                start,
+                end: plus(start, length(component, zones)),
+                recurrence_id: Some(rid),
+            });
         }
     }
     found.sort_by_key(|i| i.start);
@@ -121,7 +126,7 @@ fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) 
             break;
         }
         // Keep what could still overlap; the exact test is the caller's.
-        if window.start.is_none_or(|s| at + span >= s) {
+        if window.start.is_none_or(|s| plus(at, span) >= s) {
             starts.push(at);
         }
     }
@@ -130,23 +135,19 @@ fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) 
 
 /// The master's RRULE/RDATE/EXDATE as an rrule set, or `None` when it does not recur.
 /// A rule the library cannot read leaves just the first instance: the event is kept, and
-/// only its repetitions are missing.
+/// only its repetitions are missing (validation refuses such rules on PUT; this covers what
+/// was stored before).
 fn rule_set(master: &Component, start: &DateValue, zones: &Zones) -> Option<RRuleSet> {
     let rules: Vec<&str> = master.properties_named("RRULE").map(|p| p.value.trim()).collect();
     let rdates: Vec<DateValue> = dates_of(master, "RDATE");
     if rules.is_empty() && rdates.is_empty() {
         return None;
     }
-    let zone = match start.zone(zones) {
-        Zone::Iana(tz) => RTz::Tz(tz),
-        // Fixed offsets have no DST to follow: expanding in UTC gives the same instants.
-        Zone::Fixed(_) => RTz::UTC,
-    };
+    let zone = rule_zone(start, zones);
     let dtstart = zone.from_utc_datetime(&start.to_utc(zones).naive_utc());
     let mut set = RRuleSet::new(dtstart);
     for rule in rules {
-        let parsed = rule.parse::<RRule<Unvalidated>>().ok()?;
-        set = set.rrule(parsed.validate(dtstart).ok()?);
+        set = set.rrule(validated_rule(rule, start, zones).ok()?);
     }
     for rdate in rdates {
         set = set.rdate(zone.from_utc_datetime(&rdate.to_utc(zones).naive_utc()));
@@ -155,6 +156,53 @@ fn rule_set(master: &Component, start: &DateValue, zones: &Zones) -> Option<RRul
         set = set.exdate(zone.from_utc_datetime(&exdate.to_utc(zones).naive_utc()));
     }
     Some(set)
+}
+
+/// The zone a master's rule is expanded in: its DTSTART's, so instances keep their local time
+/// across DST changes.
+fn rule_zone(start: &DateValue, zones: &Zones) -> RTz {
+    match start.zone(zones) {
+        Zone::Iana(tz) => RTz::Tz(tz),
+        // Fixed offsets have no DST to follow: expanding in UTC gives the same instants.
+        Zone::Fixed(_) => RTz::UTC,
+    }
+}
+
+/// One RRULE value read against its DTSTART.
+///
+/// An UNTIL without `Z` is a local time in DTSTART's zone (RFC 5545 §3.3.10 allows it for
+/// floating and DATE starts; Outlook and Google also send it with a TZID start, and all-day
+/// series carry `UNTIL=YYYYMMDD`). The rrule library reads such an UNTIL in the server's own
+/// zone and then refuses the rule, which would leave only the first instance, so UNTIL is
+/// moved to UTC here first.
+fn validated_rule(rule: &str, start: &DateValue, zones: &Zones) -> Result<RRule<Validated>, RRuleError> {
+    let zone = rule_zone(start, zones);
+    let dtstart = zone.from_utc_datetime(&start.to_utc(zones).naive_utc());
+    let mut parsed = rule.parse::<RRule<Unvalidated>>()?;
+    if let Some(until) = parsed.get_until().copied().filter(|until| until.timezone() != RTz::UTC) {
+        let instant = start.zone(zones).local_to_utc(until.naive_local());
+        parsed = parsed.until(RTz::UTC.from_utc_datetime(&instant.naive_utc()));
+    }
+    parsed.validate(dtstart)
+}
+
+/// Whether an RRULE value is one the object may carry (RFC 5545 §3.3.10): it must parse, and
+/// its parts must respect the RFC's ranges and FREQ combinations. What the rrule library
+/// merely guards against (UNTIL before DTSTART, which is a series of nothing; a large
+/// INTERVAL) is not the client's error and is accepted.
+pub(crate) fn check_rule(rule: &str, start: &DateValue, zones: &Zones) -> Result<(), String> {
+    match validated_rule(rule, start, zones) {
+        Ok(_) => Ok(()),
+        Err(RRuleError::ValidationError(
+            ValidationError::UntilBeforeStart { .. }
+            | ValidationError::TooBigInterval(_)
+            | ValidationError::StartYearOutOfRange(_)
+            | ValidationError::UnableToGenerateTimeset
+            | ValidationError::DtStartUntilMismatchTimezone { .. },
+        )) => Ok(()),
+        Err(RRuleError::ParserError(error)) => Err(format!("does not parse: {error}")),
+        Err(error) => Err(format!("is not a valid rule: {error}")),
+    }
 }
 
 /// All date values of a possibly repeated, comma-separated property.
@@ -203,6 +251,18 @@ mod tests {
                 ("20261109T080000Z".into(), "20261109T083000Z".into()), // CET
             ]
         );
+    }
+
+    #[test]
+    fn local_until_ends_the_series_in_the_start_zone() {
+        // Google and Outlook: all-day series with a DATE UNTIL; a TZID start with a local UNTIL.
+        let all_day = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART;VALUE=DATE:20261201\n\
+                       RRULE:FREQ=WEEKLY;UNTIL=20261215\nEND:VEVENT\nEND:VCALENDAR\n";
+        let got: Vec<String> = expand(all_day, Window::default()).unwrap().into_iter().map(|i| i.0).collect();
+        assert_eq!(got, vec!["20261201T000000Z", "20261208T000000Z", "20261215T000000Z"]);
+        let zoned = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:z\nDTSTART;TZID=Europe/Berlin:20261201T090000\n\
+                     RRULE:FREQ=DAILY;UNTIL=20261203T090000\nEND:VEVENT\nEND:VCALENDAR\n";
+        assert_eq!(expand(zoned, Window::default()).unwrap().len(), 3);
     }
 
     #[test]

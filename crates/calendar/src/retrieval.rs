@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::component::{Component, Property};
-use crate::datetime::DateValue;
+use crate::datetime::{plus, DateValue};
 use crate::filter::TimeRange;
 use crate::recurrence::{instances, Instance, TooManyInstances, Window};
 use crate::zones::{Zone, Zones};
@@ -201,8 +201,8 @@ fn instance_component(instance: &Instance<'_>, zones: &Zones) -> Component {
             "DTSTART" => properties.push(date_property("DTSTART", instance.start, all_day, zones)),
             "DTEND" => properties.push(date_property("DTEND", instance.end, all_day, zones)),
             "DUE" => {
-                let due =
-                    DateValue::of(property).map(|v| v.to_utc(zones) + shift.unwrap_or_else(chrono::Duration::zero));
+                let due = DateValue::of(property)
+                    .map(|v| plus(v.to_utc(zones), shift.unwrap_or_else(chrono::Duration::zero)));
                 match due {
                     Some(due) => properties.push(date_property("DUE", due, all_day, zones)),
                     None => properties.push(property.clone()),
@@ -225,9 +225,10 @@ fn date_property(name: &str, at: DateTime<Utc>, all_day: bool, zones: &Zones) ->
             name: name.into(),
             params: vec![crate::component::Parameter { name: "VALUE".into(), values: vec!["DATE".into()] }],
             value: date.format("%Y%m%d").to_string(),
+            line: 0,
         };
     }
-    Property { name: name.into(), params: Vec::new(), value: at.format("%Y%m%dT%H%M%SZ").to_string() }
+    Property { name: name.into(), params: Vec::new(), value: at.format("%Y%m%dT%H%M%SZ").to_string(), line: 0 }
 }
 
 /// Other zoned date-times (EXDATE aside, which is dropped) become UTC too.
@@ -237,6 +238,7 @@ fn in_utc(property: &Property, zones: &Zones) -> Property {
             name: property.name.clone(),
             params: property.params.iter().filter(|p| p.name != "TZID").cloned().collect(),
             value: value.to_utc(zones).format("%Y%m%dT%H%M%SZ").to_string(),
+            line: property.line,
         },
         _ => property.clone(),
     }

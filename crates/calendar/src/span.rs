@@ -10,6 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::component::Component;
+use crate::datetime::{minus, plus};
 use crate::recurrence::{anchor, instances, TooManyInstances, Window};
 use crate::zones::{Zone, Zones};
 
@@ -40,12 +41,12 @@ pub fn instance_span(calendar: &Component, max_instances: usize) -> Result<Insta
     if unbounded {
         // Only the start is known; the earliest instance is a master's or an override's start.
         let start = components.iter().filter_map(|c| anchor(c).map(|a| a.to_utc(&zones))).min();
-        return Ok(InstanceSpan { start: start.map(|s| s - margin), end: None });
+        return Ok(InstanceSpan { start: start.map(|s| minus(s, margin)), end: None });
     }
     let all = instances(&components, &zones, Window::default(), max_instances)?;
     let start = all.iter().map(|i| i.start).min();
     let end = all.iter().map(|i| i.end.max(i.start)).max();
-    Ok(InstanceSpan { start: start.map(|s| s - margin), end: end.map(|e| e + margin) })
+    Ok(InstanceSpan { start: start.map(|s| minus(s, margin)), end: end.map(|e| plus(e, margin)) })
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use std::collections::HashSet;
 
 use crate::component::{parse_calendar, Component};
 use crate::error::InvalidCalendar;
+use crate::property_values::check_values;
+use crate::zones::{Zone, Zones};
 
 /// The component type of a calendar object resource (RFC 4791 §4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +81,10 @@ pub fn validate_object(body: &[u8]) -> Result<CalendarObject, InvalidCalendar> {
     };
     let instances: Vec<&Component> = calendar.components_named(name).collect();
     let uid = check_instances(name, &instances)?;
+    let zones = Zones::new(&calendar, Zone::utc());
     for instance in &instances {
         check_properties(component, instance)?;
+        check_values(instance, &zones)?;
     }
     Ok(CalendarObject { uid, component, calendar })
 }
@@ -160,51 +164,12 @@ fn check_properties(kind: ComponentKind, component: &Component) -> Result<(), In
         ComponentKind::Todo => exclusive("DUE", "DURATION")?,
         ComponentKind::Journal => {}
     }
-    for name in ["DTSTART", "DTEND", "DUE", "RECURRENCE-ID"] {
-        if let Some(property) = component.property(name) {
-            if !is_date_or_date_time(property.value.trim()) {
-                return Err(InvalidCalendar::BadDateTime { property: name.to_owned(), value: property.value.clone() });
-            }
-        }
-    }
     Ok(())
-}
-
-/// RFC 5545 §3.3.4 / §3.3.5 basic forms: `YYYYMMDD` or `YYYYMMDDTHHMMSS[Z]`, with plausible
-/// field ranges (second 60 allowed for leap seconds).
-fn is_date_or_date_time(value: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let number = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
-    let valid_date = |d: &str| {
-        d.len() == 8 && digits(d) && (1..=12).contains(&number(&d[4..6])) && (1..=31).contains(&number(&d[6..8]))
-    };
-    match value.split_once('T') {
-        None => valid_date(value),
-        Some((date, time)) => {
-            let time = time.strip_suffix('Z').unwrap_or(time);
-            valid_date(date)
-                && time.len() == 6
-                && digits(time)
-                && number(&time[0..2]) <= 23
-                && number(&time[2..4]) <= 59
-                && number(&time[4..6]) <= 60
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn date_and_date_time_forms() {
-        for good in ["20261201", "20261201T090000", "20261201T090000Z", "20161231T235960Z"] {
-            assert!(is_date_or_date_time(good), "{good}");
-        }
-        for bad in ["2026-12-01", "20261301", "20261201T250000", "20261201T0900", "", "20261201TZ"] {
-            assert!(!is_date_or_date_time(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn timezone_property_needs_exactly_one_vtimezone() {

@@ -65,7 +65,7 @@ mod tests {
         for physical in out.split("\r\n").filter(|l| !l.is_empty()) {
             assert!(physical.len() <= 75, "{physical:?} is {} octets", physical.len());
         }
-        let unfolded: String = crate::content_line::unfold(&out).into_iter().map(|(_, l)| l).collect();
+        let unfolded: String = crate::content_line::unfold(&out).unwrap().into_iter().map(|(_, l)| l).collect();
         assert_eq!(unfolded, format!("DESCRIPTION:{}", "ü".repeat(60)));
     }
 

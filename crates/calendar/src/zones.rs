@@ -33,14 +33,14 @@ impl Zone {
             Zone::Iana(tz) => match tz.from_local_datetime(&local) {
                 LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
                 LocalResult::None => {
-                    let later = local + chrono::Duration::hours(1);
+                    let later = local.checked_add_signed(chrono::Duration::hours(1)).unwrap_or(local);
                     match tz.from_local_datetime(&later) {
                         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
                         LocalResult::None => Utc.from_utc_datetime(&local),
                     }
                 }
             },
-            Zone::Fixed(offset) => Utc.from_utc_datetime(&(local - offset.fix())),
+            Zone::Fixed(offset) => Utc.from_utc_datetime(&local.checked_sub_offset(offset.fix()).unwrap_or(local)),
         }
     }
 
