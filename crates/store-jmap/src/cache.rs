@@ -1,6 +1,7 @@
 //! What the backend remembers between requests (see the crate docs): account snapshots,
-//! validated before use; message entries and blobs, immutable and never validated; recent id
-//! lists per folder state, for sync-collection.
+//! validated before use; message entries and blobs, immutable and never validated; per
+//! folder the Email state its current content was first read at (the second half of its
+//! `State`, see the crate docs).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,16 +61,16 @@ struct Counters {
     blob_misses: AtomicU64,
 }
 
-/// (message id, item name) of every item of a folder in one state.
-type Pairs = Arc<Vec<(String, String)>>;
-
 pub(crate) struct Cache {
     pub snapshots: Moka<String, Arc<Snapshot>>,
     entries: Moka<(String, String), Arc<Entry>>,
     blobs: Moka<(String, String), Bytes>,
     props: Moka<(String, String), Arc<FolderProps>>,
-    /// (account, mailbox, folder state) -> (message id, item name) of that state.
-    history: Moka<(String, String, String), Pairs>,
+    /// (account, mailbox) -> (content digest, Email state it was first read at): keeps the
+    /// folder's state string the same while its content is, whatever else in the account
+    /// moves the Email state. Losing it only makes the next read hand out a newer (still
+    /// valid) state for the same content.
+    origins: Moka<(String, String), Arc<(String, String)>>,
     /// (account, mailbox, folder state) -> the folder as read in that state: the state names
     /// the content, properties message included, so only the name (from the mailbox) can differ.
     folders: Moka<(String, String, String), Arc<store::Folder>>,
@@ -92,11 +93,7 @@ impl Cache {
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
                 .build(),
             props: Moka::builder().max_capacity(100_000).build(),
-            history: Moka::builder()
-                .max_capacity(50_000_000)
-                .weigher(|_, v: &Arc<Vec<(String, String)>>| u32::try_from(v.len() + 1).unwrap_or(u32::MAX))
-                .time_to_idle(Duration::from_secs(7 * 24 * 3600))
-                .build(),
+            origins: Moka::builder().max_capacity(1_000_000).time_to_idle(Duration::from_secs(7 * 24 * 3600)).build(),
             folders: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(24 * 3600)).build(),
             freshness: options.freshness,
             counters: Counters::default(),
@@ -160,14 +157,6 @@ impl Cache {
         props
     }
 
-    pub async fn history(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<Vec<(String, String)>>> {
-        self.history.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
-    }
-
-    pub async fn knows(&self, account: &str, mailbox: &str, state: &str) -> bool {
-        self.history.contains_key(&(account.to_owned(), mailbox.to_owned(), state.to_owned()))
-    }
-
     pub async fn folder(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<store::Folder>> {
         self.folders.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
     }
@@ -176,11 +165,18 @@ impl Cache {
         self.folders.insert((account.to_owned(), mailbox.to_owned(), state.to_owned()), Arc::new(folder)).await;
     }
 
-    pub async fn remember(&self, account: &str, mailbox: &str, state: &str, items: Vec<(String, String)>) {
-        let key = (account.to_owned(), mailbox.to_owned(), state.to_owned());
-        if !self.history.contains_key(&key) {
-            self.history.insert(key, Arc::new(items)).await;
+    /// The Email state to pair with `digest`, the folder's content now: the one recorded
+    /// when this content was first read, else `email_state` (the state the caller read the
+    /// content at, which becomes the record).
+    pub async fn origin(&self, account: &str, mailbox: &str, digest: &str, email_state: &str) -> String {
+        let key = (account.to_owned(), mailbox.to_owned());
+        if let Some(known) = self.origins.get(&key).await {
+            if known.0 == digest {
+                return known.1.clone();
+            }
         }
+        self.origins.insert(key, Arc::new((digest.to_owned(), email_state.to_owned()))).await;
+        email_state.to_owned()
     }
 
     pub fn stats(&self) -> CacheStats {

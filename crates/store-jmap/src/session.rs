@@ -107,7 +107,7 @@ impl JmapSession {
                     }
                     items.push(item);
                 }
-                Entry::Properties { blob } => {
+                Entry::Properties { blob, .. } => {
                     // Two properties messages (a race of two PROPPATCHes over IMAP): the lowest id wins.
                     if properties.is_none() {
                         properties = Some(blob.clone());
@@ -142,14 +142,13 @@ impl JmapSession {
 
     async fn folder_of(&self, snapshot: &Snapshot, mailbox: &str, name: &str) -> Result<Folder, StoreError> {
         let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
-        let state = model::state_of(mailbox, &ids);
+        let state = self.folder_state(snapshot, mailbox, &ids).await;
         // The poll of every phone lands here for every calendar: a state seen before costs
         // one lookup instead of one per message.
         if let Some(known) = self.shared.cache.folder(self.id(), mailbox, &state).await {
             return Ok(Folder { name: name.to_owned(), ..(*known).clone() });
         }
-        let (items, properties) = self.items(&ids).await?;
-        self.remember(mailbox, &ids, &items).await;
+        let (_, properties) = self.items(&ids).await?;
         let props = self.props(properties.as_deref()).await?;
         let folder = Folder {
             id: FolderId::new(mailbox),
@@ -189,14 +188,12 @@ impl JmapSession {
         Ok(model::scan_uid(&self.blob(&item.blob).await?))
     }
 
-    /// Keeps the folder's (message id, name) pairs of this state for later deltas.
-    async fn remember(&self, mailbox: &str, ids: &[String], items: &[ItemEntry]) {
-        let state = model::state_of(mailbox, ids);
-        if self.shared.cache.knows(self.id(), mailbox, &state).await {
-            return;
-        }
-        let pairs = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, pairs).await;
+    /// The folder's state as of `snapshot`: the digest of its message ids and the Email state
+    /// this content was first read at (see the crate docs, "Versions").
+    pub(crate) async fn folder_state(&self, snapshot: &Snapshot, mailbox: &str, ids: &[String]) -> String {
+        let digest = model::digest_of(mailbox, ids);
+        let email_state = self.shared.cache.origin(self.id(), mailbox, &digest, &snapshot.email_state).await;
+        model::folder_state(&digest, &email_state)
     }
 
     async fn folder_by_name(&self, name: &str) -> Result<Folder, StoreError> {
@@ -324,14 +321,10 @@ impl Session for JmapSession {
     }
 
     async fn state(&self, folder: &FolderId) -> Result<State, StoreError> {
-        let (mailbox, ids) = self.contents(folder).await?;
-        let mailbox = mailbox.as_str();
-        let state = model::state_of(mailbox, &ids);
-        if !self.shared.cache.knows(self.id(), mailbox, &state).await {
-            let (items, _) = self.items(&ids).await?;
-            self.remember(mailbox, &ids, &items).await;
-        }
-        Ok(State::new(state))
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        Ok(State::new(self.folder_state(&snapshot, mailbox, &ids).await))
     }
 
     async fn set_item_properties(
@@ -366,12 +359,11 @@ impl Session for JmapSession {
     }
 
     async fn list(&self, folder: &FolderId) -> Result<Listing, StoreError> {
-        let (mailbox, ids) = self.contents(folder).await?;
-        let mailbox = mailbox.as_str();
-        let state = model::state_of(mailbox, &ids);
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let state = self.folder_state(&snapshot, mailbox, &ids).await;
         let (items, _) = self.items(&ids).await?;
-        let history = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, history).await;
         Ok(Listing { state: State::new(state), items: items.iter().map(ItemEntry::meta).collect() })
     }
 
@@ -466,35 +458,7 @@ impl Session for JmapSession {
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
-        let (mailbox, ids) = self.contents(folder).await?;
-        let mailbox = mailbox.as_str();
-        let state = model::state_of(mailbox, &ids);
-        let (items, _) = self.items(&ids).await?;
-        let now: Vec<(String, String)> =
-            items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, now.clone()).await;
-        if since.as_str() == state {
-            return Ok(Changes::Delta { state: State::new(state), changed: Vec::new(), removed: Vec::new() });
-        }
-        // Only states this gateway has seen can be compared; any other token resyncs.
-        let Some(before) = self.shared.cache.history(self.id(), mailbox, since.as_str()).await else {
-            return Ok(Changes::Resync);
-        };
-        let before_pairs: HashSet<&(String, String)> = before.iter().collect();
-        let now_names: HashSet<&str> = now.iter().map(|(_, n)| n.as_str()).collect();
-        let changed = items
-            .iter()
-            .filter(|i| !before_pairs.contains(&(i.email_id.clone(), i.name.as_str().to_owned())))
-            .map(ItemEntry::meta)
-            .collect();
-        let mut removed: Vec<ItemName> = before
-            .iter()
-            .filter(|(_, n)| !now_names.contains(n.as_str()))
-            .map(|(_, n)| ItemName::new(n.clone()))
-            .collect();
-        removed.sort();
-        removed.dedup();
-        Ok(Changes::Delta { state: State::new(state), changed, removed })
+        self.delta(folder, since).await
     }
 }
 
