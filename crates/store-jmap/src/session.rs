@@ -401,8 +401,9 @@ impl Session for JmapSession {
             let current = items.iter().find(|i| i.name == item.name);
             expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
             if let Some(current) = current {
-                if current.blob == blob {
-                    // The same bytes again: nothing to write, and Cyrus would refuse the twin.
+                if current.blob == blob && current.content_type == item.content_type {
+                    // The same bytes again: nothing changes (the contract's rule), and Cyrus
+                    // would refuse the twin.
                     return Ok(Stored { meta: current.meta(), created: false, verbatim: true });
                 }
             }

@@ -60,6 +60,8 @@ macro_rules! contract_tests {
             item_properties_change_state_but_not_etag,
             sync_token_survives_a_restart_and_other_replicas,
             changes_in_another_folder_leave_the_state_alone,
+            items_created_and_removed_after_a_token_are_not_reported,
+            identical_put_changes_nothing,
         );
     };
     (@cases $fixture:expr; $($case:ident,)*) => {
@@ -570,5 +572,48 @@ pub mod cases {
             s.changes(&quiet.id, &before).await.unwrap(),
             Changes::Delta { state: before, changed: vec![], removed: vec![] }
         );
+    }
+
+    /// RFC 6578 §3.5.2 lets a server report a member created and removed since the token, or
+    /// not. Both backends leave it out: the client never saw it, and a mail server forgets
+    /// destroyed messages. A name the client did have is reported, even when it came back and
+    /// went again in between.
+    pub async fn items_created_and_removed_after_a_token_are_not_reported(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        s.put(&folder.id, event("old", "1"), Expected::Anything).await.unwrap();
+        let since = s.state(&folder.id).await.unwrap();
+        s.put(&folder.id, event("brief", "b"), Expected::Absent).await.unwrap();
+        s.delete(&folder.id, &ItemName::new("brief.ics"), Expected::Anything).await.unwrap();
+        s.delete(&folder.id, &ItemName::new("old.ics"), Expected::Anything).await.unwrap();
+        s.put(&folder.id, event("old", "2"), Expected::Absent).await.unwrap();
+        s.delete(&folder.id, &ItemName::new("old.ics"), Expected::Anything).await.unwrap();
+        match s.changes(&folder.id, &since).await.unwrap() {
+            Changes::Delta { changed, removed, .. } => {
+                assert_eq!(changed, vec![]);
+                assert_eq!(removed, vec![ItemName::new("old.ics")]);
+            }
+            Changes::Resync => panic!("resync from a state the folder had"),
+        }
+    }
+
+    /// A PUT of the bytes an item already has is no change (see `Session::put`): the same
+    /// ETag and Last-Modified, and neither getctag nor the sync token moves.
+    pub async fn identical_put_changes_nothing(fixture: &dyn ContractFixture) {
+        let s = session(fixture).await;
+        let folder = calendar(s.as_ref(), "c").await;
+        let stored = s.put(&folder.id, event("x", "one"), Expected::Absent).await.unwrap();
+        let before = s.state(&folder.id).await.unwrap();
+        let again = s.put(&folder.id, event("x", "one"), Expected::ETag(stored.meta.etag.clone())).await.unwrap();
+        assert!(!again.created);
+        assert_eq!(again.meta, stored.meta);
+        assert_eq!(s.state(&folder.id).await.unwrap(), before);
+        assert_eq!(
+            s.changes(&folder.id, &before).await.unwrap(),
+            Changes::Delta { state: before, changed: vec![], removed: vec![] }
+        );
+        // The precondition still applies to a PUT that would change nothing.
+        let refused = s.put(&folder.id, event("x", "one"), Expected::Absent).await;
+        assert!(matches!(refused, Err(StoreError::PreconditionFailed { .. })), "{refused:?}");
     }
 }
