@@ -19,6 +19,11 @@
 //!   holding JSON; a folder without one is a calendar for every component type, named after
 //!   its mailbox.
 //!
+//! - A calendar is read-only (`Folder::read_only`, shown in `current-user-privilege-set`)
+//!   when the mailbox's `myRights` (RFC 8621 §2) lack `mayAddItems` or `mayRemoveItems`: every
+//!   write adds a message and most remove one. Writes to it are refused as `Forbidden` before
+//!   anything is uploaded.
+//!
 //! # Versions
 //!
 //! Messages are immutable in JMAP (only keywords and mailboxes change), so a message id names

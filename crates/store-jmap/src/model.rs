@@ -267,6 +267,16 @@ pub struct Mailbox {
     pub id: String,
     pub name: String,
     pub parent: Option<String>,
+    /// Whether the user may change the calendar: a PUT creates a message and destroys the
+    /// one it replaces, so it needs both `mayAddItems` and `mayRemoveItems` (RFC 8621 §2).
+    /// A server that sends no `myRights` is taken at its word later, when it refuses.
+    pub writable: bool,
+}
+
+/// RFC 8621 §2 `myRights`: what writing into a calendar mailbox takes.
+fn writable(rights: Option<&Value>) -> bool {
+    let may = |right: &str| rights.and_then(|r| r.get(right)).and_then(Value::as_bool).unwrap_or(true);
+    may("mayAddItems") && may("mayRemoveItems")
 }
 
 pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
@@ -276,6 +286,7 @@ pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
                 id: m.get("id")?.as_str()?.to_owned(),
                 name: m.get("name")?.as_str()?.to_owned(),
                 parent: m.get("parentId").and_then(Value::as_str).map(str::to_owned),
+                writable: writable(m.get("myRights")),
             })
         })
         .collect()
@@ -388,6 +399,20 @@ mod tests {
         let (root, names) = folder_names(&list, "Calendars");
         assert_eq!(root.as_deref(), Some("r"));
         assert_eq!(names, vec![("w".into(), "work".into()), ("n".into(), "work/2026".into())]);
+    }
+
+    #[test]
+    fn a_mailbox_is_writable_only_with_rights_to_add_and_remove() {
+        let rights = |add: bool, remove: bool| {
+            json!({"id": "m", "name": "c", "parentId": "r", "myRights": {
+                "mayReadItems": true, "mayAddItems": add, "mayRemoveItems": remove, "maySetSeen": true,
+                "maySetKeywords": true, "mayCreateChild": false, "mayRename": false, "mayDelete": false,
+                "maySubmit": false}})
+        };
+        let list = mailboxes(&[rights(true, true), rights(false, true), rights(true, false)]);
+        assert_eq!(list.iter().map(|m| m.writable).collect::<Vec<_>>(), [true, false, false]);
+        let silent = mailboxes(&[json!({"id": "m", "name": "c", "parentId": null})]);
+        assert!(silent[0].writable);
     }
 
     #[test]

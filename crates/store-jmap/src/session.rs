@@ -145,8 +145,10 @@ impl JmapSession {
         let state = self.folder_state(snapshot, mailbox, &ids).await;
         // The poll of every phone lands here for every calendar: a state seen before costs
         // one lookup instead of one per message.
+        let read_only = !Self::writable(snapshot, mailbox);
         if let Some(known) = self.shared.cache.folder(self.id(), mailbox, &state).await {
-            return Ok(Folder { name: name.to_owned(), ..(*known).clone() });
+            // Name and rights belong to the mailbox, not to its content.
+            return Ok(Folder { name: name.to_owned(), read_only, ..(*known).clone() });
         }
         let (_, properties) = self.items(&ids).await?;
         let props = self.props(properties.as_deref()).await?;
@@ -161,7 +163,7 @@ impl JmapSession {
             timezone: props.timezone.clone(),
             components: props.component_set(),
             state: State::new(state.clone()),
-            read_only: false,
+            read_only,
             properties: props.dead_properties(),
         };
         self.shared.cache.put_folder(self.id(), mailbox, &state, folder.clone()).await;
@@ -173,6 +175,23 @@ impl JmapSession {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         Ok((mailbox.clone(), snapshot.ids.get(mailbox).cloned().unwrap_or_default()))
+    }
+
+    /// Whether the user may write into the mailbox (its `myRights`, see `model::Mailbox`).
+    fn writable(snapshot: &Snapshot, mailbox: &str) -> bool {
+        snapshot.mailboxes.iter().find(|m| m.id == mailbox).is_none_or(|m| m.writable)
+    }
+
+    /// The folder's mailbox for a write: `Forbidden` (403 `DAV:need-privileges`) when the mail
+    /// server grants the user no right to add and remove messages there, before anything is
+    /// uploaded.
+    async fn writable_mailbox(&self, folder: &FolderId) -> Result<String, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        if !Self::writable(&snapshot, mailbox) {
+            return Err(StoreError::Forbidden("the mail server grants no right to change this calendar".into()));
+        }
+        Ok(mailbox.clone())
     }
 
     /// A folder's mailbox id and name, if the snapshot has it.
@@ -277,6 +296,10 @@ impl Session for JmapSession {
         let snapshot = self.snapshot().await?;
         let (mailbox, name) = Self::find(&snapshot, folder)?.clone();
         let current = self.folder_of(&snapshot, &mailbox, &name).await?;
+        if current.read_only {
+            // The properties live in a message of the mailbox: no right to add, no PROPPATCH.
+            return Err(StoreError::Forbidden("the mail server grants no right to change this calendar".into()));
+        }
         let mut properties = current.properties.clone();
         store::DeadPropertyChange::apply_all(&mut properties, &patch.properties);
         let mut props = FolderProps {
@@ -333,7 +356,7 @@ impl Session for JmapSession {
         name: &ItemName,
         changes: &[store::DeadPropertyChange],
     ) -> Result<(), StoreError> {
-        let (mailbox, _) = self.contents(folder).await?;
+        let mailbox = self.writable_mailbox(folder).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let Read { state, items, .. } = read?;
@@ -391,7 +414,7 @@ impl Session for JmapSession {
     }
 
     async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError> {
-        let (mailbox, _) = self.contents(folder).await?;
+        let mailbox = self.writable_mailbox(folder).await?;
         let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
         let size = item.body.len() as u64;
         let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
@@ -439,7 +462,7 @@ impl Session for JmapSession {
     }
 
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
-        let (mailbox, _) = self.contents(folder).await?;
+        let mailbox = self.writable_mailbox(folder).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let Read { state, items, .. } = read?;
