@@ -85,16 +85,42 @@ pub(crate) enum Freshness {
 
 impl Cache {
     pub fn new(options: &JmapOptions) -> Cache {
+        // Every cache is weighed in bytes against its share of the budget (see
+        // `JmapOptions::metadata_cache_bytes`): a folder may carry any number of dead
+        // properties and a snapshot any number of ids, so counting entries bounds nothing.
+        let budget = options.metadata_cache_bytes;
         Cache {
-            snapshots: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build(),
-            entries: Moka::builder().max_capacity(2_000_000).build(),
+            snapshots: Moka::builder()
+                .max_capacity(budget / 4)
+                .weigher(|k: &String, v: &Arc<Snapshot>| weight(k.len() + snapshot_size(v)))
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            entries: Moka::builder()
+                .max_capacity(budget / 2)
+                .weigher(|k: &(String, String), v: &Arc<Entry>| weight(k.0.len() + k.1.len() + entry_size(v)))
+                .build(),
             blobs: Moka::builder()
                 .max_capacity(options.blob_cache_bytes)
-                .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
+                .weigher(|k: &(String, String), v: &Bytes| weight(k.0.len() + k.1.len() + v.len()))
                 .build(),
-            props: Moka::builder().max_capacity(100_000).build(),
-            origins: Moka::builder().max_capacity(1_000_000).time_to_idle(Duration::from_secs(7 * 24 * 3600)).build(),
-            folders: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(24 * 3600)).build(),
+            props: Moka::builder()
+                .max_capacity(budget / 16)
+                .weigher(|k: &(String, String), v: &Arc<FolderProps>| weight(k.0.len() + k.1.len() + props_size(v)))
+                .build(),
+            origins: Moka::builder()
+                .max_capacity(budget / 16)
+                .weigher(|k: &(String, String), v: &Arc<(String, String)>| {
+                    weight(k.0.len() + k.1.len() + v.0.len() + v.1.len())
+                })
+                .time_to_idle(Duration::from_secs(7 * 24 * 3600))
+                .build(),
+            folders: Moka::builder()
+                .max_capacity(budget / 8)
+                .weigher(|k: &(String, String, String), v: &Arc<store::Folder>| {
+                    weight(k.0.len() + k.1.len() + k.2.len() + folder_size(v))
+                })
+                .time_to_idle(Duration::from_secs(24 * 3600))
+                .build(),
             freshness: options.freshness,
             counters: Counters::default(),
         }
@@ -192,5 +218,145 @@ impl Cache {
             blob_hits: load(&c.blob_hits),
             blob_misses: load(&c.blob_misses),
         }
+    }
+}
+
+/// Bookkeeping of one cached value beyond its bytes (moka's node, `Arc`s, `Vec` and `String`
+/// headers): a rough constant, so that many tiny entries are not free.
+const OVERHEAD: usize = 96;
+
+/// A moka weight: bytes plus overhead, saturating (one entry over 4 GiB weighs 4 GiB).
+fn weight(bytes: usize) -> u32 {
+    u32::try_from(bytes.saturating_add(OVERHEAD)).unwrap_or(u32::MAX)
+}
+
+fn option_size(value: &Option<String>) -> usize {
+    value.as_ref().map_or(0, String::len)
+}
+
+fn dead_size(properties: &[store::DeadProperty]) -> usize {
+    properties.iter().map(|p| p.namespace.len() + p.name.len() + p.xml.len() + OVERHEAD).sum()
+}
+
+fn snapshot_size(snapshot: &Snapshot) -> usize {
+    let mailboxes: usize =
+        snapshot.mailboxes.iter().map(|m| m.id.len() + m.name.len() + option_size(&m.parent) + OVERHEAD).sum();
+    let folders: usize = snapshot.folders.iter().map(|(id, name)| id.len() + name.len() + OVERHEAD).sum();
+    let ids: usize = snapshot
+        .ids
+        .iter()
+        .map(|(mailbox, ids)| mailbox.len() + OVERHEAD + ids.iter().map(|id| id.len() + 24).sum::<usize>())
+        .sum();
+    snapshot.mailbox_state.len() + snapshot.email_state.len() + option_size(&snapshot.root) + mailboxes + folders + ids
+}
+
+fn entry_size(entry: &Entry) -> usize {
+    match entry {
+        Entry::Item(item) => {
+            item.email_id.len()
+                + item.name.as_str().len()
+                + item.blob.len()
+                + option_size(&item.content_type)
+                + option_size(&item.uid)
+                + option_size(&item.collection)
+                + dead_size(&item.properties)
+        }
+        Entry::Properties { blob, collection } => blob.len() + option_size(collection),
+        Entry::Other => 0,
+    }
+}
+
+fn props_size(props: &FolderProps) -> usize {
+    option_size(&props.display_name)
+        + option_size(&props.description)
+        + option_size(&props.color)
+        + option_size(&props.timezone)
+        + props.components.iter().map(String::len).sum::<usize>()
+        + props.properties.iter().map(|p| p.namespace.len() + p.name.len() + p.xml.len() + OVERHEAD).sum::<usize>()
+}
+
+fn folder_size(folder: &store::Folder) -> usize {
+    folder.id.as_str().len()
+        + folder.name.len()
+        + option_size(&folder.display_name)
+        + option_size(&folder.description)
+        + option_size(&folder.color)
+        + option_size(&folder.timezone)
+        + folder.state.as_str().len()
+        + dead_size(&folder.properties)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn folder_with_a_large_dead_property(bytes: usize) -> store::Folder {
+        store::Folder {
+            id: store::FolderId::new("m1"),
+            name: "c".into(),
+            kind: store::FolderKind::Calendar,
+            display_name: None,
+            description: None,
+            color: None,
+            order: None,
+            timezone: None,
+            components: store::ComponentSet::ALL,
+            state: store::State::new("s"),
+            read_only: false,
+            properties: vec![store::DeadProperty {
+                namespace: "urn:x".into(),
+                name: "big".into(),
+                xml: "x".repeat(bytes),
+            }],
+        }
+    }
+
+    #[test]
+    fn weights_count_the_bytes_of_dead_properties() {
+        let folder = folder_with_a_large_dead_property(100_000);
+        assert!(folder_size(&folder) >= 100_000);
+        assert_eq!(weight(usize::MAX), u32::MAX);
+    }
+
+    #[tokio::test]
+    async fn folders_with_large_properties_are_evicted_by_their_bytes() {
+        let budget = 8 * 1024 * 1024;
+        let cache = Cache::new(&JmapOptions { metadata_cache_bytes: budget, ..JmapOptions::default() });
+        // A 1 MiB share; 100 folders of 100 kB each would be 10 MB.
+        for n in 0..100 {
+            cache.put_folder("a", &format!("m{n}"), "s", folder_with_a_large_dead_property(100_000)).await;
+        }
+        cache.folders.run_pending_tasks().await;
+        assert!(cache.folders.weighted_size() <= budget / 8, "{}", cache.folders.weighted_size());
+        assert!(cache.folders.entry_count() <= 11, "{}", cache.folders.entry_count());
+    }
+
+    #[tokio::test]
+    async fn message_descriptions_are_evicted_by_their_bytes() {
+        let budget = 2 * 1024 * 1024;
+        let cache = Cache::new(&JmapOptions { metadata_cache_bytes: budget, ..JmapOptions::default() });
+        let item = |n: usize| crate::model::ItemEntry {
+            email_id: format!("M{n}"),
+            name: store::ItemName::new(format!("{n}.ics")),
+            blob: "G1".into(),
+            size: 1,
+            received: std::time::UNIX_EPOCH,
+            content_type: None,
+            uid: None,
+            properties: vec![store::DeadProperty {
+                namespace: "urn:x".into(),
+                name: "p".into(),
+                xml: "y".repeat(50_000),
+            }],
+            index: None,
+            collection: None,
+        };
+        for n in 0..100 {
+            cache.put_entry("a", &format!("M{n}"), Entry::Item(item(n))).await;
+        }
+        cache.entries.run_pending_tasks().await;
+        assert!(cache.entries.weighted_size() <= budget / 2, "{}", cache.entries.weighted_size());
+        assert!(cache.entries.entry_count() <= 21, "{}", cache.entries.entry_count());
     }
 }

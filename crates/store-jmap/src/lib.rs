@@ -54,6 +54,10 @@
 //! before use, or not at all within `freshness`. What is known of a message id and the bytes
 //! of a blob never change, so they are cached without validation; the entries also name the
 //! messages a sync delta reports as removed (a destroyed message can no longer be read).
+//! Every cache is weighed in bytes against a budget (`blob_cache_bytes`,
+//! `metadata_cache_bytes`); the per-account writer locks are bounded in number. Every read
+//! from the mail server is bounded too (`max_response_bytes`, `max_blob_bytes`): a larger
+//! answer is a `BadGateway`, never a process that grows without end.
 //!
 //! # Writes
 //!
@@ -95,6 +99,15 @@ pub struct JmapOptions {
     pub http2: bool,
     /// Bytes of blob content kept in memory.
     pub blob_cache_bytes: u64,
+    /// Bytes of everything else kept in memory (account snapshots, message descriptions,
+    /// folders and their properties), weighed by their size: a quarter for snapshots, half
+    /// for message descriptions, the rest for folders, folder properties and folder states.
+    pub metadata_cache_bytes: u64,
+    /// Largest JSON answer read from the mail server; a larger one is a 502.
+    pub max_response_bytes: u64,
+    /// Largest blob downloaded (a calendar object, a file, folder properties); a larger one is
+    /// a 502. The gateway sets its largest request body: nothing larger was stored through it.
+    pub max_blob_bytes: u64,
 }
 
 impl Default for JmapOptions {
@@ -108,6 +121,9 @@ impl Default for JmapOptions {
             pool_max_idle: 32,
             http2: true,
             blob_cache_bytes: 64 * 1024 * 1024,
+            metadata_cache_bytes: 64 * 1024 * 1024,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_blob_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -144,7 +160,7 @@ impl JmapBackend {
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
         let client = client::Client::new(&options)?;
         let cache = cache::Cache::new(&options);
-        let writers = moka::future::Cache::builder().time_to_idle(Duration::from_secs(600)).build();
+        let writers = session::writers();
         Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options, writers }) })
     }
 

@@ -34,6 +34,15 @@ pub(crate) struct Shared {
     pub writers: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// Accounts whose writer lock is kept. A lock evicted while held only lets a second writer
+/// of that account in: `ifInState` still makes one of them retry, so the bound is safe.
+const WRITER_LOCKS: u64 = 100_000;
+
+/// The per-account writer locks, bounded in number and dropped when idle.
+pub(crate) fn writers() -> moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>> {
+    moka::future::Cache::builder().max_capacity(WRITER_LOCKS).time_to_idle(std::time::Duration::from_secs(600)).build()
+}
+
 pub(crate) struct JmapSession {
     pub(crate) shared: Arc<Shared>,
     pub(crate) account: Account,
