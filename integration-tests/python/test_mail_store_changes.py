@@ -343,3 +343,31 @@ def test_a_calendar_the_mail_server_makes_read_only_is_shown_and_treated_as_such
     assert "need-privileges" in refused.text
     assert http.request("DELETE", kept).status_code == 403
     assert http.request("GET", kept).status_code == 200, "reading still works"
+
+
+def test_a_sync_token_survives_a_gateway_restart_and_works_on_another_replica(start_dedicated_gateway):
+    from conftest import stop_gateway
+
+    def event(uid):
+        return (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//integration//tests//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    keep, drop, new = (CALENDAR + f"{what}-{uuid.uuid4().hex}.ics" for what in ("keep", "drop", "new"))
+    first = start_dedicated_gateway()
+    bob = Http(first, "bob")
+    for path in (keep, drop):
+        assert put_event(bob, path, event(uuid.uuid4())).status_code == 201
+    _, token = ctag_and_token(bob)
+    stop_gateway(first)  # the restart: nothing of the first process survives
+
+    second = start_dedicated_gateway()
+    bob = Http(second, "bob")
+    assert put_event(bob, new, event(uuid.uuid4())).status_code == 201
+    assert bob.request("DELETE", drop).status_code == 204
+    report = sync(bob, token)
+    assert "valid-sync-token" not in report, report
+    assert re.search(rf"<D:href>{re.escape(drop)}</D:href><D:status>HTTP/1.1 404 Not Found</D:status>", report), report
+    assert f"<D:href>{new}</D:href>" in report, report
+    assert keep not in report, "unchanged since the token"
