@@ -295,3 +295,83 @@ def test_a_changed_password_takes_effect_within_the_session_ttl(start_dedicated_
     time.sleep(1.5)
     assert status("first-secret") == 401
     assert status("second-secret") == 207
+
+
+PRIVILEGES = (
+    '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:">'
+    "<d:prop><d:current-user-privilege-set/></d:prop></d:propfind>"
+)
+
+
+def set_acl_as_admin(mailbox, who, rights):
+    """What a mail administrator (or the user in another client) does: IMAP SETACL (RFC 4314)."""
+    imap = imaplib.IMAP4("127.0.0.1", int(os.environ["CYRUS_IMAP_PORT"]))
+    try:
+        imap.login(os.environ["CYRUS_ADMIN"], os.environ["CYRUS_ADMIN_PASSWORD"])
+        status, detail = imap.setacl(mailbox, who, rights)
+        assert status == "OK", detail
+    finally:
+        imap.logout()
+
+
+def test_a_calendar_the_mail_server_makes_read_only_is_shown_and_treated_as_such(gateway):
+    script = os.path.join(os.path.dirname(__file__), "..", "cyrus", "cyrus.py")
+    name, password = f"ro{uuid.uuid4().hex[:8]}", "read-only-secret"
+    subprocess.run([sys.executable, script, "user", os.environ["CYRUS_DIR"], name, password], check=True, timeout=60)
+    http = Http(gateway, "alice")
+    http.session.auth = (name, password)
+    calendar = f"/dav/calendars/{name}/calendar/"
+
+    def privileges(path=calendar):
+        response = http.request("PROPFIND", path, headers={"Depth": "0"}, data=PRIVILEGES)
+        assert response.status_code == 207, response.text
+        return set(re.findall(r"<D:privilege><(?:\w+:)?([\w-]+)", response.text))
+
+    def event(uid):
+        return (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//integration//tests//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    kept = calendar + "kept.ics"
+    assert put_event(http, kept, event("kept")).status_code == 201
+    assert {"read", "write-content", "bind", "unbind"} <= privileges()
+    # Read, list and seen flags only: no insert (i), no delete (t, e), RFC 4314 §2.1.
+    set_acl_as_admin(f"user/{name}/Calendars/calendar", name, "lrs")
+    now = privileges()
+    assert "read" in now and not now & {"write", "write-content", "bind", "unbind"}, now
+    member = privileges(kept)
+    assert "read" in member and not member & {"write", "write-content"}, member
+    refused = put_event(http, calendar + "new.ics", event("new"))
+    assert refused.status_code == 403, refused.text
+    assert "need-privileges" in refused.text
+    assert http.request("DELETE", kept).status_code == 403
+    assert http.request("GET", kept).status_code == 200, "reading still works"
+
+
+def test_a_sync_token_survives_a_gateway_restart_and_works_on_another_replica(start_dedicated_gateway):
+    from conftest import stop_gateway
+
+    def event(uid):
+        return (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//integration//tests//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261101T120000Z\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    keep, drop, new = (CALENDAR + f"{what}-{uuid.uuid4().hex}.ics" for what in ("keep", "drop", "new"))
+    first = start_dedicated_gateway()
+    bob = Http(first, "bob")
+    for path in (keep, drop):
+        assert put_event(bob, path, event(uuid.uuid4())).status_code == 201
+    _, token = ctag_and_token(bob)
+    stop_gateway(first)  # the restart: nothing of the first process survives
+
+    second = start_dedicated_gateway()
+    bob = Http(second, "bob")
+    assert put_event(bob, new, event(uuid.uuid4())).status_code == 201
+    assert bob.request("DELETE", drop).status_code == 204
+    report = sync(bob, token)
+    assert "valid-sync-token" not in report, report
+    assert re.search(rf"<D:href>{re.escape(drop)}</D:href><D:status>HTTP/1.1 404 Not Found</D:status>", report), report
+    assert f"<D:href>{new}</D:href>" in report, report
+    assert keep not in report, "unchanged since the token"

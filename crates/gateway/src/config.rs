@@ -109,6 +109,12 @@ pub struct JmapConfig {
     pub http2: bool,
     /// MiB of calendar data kept in memory (bodies are immutable, so never stale).
     pub blob_cache_mib: u64,
+    /// MiB of everything else the backend keeps in memory (account views, message
+    /// descriptions, folders), weighed by size.
+    pub metadata_cache_mib: u64,
+    /// Largest JSON answer read from the mail server, in MiB; a larger one is answered 502.
+    /// (Downloads of calendar data are bounded by `limits.max_request_body`.)
+    pub max_response_mib: u64,
 }
 
 impl Default for JmapConfig {
@@ -122,6 +128,8 @@ impl Default for JmapConfig {
             pool_max_idle: 32,
             http2: true,
             blob_cache_mib: 64,
+            metadata_cache_mib: 64,
+            max_response_mib: 16,
         }
     }
 }
@@ -331,6 +339,12 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     setting: "backend.jmap.request_timeout_ms",
                     reason: "timeouts must be > 0".into(),
+                });
+            }
+            if jmap.max_response_mib == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.max_response_mib",
+                    reason: "at least 1: every answer of the mail server is read".into(),
                 });
             }
             if jmap.calendar_folder.is_empty() || jmap.calendar_folder.contains('/') {

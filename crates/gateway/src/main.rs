@@ -141,6 +141,10 @@ fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
         pool_max_idle: c.pool_max_idle,
         http2: c.http2,
         blob_cache_bytes: c.blob_cache_mib.saturating_mul(1024 * 1024),
+        metadata_cache_bytes: c.metadata_cache_mib.saturating_mul(1024 * 1024),
+        max_response_bytes: c.max_response_mib.saturating_mul(1024 * 1024),
+        // Nothing larger than a request body was stored through the gateway.
+        max_blob_bytes: config.limits.max_request_body,
     };
     JmapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.jmap: {e}"))
 }

@@ -258,7 +258,8 @@ fn resource_type(resource: &Resource) -> Value {
     }
 }
 
-/// RFC 3744 §5.4. The user owns everything reachable; the principal tree is read-only.
+/// RFC 3744 §5.4. The user owns everything reachable unless the store marks a folder read-only;
+/// the principal tree is read-only.
 fn privileges(resource: &Resource) -> Value {
     let owned: &[(&str, &str)] = &[
         (NS_DAV, "read"),
@@ -271,9 +272,14 @@ fn privileges(resource: &Resource) -> Value {
         (NS_CALDAV, "read-free-busy"),
     ];
     let read_only: &[(&str, &str)] = &[(NS_DAV, "read"), (NS_DAV, "read-current-user-privilege-set")];
+    // A folder the mail store lets the user only read (JMAP `myRights`), and what is in it.
     let list = match resource {
-        Resource::Home | Resource::Collection(_) | Resource::Object { .. } => owned,
-        Resource::Calendar(folder) if !folder.read_only => owned,
+        Resource::Home => owned,
+        Resource::Calendar(folder) | Resource::Collection(folder) | Resource::Object { folder, .. }
+            if !folder.read_only =>
+        {
+            owned
+        }
         _ => read_only,
     };
     Value::Elements(

@@ -117,6 +117,16 @@ pub(crate) fn set_properties(
     Ok(())
 }
 
+/// What a listing says of an existing item.
+fn unchanged(tx: &Transaction<'_>, folder: i64, name: &str) -> Result<ItemMeta, StoreError> {
+    tx.query_row(
+        "SELECT name, etag, size, modified_ms, content_type FROM items WHERE folder = ?1 AND name = ?2",
+        params![folder, name],
+        meta_from_row,
+    )
+    .map_err(to_store_error)
+}
+
 /// The current ETag of an item, if it exists.
 fn current_etag(tx: &Transaction<'_>, folder: i64, name: &str) -> Result<Option<ETag>, StoreError> {
     tx.query_row("SELECT etag FROM items WHERE folder = ?1 AND name = ?2", params![folder, name], |row| {
@@ -139,7 +149,16 @@ pub(crate) fn put(
     }
     let current = current_etag(tx, folder.id, name)?;
     let created = current.is_none();
-    expected.check(current)?;
+    expected.check(current.clone())?;
+    let etag = content_etag(&item.body);
+    if current.as_ref().is_some_and(|c| c.as_str() == etag) {
+        // The bytes (and media type) it already has: nothing changes, neither the state nor
+        // Last-Modified (the contract's rule, which a store of immutable messages keeps too).
+        let meta = unchanged(tx, folder.id, name)?;
+        if meta.content_type == item.content_type {
+            return Ok(Stored { meta, created: false, verbatim: true });
+        }
+    }
     let holder: Option<String> = tx
         .query_row(
             "SELECT name FROM items WHERE folder = ?1 AND uid = ?2 AND name <> ?3",
@@ -152,7 +171,18 @@ pub(crate) fn put(
         return Err(StoreError::UidConflict { uid: item.uid, existing: ItemName::new(existing) });
     }
     let modseq = folders::bump(tx, folder.id)?;
-    let etag = content_etag(&item.body);
+    // A name re-created after a removal continues its run: a client that had the earlier
+    // version must still hear of a later removal.
+    let born: i64 = if created {
+        tx.query_row("SELECT born FROM tombstones WHERE folder = ?1 AND name = ?2", params![folder.id, name], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(to_store_error)?
+        .unwrap_or(modseq)
+    } else {
+        0 // kept: the update below leaves the column alone
+    };
     let now = SystemTime::now();
     let modified_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let modified_ms = i64::try_from(modified_ms).unwrap_or(i64::MAX);
@@ -160,8 +190,8 @@ pub(crate) fn put(
     let span = item.span.unwrap_or_default();
     tx.execute(
         "INSERT INTO items (folder, name, uid, component, etag, body, size, modseq, modified_ms,
-                            indexed, span_start, span_end, content_type)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                            indexed, span_start, span_end, content_type, born)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (folder, name) DO UPDATE SET uid = excluded.uid, component = excluded.component,
            etag = excluded.etag, body = excluded.body, size = excluded.size, modseq = excluded.modseq,
            modified_ms = excluded.modified_ms, indexed = excluded.indexed,
@@ -179,7 +209,8 @@ pub(crate) fn put(
             item.span.is_some(),
             span.start,
             span.end,
-            item.content_type
+            item.content_type,
+            born
         ],
     )
     .map_err(to_store_error)?;
@@ -212,14 +243,19 @@ pub(crate) fn delete(
     }
     expected.check(current)?;
     let modseq = folders::bump(tx, folder.id)?;
+    let born: i64 = tx
+        .query_row("SELECT born FROM items WHERE folder = ?1 AND name = ?2", params![folder.id, name.as_str()], |row| {
+            row.get(0)
+        })
+        .map_err(to_store_error)?;
     tx.execute("DELETE FROM items WHERE folder = ?1 AND name = ?2", params![folder.id, name.as_str()])
         .map_err(to_store_error)?;
     tx.execute("DELETE FROM item_properties WHERE folder = ?1 AND item = ?2", params![folder.id, name.as_str()])
         .map_err(to_store_error)?;
     tx.execute(
-        "INSERT INTO tombstones (folder, name, modseq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (folder, name) DO UPDATE SET modseq = excluded.modseq",
-        params![folder.id, name.as_str(), modseq],
+        "INSERT INTO tombstones (folder, name, modseq, born) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (folder, name) DO UPDATE SET modseq = excluded.modseq, born = excluded.born",
+        params![folder.id, name.as_str(), modseq, born],
     )
     .map_err(to_store_error)?;
     prune_tombstones(tx, folder.id)
@@ -247,7 +283,9 @@ fn prune_tombstones(tx: &Transaction<'_>, folder: i64) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Items changed and names removed after `since` (a modseq of this folder).
+/// Items changed and names removed after `since` (a modseq of this folder). A name whose run
+/// began after `since` was never seen by the client: its removal is left out (RFC 6578
+/// §3.5.2 allows either; the contract picks this).
 pub(crate) fn changes_since(
     conn: &Connection,
     folder: i64,
@@ -265,7 +303,7 @@ pub(crate) fn changes_since(
         .collect::<Result<Vec<_>, _>>()
         .map_err(to_store_error)?;
     let mut removed_statement = conn
-        .prepare_cached("SELECT name FROM tombstones WHERE folder = ?1 AND modseq > ?2 ORDER BY modseq")
+        .prepare_cached("SELECT name FROM tombstones WHERE folder = ?1 AND modseq > ?2 AND born <= ?2 ORDER BY modseq")
         .map_err(to_store_error)?;
     let removed = removed_statement
         .query_map(params![folder, since], |row| Ok(ItemName::new(row.get::<_, String>(0)?)))

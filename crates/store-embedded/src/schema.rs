@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 /// The UNIQUE constraints carry the rules: one folder name per user, one item name and one
 /// UID per folder (RFC 4791 §5.3.2.1 no-uid-conflict holds even against a buggy caller).
@@ -86,6 +86,15 @@ CREATE TABLE item_properties (
 );
 ";
 
+/// v5: when a name's current run of versions began (`born`, a modseq), carried from item to
+/// tombstone and back when the name is re-created, so a delta leaves out names created and
+/// removed after the client's token (the contract's rule). 0 (rows from before): always
+/// reported.
+const SCHEMA_V5: &str = "
+ALTER TABLE items ADD COLUMN born INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tombstones ADD COLUMN born INTEGER NOT NULL DEFAULT 0;
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current >= VERSION {
@@ -103,6 +112,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if current < 4 {
         tx.execute_batch(SCHEMA_V4)?;
+    }
+    if current < 5 {
+        tx.execute_batch(SCHEMA_V5)?;
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()

@@ -13,11 +13,14 @@ use store_embedded::EmbeddedBackend;
 struct Embedded {
     backend: EmbeddedBackend,
     users: AtomicUsize,
+    dir: tempfile::TempDir,
 }
 
 impl Embedded {
     async fn new() -> Self {
-        Embedded { backend: EmbeddedBackend::temporary().await.unwrap(), users: AtomicUsize::new(0) }
+        let dir = tempfile::tempdir().unwrap();
+        let backend = EmbeddedBackend::open(dir.path()).await.unwrap();
+        Embedded { backend, users: AtomicUsize::new(0), dir }
     }
 }
 
@@ -25,6 +28,10 @@ impl Embedded {
 impl ContractFixture for Embedded {
     fn backend(&self) -> Arc<dyn Backend> {
         Arc::new(self.backend.clone())
+    }
+
+    async fn reopened(&self) -> Arc<dyn Backend> {
+        Arc::new(EmbeddedBackend::open(self.dir.path()).await.unwrap())
     }
 
     async fn fresh_user(&self) -> Credentials {

@@ -1,6 +1,7 @@
 //! What the backend remembers between requests (see the crate docs): account snapshots,
-//! validated before use; message entries and blobs, immutable and never validated; recent id
-//! lists per folder state, for sync-collection.
+//! validated before use; message entries and blobs, immutable and never validated; per
+//! folder the Email state its current content was first read at (the second half of its
+//! `State`, see the crate docs).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,16 +61,16 @@ struct Counters {
     blob_misses: AtomicU64,
 }
 
-/// (message id, item name) of every item of a folder in one state.
-type Pairs = Arc<Vec<(String, String)>>;
-
 pub(crate) struct Cache {
     pub snapshots: Moka<String, Arc<Snapshot>>,
     entries: Moka<(String, String), Arc<Entry>>,
     blobs: Moka<(String, String), Bytes>,
     props: Moka<(String, String), Arc<FolderProps>>,
-    /// (account, mailbox, folder state) -> (message id, item name) of that state.
-    history: Moka<(String, String, String), Pairs>,
+    /// (account, mailbox) -> (content digest, Email state it was first read at): keeps the
+    /// folder's state string the same while its content is, whatever else in the account
+    /// moves the Email state. Losing it only makes the next read hand out a newer (still
+    /// valid) state for the same content.
+    origins: Moka<(String, String), Arc<(String, String)>>,
     /// (account, mailbox, folder state) -> the folder as read in that state: the state names
     /// the content, properties message included, so only the name (from the mailbox) can differ.
     folders: Moka<(String, String, String), Arc<store::Folder>>,
@@ -84,20 +85,42 @@ pub(crate) enum Freshness {
 
 impl Cache {
     pub fn new(options: &JmapOptions) -> Cache {
+        // Every cache is weighed in bytes against its share of the budget (see
+        // `JmapOptions::metadata_cache_bytes`): a folder may carry any number of dead
+        // properties and a snapshot any number of ids, so counting entries bounds nothing.
+        let budget = options.metadata_cache_bytes;
         Cache {
-            snapshots: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build(),
-            entries: Moka::builder().max_capacity(2_000_000).build(),
+            snapshots: Moka::builder()
+                .max_capacity(budget / 4)
+                .weigher(|k: &String, v: &Arc<Snapshot>| weight(k.len() + snapshot_size(v)))
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            entries: Moka::builder()
+                .max_capacity(budget / 2)
+                .weigher(|k: &(String, String), v: &Arc<Entry>| weight(k.0.len() + k.1.len() + entry_size(v)))
+                .build(),
             blobs: Moka::builder()
                 .max_capacity(options.blob_cache_bytes)
-                .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
+                .weigher(|k: &(String, String), v: &Bytes| weight(k.0.len() + k.1.len() + v.len()))
                 .build(),
-            props: Moka::builder().max_capacity(100_000).build(),
-            history: Moka::builder()
-                .max_capacity(50_000_000)
-                .weigher(|_, v: &Arc<Vec<(String, String)>>| u32::try_from(v.len() + 1).unwrap_or(u32::MAX))
+            props: Moka::builder()
+                .max_capacity(budget / 16)
+                .weigher(|k: &(String, String), v: &Arc<FolderProps>| weight(k.0.len() + k.1.len() + props_size(v)))
+                .build(),
+            origins: Moka::builder()
+                .max_capacity(budget / 16)
+                .weigher(|k: &(String, String), v: &Arc<(String, String)>| {
+                    weight(k.0.len() + k.1.len() + v.0.len() + v.1.len())
+                })
                 .time_to_idle(Duration::from_secs(7 * 24 * 3600))
                 .build(),
-            folders: Moka::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(24 * 3600)).build(),
+            folders: Moka::builder()
+                .max_capacity(budget / 8)
+                .weigher(|k: &(String, String, String), v: &Arc<store::Folder>| {
+                    weight(k.0.len() + k.1.len() + k.2.len() + folder_size(v))
+                })
+                .time_to_idle(Duration::from_secs(24 * 3600))
+                .build(),
             freshness: options.freshness,
             counters: Counters::default(),
         }
@@ -160,14 +183,6 @@ impl Cache {
         props
     }
 
-    pub async fn history(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<Vec<(String, String)>>> {
-        self.history.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
-    }
-
-    pub async fn knows(&self, account: &str, mailbox: &str, state: &str) -> bool {
-        self.history.contains_key(&(account.to_owned(), mailbox.to_owned(), state.to_owned()))
-    }
-
     pub async fn folder(&self, account: &str, mailbox: &str, state: &str) -> Option<Arc<store::Folder>> {
         self.folders.get(&(account.to_owned(), mailbox.to_owned(), state.to_owned())).await
     }
@@ -176,11 +191,18 @@ impl Cache {
         self.folders.insert((account.to_owned(), mailbox.to_owned(), state.to_owned()), Arc::new(folder)).await;
     }
 
-    pub async fn remember(&self, account: &str, mailbox: &str, state: &str, items: Vec<(String, String)>) {
-        let key = (account.to_owned(), mailbox.to_owned(), state.to_owned());
-        if !self.history.contains_key(&key) {
-            self.history.insert(key, Arc::new(items)).await;
+    /// The Email state to pair with `digest`, the folder's content now: the one recorded
+    /// when this content was first read, else `email_state` (the state the caller read the
+    /// content at, which becomes the record).
+    pub async fn origin(&self, account: &str, mailbox: &str, digest: &str, email_state: &str) -> String {
+        let key = (account.to_owned(), mailbox.to_owned());
+        if let Some(known) = self.origins.get(&key).await {
+            if known.0 == digest {
+                return known.1.clone();
+            }
         }
+        self.origins.insert(key, Arc::new((digest.to_owned(), email_state.to_owned()))).await;
+        email_state.to_owned()
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -196,5 +218,145 @@ impl Cache {
             blob_hits: load(&c.blob_hits),
             blob_misses: load(&c.blob_misses),
         }
+    }
+}
+
+/// Bookkeeping of one cached value beyond its bytes (moka's node, `Arc`s, `Vec` and `String`
+/// headers): a rough constant, so that many tiny entries are not free.
+const OVERHEAD: usize = 96;
+
+/// A moka weight: bytes plus overhead, saturating (one entry over 4 GiB weighs 4 GiB).
+fn weight(bytes: usize) -> u32 {
+    u32::try_from(bytes.saturating_add(OVERHEAD)).unwrap_or(u32::MAX)
+}
+
+fn option_size(value: &Option<String>) -> usize {
+    value.as_ref().map_or(0, String::len)
+}
+
+fn dead_size(properties: &[store::DeadProperty]) -> usize {
+    properties.iter().map(|p| p.namespace.len() + p.name.len() + p.xml.len() + OVERHEAD).sum()
+}
+
+fn snapshot_size(snapshot: &Snapshot) -> usize {
+    let mailboxes: usize =
+        snapshot.mailboxes.iter().map(|m| m.id.len() + m.name.len() + option_size(&m.parent) + OVERHEAD).sum();
+    let folders: usize = snapshot.folders.iter().map(|(id, name)| id.len() + name.len() + OVERHEAD).sum();
+    let ids: usize = snapshot
+        .ids
+        .iter()
+        .map(|(mailbox, ids)| mailbox.len() + OVERHEAD + ids.iter().map(|id| id.len() + 24).sum::<usize>())
+        .sum();
+    snapshot.mailbox_state.len() + snapshot.email_state.len() + option_size(&snapshot.root) + mailboxes + folders + ids
+}
+
+fn entry_size(entry: &Entry) -> usize {
+    match entry {
+        Entry::Item(item) => {
+            item.email_id.len()
+                + item.name.as_str().len()
+                + item.blob.len()
+                + option_size(&item.content_type)
+                + option_size(&item.uid)
+                + option_size(&item.collection)
+                + dead_size(&item.properties)
+        }
+        Entry::Properties { blob, collection } => blob.len() + option_size(collection),
+        Entry::Other => 0,
+    }
+}
+
+fn props_size(props: &FolderProps) -> usize {
+    option_size(&props.display_name)
+        + option_size(&props.description)
+        + option_size(&props.color)
+        + option_size(&props.timezone)
+        + props.components.iter().map(String::len).sum::<usize>()
+        + props.properties.iter().map(|p| p.namespace.len() + p.name.len() + p.xml.len() + OVERHEAD).sum::<usize>()
+}
+
+fn folder_size(folder: &store::Folder) -> usize {
+    folder.id.as_str().len()
+        + folder.name.len()
+        + option_size(&folder.display_name)
+        + option_size(&folder.description)
+        + option_size(&folder.color)
+        + option_size(&folder.timezone)
+        + folder.state.as_str().len()
+        + dead_size(&folder.properties)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn folder_with_a_large_dead_property(bytes: usize) -> store::Folder {
+        store::Folder {
+            id: store::FolderId::new("m1"),
+            name: "c".into(),
+            kind: store::FolderKind::Calendar,
+            display_name: None,
+            description: None,
+            color: None,
+            order: None,
+            timezone: None,
+            components: store::ComponentSet::ALL,
+            state: store::State::new("s"),
+            read_only: false,
+            properties: vec![store::DeadProperty {
+                namespace: "urn:x".into(),
+                name: "big".into(),
+                xml: "x".repeat(bytes),
+            }],
+        }
+    }
+
+    #[test]
+    fn weights_count_the_bytes_of_dead_properties() {
+        let folder = folder_with_a_large_dead_property(100_000);
+        assert!(folder_size(&folder) >= 100_000);
+        assert_eq!(weight(usize::MAX), u32::MAX);
+    }
+
+    #[tokio::test]
+    async fn folders_with_large_properties_are_evicted_by_their_bytes() {
+        let budget = 8 * 1024 * 1024;
+        let cache = Cache::new(&JmapOptions { metadata_cache_bytes: budget, ..JmapOptions::default() });
+        // A 1 MiB share; 100 folders of 100 kB each would be 10 MB.
+        for n in 0..100 {
+            cache.put_folder("a", &format!("m{n}"), "s", folder_with_a_large_dead_property(100_000)).await;
+        }
+        cache.folders.run_pending_tasks().await;
+        assert!(cache.folders.weighted_size() <= budget / 8, "{}", cache.folders.weighted_size());
+        assert!(cache.folders.entry_count() <= 11, "{}", cache.folders.entry_count());
+    }
+
+    #[tokio::test]
+    async fn message_descriptions_are_evicted_by_their_bytes() {
+        let budget = 2 * 1024 * 1024;
+        let cache = Cache::new(&JmapOptions { metadata_cache_bytes: budget, ..JmapOptions::default() });
+        let item = |n: usize| crate::model::ItemEntry {
+            email_id: format!("M{n}"),
+            name: store::ItemName::new(format!("{n}.ics")),
+            blob: "G1".into(),
+            size: 1,
+            received: std::time::UNIX_EPOCH,
+            content_type: None,
+            uid: None,
+            properties: vec![store::DeadProperty {
+                namespace: "urn:x".into(),
+                name: "p".into(),
+                xml: "y".repeat(50_000),
+            }],
+            index: None,
+            collection: None,
+        };
+        for n in 0..100 {
+            cache.put_entry("a", &format!("M{n}"), Entry::Item(item(n))).await;
+        }
+        cache.entries.run_pending_tasks().await;
+        assert!(cache.entries.weighted_size() <= budget / 2, "{}", cache.entries.weighted_size());
+        assert!(cache.entries.entry_count() <= 21, "{}", cache.entries.entry_count());
     }
 }

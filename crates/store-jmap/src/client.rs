@@ -17,6 +17,10 @@ const CAPABILITIES: [&str; 2] = ["urn:ietf:params:jmap:core", "urn:ietf:params:j
 pub(crate) struct Client {
     http: reqwest::Client,
     session_url: Url,
+    /// Largest JSON answer read (session resource, API responses, upload receipts).
+    max_response_bytes: u64,
+    /// Largest blob downloaded: nothing larger can have been stored through the gateway.
+    max_blob_bytes: u64,
     /// Every HTTP request sent, for the calls-per-client-request measurement.
     requests: std::sync::atomic::AtomicU64,
 }
@@ -63,7 +67,13 @@ impl Client {
             builder = builder.http2_prior_knowledge();
         }
         let http = builder.build().map_err(StoreError::internal)?;
-        Ok(Client { http, session_url, requests: std::sync::atomic::AtomicU64::new(0) })
+        Ok(Client {
+            http,
+            session_url,
+            max_response_bytes: options.max_response_bytes,
+            max_blob_bytes: options.max_blob_bytes,
+            requests: std::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     pub fn requests(&self) -> u64 {
@@ -88,7 +98,7 @@ impl Client {
             .await
             .map_err(transport)?;
         let base = response.url().clone();
-        let session: Value = json_body(response).await?;
+        let session: Value = self.json_body(response).await?;
         let account_id = session
             .pointer("/primaryAccounts/urn:ietf:params:jmap:mail")
             .and_then(Value::as_str)
@@ -135,7 +145,7 @@ impl Client {
             .send()
             .await
             .map_err(transport)?;
-        let value: Value = json_body(response).await?;
+        let value: Value = self.json_body(response).await?;
         let responses = value
             .get("methodResponses")
             .and_then(Value::as_array)
@@ -161,7 +171,7 @@ impl Client {
             .send()
             .await
             .map_err(transport)?;
-        let value: Value = json_body(response).await?;
+        let value: Value = self.json_body(response).await?;
         value.get("blobId").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| garbage("upload without blobId"))
     }
 
@@ -178,20 +188,38 @@ impl Client {
         let response =
             self.http.get(url).header(header::AUTHORIZATION, &account.authorization).send().await.map_err(transport)?;
         match response.status() {
-            StatusCode::OK => response.bytes().await.map_err(transport),
+            StatusCode::OK => read_bounded(response, self.max_blob_bytes).await,
             StatusCode::NOT_FOUND => Err(StoreError::NotFound),
             other => Err(status_error(other)),
         }
     }
+
+    async fn json_body(&self, response: reqwest::Response) -> Result<Value, StoreError> {
+        let status = response.status();
+        if !status.is_success() {
+            return Err(status_error(status));
+        }
+        let bytes = read_bounded(response, self.max_response_bytes).await?;
+        serde_json::from_slice(&bytes).map_err(|e| garbage(&format!("not JSON: {e}")))
+    }
 }
 
-async fn json_body(response: reqwest::Response) -> Result<Value, StoreError> {
-    let status = response.status();
-    if !status.is_success() {
-        return Err(status_error(status));
+/// The body, refused as `BadGateway` once it passes `limit` bytes: a mail server that
+/// answers without end (or a proxy in front of it) must not grow this process without end.
+/// A declared length over the limit is refused before anything is read.
+async fn read_bounded(mut response: reqwest::Response, limit: u64) -> Result<Bytes, StoreError> {
+    let too_large = || StoreError::BadGateway(format!("mail server answer larger than {limit} bytes"));
+    if response.content_length().is_some_and(|length| length > limit) {
+        return Err(too_large());
     }
-    let bytes = response.bytes().await.map_err(transport)?;
-    serde_json::from_slice(&bytes).map_err(|e| garbage(&format!("not JSON: {e}")))
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn status_error(status: StatusCode) -> StoreError {
@@ -239,5 +267,85 @@ fn method_error(args: &Value) -> StoreError {
         "accountNotFound" | "forbidden" | "accountReadOnly" => StoreError::Forbidden(kind.into()),
         "serverUnavailable" => StoreError::unavailable(format!("JMAP error {kind}")),
         _ => StoreError::BadGateway(format!("JMAP error {kind}: {}", args.get("description").unwrap_or(&Value::Null))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const LIMIT: u64 = 1024 * 1024;
+
+    /// A mail server on 127.0.0.1 that answers one request with `head` and then `body` bytes
+    /// of JSON whitespace, as long as the client keeps reading.
+    async fn serve_once(head: String, body: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            let chunk = vec![b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < body && socket.write_all(&chunk).await.is_ok() {
+                sent += chunk.len();
+            }
+            let _ = socket.shutdown().await;
+        });
+        url
+    }
+
+    fn client(url: &str) -> Client {
+        let options = JmapOptions {
+            url: url.into(),
+            http2: false,
+            max_response_bytes: LIMIT,
+            max_blob_bytes: LIMIT,
+            ..JmapOptions::default()
+        };
+        Client::new(&options).unwrap()
+    }
+
+    fn too_large(result: &Result<impl std::fmt::Debug, StoreError>) -> bool {
+        matches!(result, Err(StoreError::BadGateway(message)) if message.contains("larger than"))
+    }
+
+    #[tokio::test]
+    async fn an_endless_json_answer_is_a_bad_gateway() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+        let url = serve_once(head.into(), 4 * LIMIT as usize).await;
+        let result = client(&url).login("user", "secret").await;
+        assert!(too_large(&result), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_declared_oversized_answer_is_refused_before_it_is_read() {
+        let head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 1u64 << 40);
+        let url = serve_once(head, 0).await;
+        let result = client(&url).login("user", "secret").await;
+        assert!(too_large(&result), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_blob_larger_than_anything_stored_is_a_bad_gateway() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n\r\n";
+        let url = serve_once(head.into(), 4 * LIMIT as usize).await;
+        let base = Url::parse(&url).unwrap();
+        let account = Account {
+            username: "user".into(),
+            authorization: "Basic x".into(),
+            account_id: "a".into(),
+            api_url: base.clone(),
+            download_template: "/download/{accountId}/{blobId}".into(),
+            base: base.clone(),
+            upload_url: base,
+            submission: false,
+        };
+        let result = client(&url).download(&account, "G1").await;
+        assert!(too_large(&result), "{result:?}");
     }
 }

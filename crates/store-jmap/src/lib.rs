@@ -19,22 +19,45 @@
 //!   holding JSON; a folder without one is a calendar for every component type, named after
 //!   its mailbox.
 //!
+//! - A calendar is read-only (`Folder::read_only`, shown in `current-user-privilege-set`)
+//!   when the mailbox's `myRights` (RFC 8621 §2) lack `mayAddItems` or `mayRemoveItems`: every
+//!   write adds a message and most remove one. Writes to it are refused as `Forbidden` before
+//!   anything is uploaded.
+//!
 //! # Versions
 //!
 //! Messages are immutable in JMAP (only keywords and mailboxes change), so a message id names
 //! fixed content: an item's ETag is the blob id of its part (`G` + SHA-1 of the bytes, known
-//! as soon as the upload returns), and a folder's state is a digest of the ids of the
-//! messages in it, which changes exactly when an item or the folder's properties change, and
-//! stays the same across gateway restarts. JMAP's own states are account-wide (any new mail
-//! in the INBOX moves them), so they only tell the cache whether anything needs recomputing.
+//! as soon as the upload returns).
+//!
+//! A folder's state (getctag and sync token) is `{digest}-{email state}`:
+//! - the digest (of the mailbox id and the ids of the messages in it) names the content, so
+//!   equal states mean nothing changed in the folder, and it changes exactly when an item or
+//!   the folder's properties do;
+//! - the JMAP Email state is where the mail server can compute changes from (`Email/changes`,
+//!   see `changes.rs`), so a token stays good across restarts and on every replica: nothing
+//!   of it lives only in this process. Email states are account-wide (new mail in the INBOX
+//!   moves them), so the one paired with a digest is the state at which that content was
+//!   first read, remembered per folder while the content stays (`Cache::origin`): other
+//!   mail does not change this folder's state. Another replica (or this one after a restart)
+//!   may pair the same content with a later Email state; its state then differs in spelling
+//!   only, and a delta from the other spelling is empty at once (equal digests).
+//!
+//! The Email state is read before the ids (in `snapshot.rs`), so it is at or before the
+//! content it is paired with: a delta from it can only see more, and the rebuilt old content
+//! is checked against the token's digest before it is used (exact or `Resync`).
 //!
 //! # Cache
 //!
 //! Per account: the mailbox tree and the message ids of each calendar, tagged with the
 //! account's JMAP states, validated with one request (`Mailbox/get` + `Email/get` of no ids)
 //! before use, or not at all within `freshness`. What is known of a message id and the bytes
-//! of a blob never change, so they are cached without validation. Recent id lists are kept
-//! per folder state to answer sync-collection from a token.
+//! of a blob never change, so they are cached without validation; the entries also name the
+//! messages a sync delta reports as removed (a destroyed message can no longer be read).
+//! Every cache is weighed in bytes against a budget (`blob_cache_bytes`,
+//! `metadata_cache_bytes`); the per-account writer locks are bounded in number. Every read
+//! from the mail server is bounded too (`max_response_bytes`, `max_blob_bytes`): a larger
+//! answer is a `BadGateway`, never a process that grows without end.
 //!
 //! # Writes
 //!
@@ -44,6 +67,7 @@
 //! gets `stateMismatch`, re-reads, and then fails its precondition (or retries, bounded).
 
 mod cache;
+mod changes;
 mod client;
 mod model;
 mod session;
@@ -75,6 +99,15 @@ pub struct JmapOptions {
     pub http2: bool,
     /// Bytes of blob content kept in memory.
     pub blob_cache_bytes: u64,
+    /// Bytes of everything else kept in memory (account snapshots, message descriptions,
+    /// folders and their properties), weighed by their size: a quarter for snapshots, half
+    /// for message descriptions, the rest for folders, folder properties and folder states.
+    pub metadata_cache_bytes: u64,
+    /// Largest JSON answer read from the mail server; a larger one is a 502.
+    pub max_response_bytes: u64,
+    /// Largest blob downloaded (a calendar object, a file, folder properties); a larger one is
+    /// a 502. The gateway sets its largest request body: nothing larger was stored through it.
+    pub max_blob_bytes: u64,
 }
 
 impl Default for JmapOptions {
@@ -88,6 +121,9 @@ impl Default for JmapOptions {
             pool_max_idle: 32,
             http2: true,
             blob_cache_bytes: 64 * 1024 * 1024,
+            metadata_cache_bytes: 64 * 1024 * 1024,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_blob_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -124,7 +160,7 @@ impl JmapBackend {
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
         let client = client::Client::new(&options)?;
         let cache = cache::Cache::new(&options);
-        let writers = moka::future::Cache::builder().time_to_idle(Duration::from_secs(600)).build();
+        let writers = session::writers();
         Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options, writers }) })
     }
 

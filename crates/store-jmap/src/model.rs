@@ -29,6 +29,7 @@ pub fn email_properties() -> Value {
         format!("header:{FOLDER_HEADER}:asText"),
         format!("header:{PROPERTIES_HEADER}:asText"),
         format!("header:{INDEX_HEADER}:asText"),
+        format!("header:{COLLECTION_HEADER}:asText"),
         "bodyStructure"
     ])
 }
@@ -44,9 +45,23 @@ pub enum Entry {
     /// The folder's properties message; `blob` holds the JSON.
     Properties {
         blob: String,
+        /// The mailbox it was written to (`X-CalDAV-Collection`).
+        collection: Option<String>,
     },
     /// Mail without a calendar part: not shown.
     Other,
+}
+
+impl Entry {
+    /// The mailbox the message was written to, when it carries our collection header: what a
+    /// sync delta knows of a destroyed message's place (see `changes.rs`).
+    pub fn collection(&self) -> Option<&str> {
+        match self {
+            Entry::Item(item) => item.collection.as_deref(),
+            Entry::Properties { collection, .. } => collection.as_deref(),
+            Entry::Other => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +79,9 @@ pub struct ItemEntry {
     pub properties: Vec<DeadProperty>,
     /// From our index header; `None` (messages of other clients) is always a candidate.
     pub index: Option<(Component, TimeSpan)>,
+    /// The mailbox it was written to, from our collection header; `None` for messages of
+    /// other clients.
+    pub collection: Option<String>,
 }
 
 impl ItemEntry {
@@ -86,7 +104,7 @@ pub fn entry(email: &Value) -> Option<(String, Entry)> {
     let structure = email.get("bodyStructure")?;
     if header(FOLDER_HEADER).as_deref() == Some("properties") {
         let blob = structure.get("blobId")?.as_str()?.to_owned();
-        return Some((id, Entry::Properties { blob }));
+        return Some((id, Entry::Properties { blob, collection: header(COLLECTION_HEADER) }));
     }
     let received = email
         .get("receivedAt")
@@ -114,6 +132,7 @@ pub fn entry(email: &Value) -> Option<(String, Entry)> {
             .map(|list| to_dead(&list))
             .unwrap_or_default(),
         index: header(INDEX_HEADER).and_then(|text| parse_index(&text)),
+        collection: header(COLLECTION_HEADER).filter(|c| !c.is_empty()),
     };
     Some((id, Entry::Item(item)))
 }
@@ -248,6 +267,16 @@ pub struct Mailbox {
     pub id: String,
     pub name: String,
     pub parent: Option<String>,
+    /// Whether the user may change the calendar: a PUT creates a message and destroys the
+    /// one it replaces, so it needs both `mayAddItems` and `mayRemoveItems` (RFC 8621 §2).
+    /// A server that sends no `myRights` is taken at its word later, when it refuses.
+    pub writable: bool,
+}
+
+/// RFC 8621 §2 `myRights`: what writing into a calendar mailbox takes.
+fn writable(rights: Option<&Value>) -> bool {
+    let may = |right: &str| rights.and_then(|r| r.get(right)).and_then(Value::as_bool).unwrap_or(true);
+    may("mayAddItems") && may("mayRemoveItems")
 }
 
 pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
@@ -257,6 +286,7 @@ pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
                 id: m.get("id")?.as_str()?.to_owned(),
                 name: m.get("name")?.as_str()?.to_owned(),
                 parent: m.get("parentId").and_then(Value::as_str).map(str::to_owned),
+                writable: writable(m.get("myRights")),
             })
         })
         .collect()
@@ -298,15 +328,33 @@ pub fn folder_names(mailboxes: &[Mailbox], root_name: &str) -> (Option<String>, 
     (Some(root.id.clone()), names)
 }
 
-/// A folder's state: a digest of its mailbox id and the ids of the messages in it.
-pub fn state_of(mailbox: &str, sorted_ids: &[String]) -> String {
+/// Hex digits of a [`digest_of`].
+const DIGEST_LEN: usize = 24;
+
+/// What a folder holds, in a few bytes: a digest of its mailbox id and the ids of the
+/// messages in it (messages are immutable, so the ids name the content).
+pub fn digest_of(mailbox: &str, sorted_ids: &[String]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(mailbox.as_bytes());
     for id in sorted_ids {
         hasher.update(b"\n");
         hasher.update(id.as_bytes());
     }
-    hex::encode(&hasher.finalize()[..12])
+    hex::encode(&hasher.finalize()[..DIGEST_LEN / 2])
+}
+
+/// A folder's state as handed out (getctag, sync token): `{digest}-{email state}`, the digest
+/// of its content and the account's JMAP Email state at which that content was read (see the
+/// crate docs, "Versions").
+pub fn folder_state(digest: &str, email_state: &str) -> String {
+    format!("{digest}-{email_state}")
+}
+
+/// `(digest, email state)` of a state [`folder_state`] made; `None` for anything else.
+pub fn split_state(state: &str) -> Option<(&str, &str)> {
+    let (digest, email_state) = state.split_once('-')?;
+    let well_formed = digest.len() == DIGEST_LEN && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    (well_formed && !email_state.is_empty()).then_some((digest, email_state))
 }
 
 /// The UID of an iCalendar body, for messages other clients put there (no UID header).
@@ -354,12 +402,36 @@ mod tests {
     }
 
     #[test]
+    fn a_mailbox_is_writable_only_with_rights_to_add_and_remove() {
+        let rights = |add: bool, remove: bool| {
+            json!({"id": "m", "name": "c", "parentId": "r", "myRights": {
+                "mayReadItems": true, "mayAddItems": add, "mayRemoveItems": remove, "maySetSeen": true,
+                "maySetKeywords": true, "mayCreateChild": false, "mayRename": false, "mayDelete": false,
+                "maySubmit": false}})
+        };
+        let list = mailboxes(&[rights(true, true), rights(false, true), rights(true, false)]);
+        assert_eq!(list.iter().map(|m| m.writable).collect::<Vec<_>>(), [true, false, false]);
+        let silent = mailboxes(&[json!({"id": "m", "name": "c", "parentId": null})]);
+        assert!(silent[0].writable);
+    }
+
+    #[test]
     fn index_header_round_trips_and_narrows() {
         let span = TimeSpan { start: Some(100), end: None };
         let text = format_index(Component::Todo, span);
         assert_eq!(text, "VTODO 100 -");
         assert_eq!(parse_index(&text), Some((Component::Todo, span)));
         assert_eq!(parse_index("VCARD 1 2"), None);
+    }
+
+    #[test]
+    fn folder_states_split_into_digest_and_email_state() {
+        let digest = digest_of("m1", &["a".into(), "b".into()]);
+        let state = folder_state(&digest, "J-42");
+        assert_eq!(split_state(&state), Some((digest.as_str(), "J-42")));
+        assert_eq!(split_state("certainly-not-a-state-of-this-folder"), None);
+        assert_eq!(split_state(&format!("{digest}-")), None);
+        assert_eq!(split_state(&digest), None);
     }
 
     #[test]

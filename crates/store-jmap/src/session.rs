@@ -34,6 +34,15 @@ pub(crate) struct Shared {
     pub writers: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// Accounts whose writer lock is kept. A lock evicted while held only lets a second writer
+/// of that account in: `ifInState` still makes one of them retry, so the bound is safe.
+const WRITER_LOCKS: u64 = 100_000;
+
+/// The per-account writer locks, bounded in number and dropped when idle.
+pub(crate) fn writers() -> moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>> {
+    moka::future::Cache::builder().max_capacity(WRITER_LOCKS).time_to_idle(std::time::Duration::from_secs(600)).build()
+}
+
 pub(crate) struct JmapSession {
     pub(crate) shared: Arc<Shared>,
     pub(crate) account: Account,
@@ -107,7 +116,7 @@ impl JmapSession {
                     }
                     items.push(item);
                 }
-                Entry::Properties { blob } => {
+                Entry::Properties { blob, .. } => {
                     // Two properties messages (a race of two PROPPATCHes over IMAP): the lowest id wins.
                     if properties.is_none() {
                         properties = Some(blob.clone());
@@ -142,14 +151,15 @@ impl JmapSession {
 
     async fn folder_of(&self, snapshot: &Snapshot, mailbox: &str, name: &str) -> Result<Folder, StoreError> {
         let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
-        let state = model::state_of(mailbox, &ids);
+        let state = self.folder_state(snapshot, mailbox, &ids).await;
         // The poll of every phone lands here for every calendar: a state seen before costs
         // one lookup instead of one per message.
+        let read_only = !Self::writable(snapshot, mailbox);
         if let Some(known) = self.shared.cache.folder(self.id(), mailbox, &state).await {
-            return Ok(Folder { name: name.to_owned(), ..(*known).clone() });
+            // Name and rights belong to the mailbox, not to its content.
+            return Ok(Folder { name: name.to_owned(), read_only, ..(*known).clone() });
         }
-        let (items, properties) = self.items(&ids).await?;
-        self.remember(mailbox, &ids, &items).await;
+        let (_, properties) = self.items(&ids).await?;
         let props = self.props(properties.as_deref()).await?;
         let folder = Folder {
             id: FolderId::new(mailbox),
@@ -162,7 +172,7 @@ impl JmapSession {
             timezone: props.timezone.clone(),
             components: props.component_set(),
             state: State::new(state.clone()),
-            read_only: false,
+            read_only,
             properties: props.dead_properties(),
         };
         self.shared.cache.put_folder(self.id(), mailbox, &state, folder.clone()).await;
@@ -174,6 +184,23 @@ impl JmapSession {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         Ok((mailbox.clone(), snapshot.ids.get(mailbox).cloned().unwrap_or_default()))
+    }
+
+    /// Whether the user may write into the mailbox (its `myRights`, see `model::Mailbox`).
+    fn writable(snapshot: &Snapshot, mailbox: &str) -> bool {
+        snapshot.mailboxes.iter().find(|m| m.id == mailbox).is_none_or(|m| m.writable)
+    }
+
+    /// The folder's mailbox for a write: `Forbidden` (403 `DAV:need-privileges`) when the mail
+    /// server grants the user no right to add and remove messages there, before anything is
+    /// uploaded.
+    async fn writable_mailbox(&self, folder: &FolderId) -> Result<String, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        if !Self::writable(&snapshot, mailbox) {
+            return Err(StoreError::Forbidden("the mail server grants no right to change this calendar".into()));
+        }
+        Ok(mailbox.clone())
     }
 
     /// A folder's mailbox id and name, if the snapshot has it.
@@ -189,14 +216,12 @@ impl JmapSession {
         Ok(model::scan_uid(&self.blob(&item.blob).await?))
     }
 
-    /// Keeps the folder's (message id, name) pairs of this state for later deltas.
-    async fn remember(&self, mailbox: &str, ids: &[String], items: &[ItemEntry]) {
-        let state = model::state_of(mailbox, ids);
-        if self.shared.cache.knows(self.id(), mailbox, &state).await {
-            return;
-        }
-        let pairs = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, pairs).await;
+    /// The folder's state as of `snapshot`: the digest of its message ids and the Email state
+    /// this content was first read at (see the crate docs, "Versions").
+    pub(crate) async fn folder_state(&self, snapshot: &Snapshot, mailbox: &str, ids: &[String]) -> String {
+        let digest = model::digest_of(mailbox, ids);
+        let email_state = self.shared.cache.origin(self.id(), mailbox, &digest, &snapshot.email_state).await;
+        model::folder_state(&digest, &email_state)
     }
 
     async fn folder_by_name(&self, name: &str) -> Result<Folder, StoreError> {
@@ -280,6 +305,10 @@ impl Session for JmapSession {
         let snapshot = self.snapshot().await?;
         let (mailbox, name) = Self::find(&snapshot, folder)?.clone();
         let current = self.folder_of(&snapshot, &mailbox, &name).await?;
+        if current.read_only {
+            // The properties live in a message of the mailbox: no right to add, no PROPPATCH.
+            return Err(StoreError::Forbidden("the mail server grants no right to change this calendar".into()));
+        }
         let mut properties = current.properties.clone();
         store::DeadPropertyChange::apply_all(&mut properties, &patch.properties);
         let mut props = FolderProps {
@@ -324,14 +353,10 @@ impl Session for JmapSession {
     }
 
     async fn state(&self, folder: &FolderId) -> Result<State, StoreError> {
-        let (mailbox, ids) = self.contents(folder).await?;
-        let mailbox = mailbox.as_str();
-        let state = model::state_of(mailbox, &ids);
-        if !self.shared.cache.knows(self.id(), mailbox, &state).await {
-            let (items, _) = self.items(&ids).await?;
-            self.remember(mailbox, &ids, &items).await;
-        }
-        Ok(State::new(state))
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        Ok(State::new(self.folder_state(&snapshot, mailbox, &ids).await))
     }
 
     async fn set_item_properties(
@@ -340,7 +365,7 @@ impl Session for JmapSession {
         name: &ItemName,
         changes: &[store::DeadPropertyChange],
     ) -> Result<(), StoreError> {
-        let (mailbox, _) = self.contents(folder).await?;
+        let mailbox = self.writable_mailbox(folder).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let Read { state, items, .. } = read?;
@@ -366,12 +391,11 @@ impl Session for JmapSession {
     }
 
     async fn list(&self, folder: &FolderId) -> Result<Listing, StoreError> {
-        let (mailbox, ids) = self.contents(folder).await?;
-        let mailbox = mailbox.as_str();
-        let state = model::state_of(mailbox, &ids);
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let state = self.folder_state(&snapshot, mailbox, &ids).await;
         let (items, _) = self.items(&ids).await?;
-        let history = items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, history).await;
         Ok(Listing { state: State::new(state), items: items.iter().map(ItemEntry::meta).collect() })
     }
 
@@ -399,7 +423,7 @@ impl Session for JmapSession {
     }
 
     async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError> {
-        let (mailbox, _) = self.contents(folder).await?;
+        let mailbox = self.writable_mailbox(folder).await?;
         let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
         let size = item.body.len() as u64;
         let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
@@ -409,8 +433,9 @@ impl Session for JmapSession {
             let current = items.iter().find(|i| i.name == item.name);
             expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
             if let Some(current) = current {
-                if current.blob == blob {
-                    // The same bytes again: nothing to write, and Cyrus would refuse the twin.
+                if current.blob == blob && current.content_type == item.content_type {
+                    // The same bytes again: nothing changes (the contract's rule), and Cyrus
+                    // would refuse the twin.
                     return Ok(Stored { meta: current.meta(), created: false, verbatim: true });
                 }
             }
@@ -446,7 +471,7 @@ impl Session for JmapSession {
     }
 
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
-        let (mailbox, _) = self.contents(folder).await?;
+        let mailbox = self.writable_mailbox(folder).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let Read { state, items, .. } = read?;
@@ -466,35 +491,7 @@ impl Session for JmapSession {
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
-        let (mailbox, ids) = self.contents(folder).await?;
-        let mailbox = mailbox.as_str();
-        let state = model::state_of(mailbox, &ids);
-        let (items, _) = self.items(&ids).await?;
-        let now: Vec<(String, String)> =
-            items.iter().map(|i| (i.email_id.clone(), i.name.as_str().to_owned())).collect();
-        self.shared.cache.remember(self.id(), mailbox, &state, now.clone()).await;
-        if since.as_str() == state {
-            return Ok(Changes::Delta { state: State::new(state), changed: Vec::new(), removed: Vec::new() });
-        }
-        // Only states this gateway has seen can be compared; any other token resyncs.
-        let Some(before) = self.shared.cache.history(self.id(), mailbox, since.as_str()).await else {
-            return Ok(Changes::Resync);
-        };
-        let before_pairs: HashSet<&(String, String)> = before.iter().collect();
-        let now_names: HashSet<&str> = now.iter().map(|(_, n)| n.as_str()).collect();
-        let changed = items
-            .iter()
-            .filter(|i| !before_pairs.contains(&(i.email_id.clone(), i.name.as_str().to_owned())))
-            .map(ItemEntry::meta)
-            .collect();
-        let mut removed: Vec<ItemName> = before
-            .iter()
-            .filter(|(_, n)| !now_names.contains(n.as_str()))
-            .map(|(_, n)| ItemName::new(n.clone()))
-            .collect();
-        removed.sort();
-        removed.dedup();
-        Ok(Changes::Delta { state: State::new(state), changed, removed })
+        self.delta(folder, since).await
     }
 }
 

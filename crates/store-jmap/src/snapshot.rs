@@ -60,7 +60,7 @@ impl JmapSession {
         let r = self
             .call(vec![
                 ("Email/get", json!({"accountId": self.id(), "ids": []})),
-                ("Mailbox/get", json!({"accountId": self.id(), "properties": ["id", "name", "parentId"]})),
+                ("Mailbox/get", json!({"accountId": self.id(), "properties": ["id", "name", "parentId", "myRights"]})),
             ])
             .await?;
         let email_state = state(client::response(&r, 0, "Email/get")?)?;

@@ -15,6 +15,7 @@ use store_jmap::{JmapBackend, JmapOptions};
 
 struct Cyrus {
     backend: Arc<JmapBackend>,
+    url: String,
     dir: String,
 }
 
@@ -24,8 +25,8 @@ impl Cyrus {
     fn new() -> Cyrus {
         let dir = std::env::var("CYRUS_DIR").expect("CYRUS_DIR: run through `make jmap-contract`");
         let url = std::env::var("CYRUS_JMAP_URL").expect("CYRUS_JMAP_URL: run through `make jmap-contract`");
-        let backend = JmapBackend::new(JmapOptions { url, ..JmapOptions::default() }).unwrap();
-        Cyrus { backend: Arc::new(backend), dir }
+        let backend = JmapBackend::new(JmapOptions { url: url.clone(), ..JmapOptions::default() }).unwrap();
+        Cyrus { backend: Arc::new(backend), url, dir }
     }
 }
 
@@ -33,6 +34,10 @@ impl Cyrus {
 impl ContractFixture for Cyrus {
     fn backend(&self) -> Arc<dyn Backend> {
         self.backend.clone()
+    }
+
+    async fn reopened(&self) -> Arc<dyn Backend> {
+        Arc::new(JmapBackend::new(JmapOptions { url: self.url.clone(), ..JmapOptions::default() }).unwrap())
     }
 
     async fn fresh_user(&self) -> Credentials {

@@ -90,6 +90,11 @@ pub trait Session: Send + Sync {
     /// PUTs with the same `If-Match`, exactly one wins. A UID already used by *another* item
     /// of the folder is `Err(UidConflict)` (RFC 4791 §5.3.2.1 `no-uid-conflict`); the caller
     /// parsed the body, so the store never parses iCalendar to enforce it.
+    ///
+    /// A PUT of the bytes and media type the item already has changes nothing: the same
+    /// ETag, Last-Modified and folder state (`created: false`). A mail store keeps messages
+    /// immutable and names content by its hash, so it cannot tell such a PUT from no PUT;
+    /// and a state that moves without a change would make every client re-sync for nothing.
     async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError>;
 
     /// Deletes one item when `expected` holds. `Err(NotFound)` when it does not exist.
@@ -123,7 +128,9 @@ pub trait Session: Send + Sync {
     ///
     /// `Changes::Resync` when the backend cannot tell (unknown or expired state, truncated
     /// log): the caller answers `DAV:valid-sync-token` or lists again. An item changed and
-    /// then removed is reported only as removed; an item created and removed since `since`
-    /// may be reported as removed (RFC 6578 §3.5.2 allows it).
+    /// then removed is reported only as removed. An item created and removed since `since`
+    /// is not reported at all: RFC 6578 §3.5.2 allows either, and a mail server keeps no
+    /// tombstones of messages the client never saw. (A name that existed before `since`,
+    /// was removed, and came back and went again since is reported as removed.)
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError>;
 }

@@ -1,0 +1,171 @@
+//! sync-collection over JMAP: the delta since a folder state, asked of the mail server
+//! (`Email/changes`, RFC 8620 §5.2) rather than of anything this process remembers, so a
+//! sync token stays good across restarts and on every replica.
+//!
+//! A state is `{digest}-{email state}` (see the crate docs, "Versions"). From the token's
+//! Email state the server tells which messages of the account were created, updated or
+//! destroyed since; from those and the folder's message ids now, the folder's ids at the
+//! token are rebuilt and checked against the token's digest. Only a rebuild that matches is
+//! used, so the answer is exact or `Resync`, never a guess:
+//! - kept: ids in the folder now that were not created since, nor moved in since;
+//! - gone: ids destroyed or updated since, not in the folder now, that were written to this
+//!   mailbox (their `X-CalDAV-Collection`, from the cache or, for messages that still exist,
+//!   from the server). A message created and destroyed after the token is left out: the
+//!   client never saw it (RFC 6578 §3.5.2 allows either; the contract suite picks this).
+//!
+//! A rebuild fails (and the client resyncs) when a destroyed message of the folder was never
+//! seen by this process and carried no header of ours, or when the token's Email state was
+//! read a moment before its content (a write in between): both rare.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use store::{Changes, FolderId, ItemName, State, StoreError};
+
+use crate::client::{self, garbage};
+use crate::model::{self, Entry};
+use crate::session::JmapSession;
+
+/// Changes asked for in one `Email/changes` call.
+const CHANGES_PAGE: usize = 4096;
+/// More changes than this since a token: the client lists again instead.
+const MAX_CHANGES: usize = 200_000;
+
+/// What `Email/changes` reported since a state, account-wide.
+#[derive(Default)]
+struct EmailChanges {
+    created: HashSet<String>,
+    updated: HashSet<String>,
+    destroyed: HashSet<String>,
+}
+
+impl JmapSession {
+    /// What changed in the folder since `since` (see the module docs).
+    pub(crate) async fn delta(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
+        let snapshot = self.snapshot().await?;
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let mailbox = mailbox.as_str();
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
+        let state = State::new(self.folder_state(&snapshot, mailbox, &ids).await);
+        let Some((old_digest, old_email_state)) = model::split_state(since.as_str()) else {
+            return Ok(Changes::Resync);
+        };
+        // Equal content, equal digest: nothing changed, whatever moved elsewhere in the account
+        // (and whichever replica handed out the token).
+        if old_digest == model::digest_of(mailbox, &ids) {
+            return Ok(Changes::Delta { state, changed: Vec::new(), removed: Vec::new() });
+        }
+        let Some(changes) = self.email_changes(old_email_state).await? else {
+            return Ok(Changes::Resync);
+        };
+        let Some(before) = self.content_at(mailbox, &ids, old_digest, &changes).await? else {
+            return Ok(Changes::Resync);
+        };
+        let (items, _) = self.items(&ids).await?;
+        let before_ids: HashSet<&str> = before.iter().map(|(id, _)| id.as_str()).collect();
+        let now_names: HashSet<&ItemName> = items.iter().map(|i| &i.name).collect();
+        let changed = items.iter().filter(|i| !before_ids.contains(i.email_id.as_str())).map(|i| i.meta()).collect();
+        let mut removed: Vec<ItemName> = before
+            .iter()
+            .filter_map(|(_, entry)| match entry.as_ref() {
+                Entry::Item(item) if !now_names.contains(&item.name) => Some(item.name.clone()),
+                _ => None,
+            })
+            .collect();
+        removed.sort();
+        removed.dedup();
+        Ok(Changes::Delta { state, changed, removed })
+    }
+
+    /// Every `Email/changes` page since `since`; `None` when the server cannot tell (an
+    /// expired or foreign state) or the delta is too large to be worth it.
+    async fn email_changes(&self, since: &str) -> Result<Option<EmailChanges>, StoreError> {
+        let mut changes = EmailChanges::default();
+        let mut state = since.to_owned();
+        loop {
+            let args = json!({"accountId": self.id(), "sinceState": state, "maxChanges": CHANGES_PAGE});
+            let r = self.call(vec![("Email/changes", args)]).await?;
+            if let Some((name, args)) = r.first() {
+                let kind = args.get("type").and_then(Value::as_str);
+                // RFC 8620 §5.2: cannotCalculateChanges; Cyrus answers invalidArguments for a
+                // state it never issued.
+                if name == "error" && matches!(kind, Some("cannotCalculateChanges" | "invalidArguments")) {
+                    return Ok(None);
+                }
+            }
+            let args = client::response(&r, 0, "Email/changes")?;
+            for (key, set) in [
+                ("created", &mut changes.created),
+                ("updated", &mut changes.updated),
+                ("destroyed", &mut changes.destroyed),
+            ] {
+                let list = args.get(key).and_then(Value::as_array).ok_or_else(|| garbage("Email/changes lists"))?;
+                set.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            if changes.created.len() + changes.updated.len() + changes.destroyed.len() > MAX_CHANGES {
+                return Ok(None);
+            }
+            let next = args.get("newState").and_then(Value::as_str).ok_or_else(|| garbage("Email/changes newState"))?;
+            let more = args.get("hasMoreChanges").and_then(Value::as_bool).unwrap_or(false);
+            // A server that says "more" without moving on would loop forever.
+            if !more || next == state {
+                return Ok(Some(changes));
+            }
+            state = next.to_owned();
+        }
+    }
+
+    /// The folder's messages at the token, rebuilt from its messages now and the changes
+    /// since, when the rebuild has the token's digest; `None` otherwise.
+    async fn content_at(
+        &self,
+        mailbox: &str,
+        ids: &[String],
+        digest: &str,
+        changes: &EmailChanges,
+    ) -> Result<Option<Vec<(String, Arc<Entry>)>>, StoreError> {
+        let moved_in =
+            |id: &str, entry: &Entry| changes.updated.contains(id) && entry.collection().is_some_and(|c| c != mailbox);
+        let mut before: Vec<(String, Arc<Entry>)> = self
+            .entries(ids)
+            .await?
+            .into_iter()
+            .filter(|(id, entry)| !changes.created.contains(id) && !moved_in(id, entry))
+            .collect();
+        let here: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let left: Vec<String> = changes
+            .destroyed
+            .iter()
+            .chain(&changes.updated)
+            .filter(|id| !here.contains(id.as_str()) && !changes.created.contains(*id))
+            .cloned()
+            .collect();
+        let ours = |entry: &Entry| entry.collection() == Some(mailbox);
+        // What the cache knows first (free); the server only when that does not add up.
+        let mut unknown = Vec::new();
+        for id in left {
+            match self.shared.cache.entry(self.id(), &id).await {
+                Some(entry) if ours(&entry) => before.push((id, entry)),
+                Some(_) => {}
+                None => unknown.push(id),
+            }
+        }
+        if matches_digest(mailbox, &before, digest) {
+            return Ok(Some(before));
+        }
+        if unknown.is_empty() {
+            return Ok(None);
+        }
+        // Destroyed messages are simply absent from the answer.
+        before.extend(self.entries(&unknown).await?.into_iter().filter(|(_, entry)| ours(entry)));
+        Ok(matches_digest(mailbox, &before, digest).then_some(before))
+    }
+}
+
+fn matches_digest(mailbox: &str, entries: &[(String, Arc<Entry>)], digest: &str) -> bool {
+    let mut ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    model::digest_of(mailbox, &ids) == digest
+}
