@@ -21,6 +21,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub caldav: CaldavConfig,
+    pub mail: MailConfig,
     pub log: LogConfig,
     pub demo: DemoConfig,
 }
@@ -242,6 +243,30 @@ impl Default for CaldavConfig {
     }
 }
 
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Domain of the mail address of a user the backend names none for (embedded users added
+    /// without `--email`, JMAP users whose identity has no address and whose login is none):
+    /// `<login>@<domain>`, shown as `mailto:` in `calendar-user-address-set` (RFC 6638
+    /// §2.4.1). Empty: the machine's host name, as Postfix's `myorigin` defaults to it.
+    pub domain: String,
+}
+
+impl MailConfig {
+    /// The configured domain, else `host_name` when it is a valid domain, else `localhost`:
+    /// never a domain that would make an invalid address.
+    pub fn effective_domain(&self, host_name: Option<&str>) -> String {
+        if !self.domain.is_empty() {
+            return self.domain.clone();
+        }
+        match host_name.map(str::trim) {
+            Some(host) if store::mail_address::is_mail_domain(host) => host.to_ascii_lowercase(),
+            _ => store::mail_address::FALLBACK_MAIL_DOMAIN.to_owned(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -407,6 +432,12 @@ impl Config {
                 return Err(ConfigError::Invalid { setting, reason: "must be a plain URL segment".into() });
             }
         }
+        if !self.mail.domain.is_empty() && !store::mail_address::is_mail_domain(&self.mail.domain) {
+            return Err(ConfigError::Invalid {
+                setting: "mail.domain",
+                reason: "a host name such as mail.example.org (letters, digits, hyphens, dots), or empty".into(),
+            });
+        }
         if self.caldav.default_calendar == self.caldav.default_tasks {
             return Err(ConfigError::Invalid {
                 setting: "caldav.default_tasks",
@@ -511,5 +542,21 @@ mod tests {
     fn resource_size_above_request_body_is_refused() {
         let err = Config::load("[limits]\nmax_request_body = 10\nmax_resource_size = 20\n", env(&[])).unwrap_err();
         assert!(err.to_string().contains("limits.max_resource_size"), "{err}");
+    }
+
+    #[test]
+    fn mail_domain_is_the_setting_else_a_valid_host_name_else_localhost() {
+        let config = Config::load("", env(&[])).unwrap();
+        assert_eq!(config.mail.effective_domain(Some("box1.example.org\n")), "box1.example.org");
+        assert_eq!(config.mail.effective_domain(Some("bad_host\n")), "localhost");
+        assert_eq!(config.mail.effective_domain(None), "localhost");
+        let config = Config::load("[mail]\ndomain = \"mail.example\"", env(&[])).unwrap();
+        assert_eq!(config.mail.effective_domain(Some("box1")), "mail.example");
+    }
+
+    #[test]
+    fn mail_domain_that_is_no_host_name_is_refused() {
+        let error = Config::load("", env(&[("GATEWAY__MAIL__DOMAIN", "example..org")])).unwrap_err();
+        assert!(error.to_string().contains("mail.domain"), "{error}");
     }
 }

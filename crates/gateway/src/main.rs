@@ -127,7 +127,18 @@ async fn open_backend(config: &Config) -> anyhow::Result<EmbeddedBackend> {
         anyhow::bail!("users live in the mail server with backend.kind = \"jmap\"; manage them there");
     }
     let dir = &config.backend.embedded.data_dir;
-    EmbeddedBackend::open(dir).await.with_context(|| format!("opening the embedded store in {}", dir.display()))
+    let backend =
+        EmbeddedBackend::open(dir).await.with_context(|| format!("opening the embedded store in {}", dir.display()))?;
+    Ok(backend.with_mail_domain(&mail_domain(config)))
+}
+
+/// `mail.domain`, or this machine's host name when that is empty (Linux: the kernel's
+/// `hostname`, else /etc/hostname), or `localhost`.
+fn mail_domain(config: &Config) -> String {
+    let host_name = ["/proc/sys/kernel/hostname", "/etc/hostname"].iter().find_map(|p| std::fs::read_to_string(p).ok());
+    let domain = config.mail.effective_domain(host_name.as_deref());
+    tracing::debug!(domain, "mail domain of users without an address");
+    domain
 }
 
 fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
@@ -145,6 +156,7 @@ fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
         max_response_bytes: c.max_response_mib.saturating_mul(1024 * 1024),
         // Nothing larger than a request body was stored through the gateway.
         max_blob_bytes: config.limits.max_request_body,
+        mail_domain: mail_domain(config),
     };
     JmapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.jmap: {e}"))
 }

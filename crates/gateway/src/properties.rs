@@ -321,13 +321,51 @@ fn supported_reports(resource: &Resource) -> Value {
 }
 
 /// `mailto:` of the user first: iOS and Thunderbird take the first address as the user's.
+/// The backends give every user an address (`store::mail_address`, RFC 6638 §2.4.1).
 fn calendar_user_addresses(principal: &Principal) -> Value {
     let mut hrefs = Vec::new();
     if let Some(email) = &principal.email {
-        hrefs.push(format!("mailto:{email}"));
-    } else if principal.user.contains('@') {
-        hrefs.push(format!("mailto:{}", principal.user));
+        hrefs.push(mailto_uri(email));
     }
     hrefs.push(dav::path::principal_href(&principal.user));
     Value::Hrefs(hrefs)
+}
+
+/// RFC 6068 §2: in a `mailto:` URI an address may hold only unreserved characters and
+/// `some-delims`; everything else (a quoted local part's `"` and space, `%`, `?`, `#`, `&`,
+/// `=`, `/`, non-ASCII) is percent-encoded, octet by octet of its UTF-8.
+fn mailto_uri(address: &str) -> String {
+    let mut uri = String::from("mailto:");
+    for byte in address.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$'()*+,;:@".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(email: Option<&str>) -> Principal {
+        Principal { user: "alice".into(), display_name: "Alice".into(), email: email.map(str::to_owned) }
+    }
+
+    #[test]
+    fn calendar_user_address_set_lists_mailto_first_then_the_principal() {
+        let Value::Hrefs(hrefs) = calendar_user_addresses(&principal(Some("alice@mail.example"))) else {
+            panic!("hrefs expected")
+        };
+        assert_eq!(hrefs, vec!["mailto:alice@mail.example".to_owned(), dav::path::principal_href("alice")]);
+    }
+
+    #[test]
+    fn mailto_uri_percent_encodes_what_rfc_6068_reserves() {
+        assert_eq!(mailto_uri("a.b+c@example.org"), "mailto:a.b+c@example.org");
+        assert_eq!(mailto_uri("\"ann lee\"@example.org"), "mailto:%22ann%20lee%22@example.org");
+        assert_eq!(mailto_uri("a%b?c#d&e=f/g@example.org"), "mailto:a%25b%3Fc%23d%26e%3Df%2Fg@example.org");
+    }
 }

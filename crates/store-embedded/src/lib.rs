@@ -34,6 +34,8 @@ pub const DATABASE_FILE: &str = "gateway.sqlite3";
 #[derive(Clone)]
 pub struct EmbeddedBackend {
     db: Arc<Db>,
+    /// Domain of the address of a user added without `--email` (see [`store::mail_address`]).
+    mail_domain: String,
     /// Keeps a temporary directory alive as long as the backend (tests only).
     _temporary: Option<Arc<tempfile::TempDir>>,
 }
@@ -43,7 +45,18 @@ impl EmbeddedBackend {
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let dir = data_dir.to_owned();
         let db = tokio::task::spawn_blocking(move || Db::open(&dir)).await.map_err(StoreError::internal)??;
-        Ok(EmbeddedBackend { db: Arc::new(db), _temporary: None })
+        Ok(EmbeddedBackend {
+            db: Arc::new(db),
+            mail_domain: store::mail_address::FALLBACK_MAIL_DOMAIN.to_owned(),
+            _temporary: None,
+        })
+    }
+
+    /// Users without a stored address are `<name>@<domain>` (or their name, when it is an
+    /// address): RFC 6638 needs a `mailto:` calendar user address for every user.
+    pub fn with_mail_domain(mut self, domain: &str) -> Self {
+        domain.clone_into(&mut self.mail_domain);
+        self
     }
 
     /// A store in a fresh temporary directory, removed when the last clone is dropped.
@@ -92,7 +105,10 @@ impl Backend for EmbeddedBackend {
     async fn login(&self, credentials: &Credentials) -> Result<Arc<dyn Session>, StoreError> {
         let name = credentials.username.clone();
         let record = self.db.read(move |conn| users::find(conn, &name)).await?;
-        let principal = users::verify(record, credentials.password.clone()).await?;
+        let mut principal = users::verify(record, credentials.password.clone()).await?;
+        if principal.email.is_none() {
+            principal.email = store::mail_address::login_address(&principal.user, &self.mail_domain);
+        }
         Ok(Arc::new(EmbeddedSession::new(self.db.clone(), principal)))
     }
 

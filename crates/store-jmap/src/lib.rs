@@ -108,6 +108,9 @@ pub struct JmapOptions {
     /// Largest blob downloaded (a calendar object, a file, folder properties); a larger one is
     /// a 502. The gateway sets its largest request body: nothing larger was stored through it.
     pub max_blob_bytes: u64,
+    /// Domain of the address of a user whose identity names none and whose login is no
+    /// address (see [`store::mail_address`]).
+    pub mail_domain: String,
 }
 
 impl Default for JmapOptions {
@@ -124,6 +127,7 @@ impl Default for JmapOptions {
             metadata_cache_bytes: 64 * 1024 * 1024,
             max_response_bytes: 16 * 1024 * 1024,
             max_blob_bytes: 10 * 1024 * 1024,
+            mail_domain: store::mail_address::FALLBACK_MAIL_DOMAIN.into(),
         }
     }
 }
@@ -135,7 +139,10 @@ pub struct JmapBackend {
 
 impl JmapBackend {
     /// The user's mail address: the first identity that has one (RFC 8621 §6), else the
-    /// login name when it is an address. It becomes the calendar user address.
+    /// login name when it is an address, else the login at the configured mail domain. It
+    /// becomes the calendar user address. Cyrus 3.6 answers one identity whose `email` is the
+    /// login when that contains `@` and `""` otherwise (imap/jmap_mail_submission.c,
+    /// `jmap_identity_get`), so plain Cyrus logins take the last branch.
     async fn mail_address(&self, account: &client::Account) -> Result<Option<String>, StoreError> {
         if account.submission {
             let using = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:submission"];
@@ -148,13 +155,13 @@ impl JmapBackend {
                     .into_iter()
                     .flatten()
                     .filter_map(|i| i.get("email").and_then(serde_json::Value::as_str))
-                    .find(|e| e.contains('@'));
+                    .find(|e| store::mail_address::is_mail_address(e));
                 if let Some(email) = found {
                     return Ok(Some(email.to_owned()));
                 }
             }
         }
-        Ok(account.username.contains('@').then(|| account.username.clone()))
+        Ok(store::mail_address::login_address(&account.username, &self.shared.options.mail_domain))
     }
 
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {

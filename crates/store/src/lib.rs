@@ -13,6 +13,7 @@
 //!   checks it atomically with the write. Checking in the caller would race.
 
 mod error;
+pub mod mail_address;
 pub mod scope;
 mod types;
 

@@ -31,7 +31,9 @@ pub struct Principal {
     /// Login name; also the URL segment of the principal and calendar home.
     pub user: String,
     pub display_name: String,
-    /// Mail address, shown as `mailto:` in `calendar-user-address-set` (RFC 4791 §6.2.1 of RFC 6638).
+    /// Mail address, shown as `mailto:` in `calendar-user-address-set` (RFC 6638 §2.4.1).
+    /// Both backends always set it ([`crate::mail_address`]); `None` only when no valid
+    /// address can be made (a configured mail domain that is no host name).
     pub email: Option<String>,
 }
 
