@@ -47,15 +47,18 @@ impl JmapSession {
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         let mailbox = mailbox.as_str();
         let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
-        let state = State::new(self.folder_state(&snapshot, mailbox, &ids).await);
         let Some((old_digest, old_email_state)) = model::split_state(since.as_str()) else {
             return Ok(Changes::Resync);
         };
         // Equal content, equal digest: nothing changed, whatever moved elsewhere in the account
-        // (and whichever replica handed out the token).
+        // (and whichever replica handed out the token). The token's spelling of this content
+        // is as good as ours (any delta from it is checked against the digest), so it is
+        // adopted: replicas, and this process after a restart, converge on the clients' ctag.
         if old_digest == model::digest_of(mailbox, &ids) {
-            return Ok(Changes::Delta { state, changed: Vec::new(), removed: Vec::new() });
+            self.shared.cache.adopt(self.id(), mailbox, old_digest, old_email_state).await;
+            return Ok(Changes::Delta { state: since.clone(), changed: Vec::new(), removed: Vec::new() });
         }
+        let state = State::new(self.folder_state(&snapshot, mailbox, &ids).await);
         let Some(changes) = self.email_changes(old_email_state).await? else {
             return Ok(Changes::Resync);
         };
