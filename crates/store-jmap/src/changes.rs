@@ -54,11 +54,16 @@ impl JmapSession {
         // (and whichever replica handed out the token). The token's spelling of this content
         // is as good as ours (any delta from it is checked against the digest), so it is
         // adopted: replicas, and this process after a restart, converge on the clients' ctag.
-        if old_digest == model::digest_of(mailbox, &ids) {
-            self.shared.cache.adopt(self.id(), mailbox, old_digest, old_email_state).await;
-            return Ok(Changes::Delta { state: since.clone(), changed: Vec::new(), removed: Vec::new() });
-        }
         let state = State::new(self.folder_state(&snapshot, mailbox, &ids).await);
+        if old_digest == model::digest_of(mailbox, &ids) {
+            // Only a spelling the server can compute changes from is adopted: a made-up one
+            // would make every later delta of this folder a resync.
+            if state != *since && self.is_email_state(old_email_state).await? {
+                self.shared.cache.adopt(self.id(), mailbox, old_digest, old_email_state).await;
+                return Ok(Changes::Delta { state: since.clone(), changed: Vec::new(), removed: Vec::new() });
+            }
+            return Ok(Changes::Delta { state, changed: Vec::new(), removed: Vec::new() });
+        }
         let Some(changes) = self.email_changes(old_email_state).await? else {
             return Ok(Changes::Resync);
         };
@@ -79,6 +84,13 @@ impl JmapSession {
         removed.sort();
         removed.dedup();
         Ok(Changes::Delta { state, changed, removed })
+    }
+
+    /// Whether the server can compute Email changes from `state` (one small request).
+    async fn is_email_state(&self, state: &str) -> Result<bool, StoreError> {
+        let args = json!({"accountId": self.id(), "sinceState": state, "maxChanges": 1});
+        let r = self.call(vec![("Email/changes", args)]).await?;
+        Ok(matches!(r.first(), Some((name, _)) if name == "Email/changes"))
     }
 
     /// Every `Email/changes` page since `since`; `None` when the server cannot tell (an
