@@ -205,6 +205,13 @@ impl Cache {
         email_state.to_owned()
     }
 
+    /// Records `email_state` as the one paired with `digest`, the folder's content now (a
+    /// client's token of another instance named this content so).
+    pub async fn adopt(&self, account: &str, mailbox: &str, digest: &str, email_state: &str) {
+        let key = (account.to_owned(), mailbox.to_owned());
+        self.origins.insert(key, Arc::new((digest.to_owned(), email_state.to_owned()))).await;
+    }
+
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -47,13 +47,21 @@ impl JmapSession {
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         let mailbox = mailbox.as_str();
         let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
-        let state = State::new(self.folder_state(&snapshot, mailbox, &ids).await);
         let Some((old_digest, old_email_state)) = model::split_state(since.as_str()) else {
             return Ok(Changes::Resync);
         };
         // Equal content, equal digest: nothing changed, whatever moved elsewhere in the account
-        // (and whichever replica handed out the token).
+        // (and whichever replica handed out the token). The token's spelling of this content
+        // is as good as ours (any delta from it is checked against the digest), so it is
+        // adopted: replicas, and this process after a restart, converge on the clients' ctag.
+        let state = State::new(self.folder_state(&snapshot, mailbox, &ids).await);
         if old_digest == model::digest_of(mailbox, &ids) {
+            // Only a spelling the server can compute changes from is adopted: a made-up one
+            // would make every later delta of this folder a resync.
+            if state != *since && self.is_email_state(old_email_state).await? {
+                self.shared.cache.adopt(self.id(), mailbox, old_digest, old_email_state).await;
+                return Ok(Changes::Delta { state: since.clone(), changed: Vec::new(), removed: Vec::new() });
+            }
             return Ok(Changes::Delta { state, changed: Vec::new(), removed: Vec::new() });
         }
         let Some(changes) = self.email_changes(old_email_state).await? else {
@@ -76,6 +84,13 @@ impl JmapSession {
         removed.sort();
         removed.dedup();
         Ok(Changes::Delta { state, changed, removed })
+    }
+
+    /// Whether the server can compute Email changes from `state` (one small request).
+    async fn is_email_state(&self, state: &str) -> Result<bool, StoreError> {
+        let args = json!({"accountId": self.id(), "sinceState": state, "maxChanges": 1});
+        let r = self.call(vec![("Email/changes", args)]).await?;
+        Ok(matches!(r.first(), Some((name, _)) if name == "Email/changes"))
     }
 
     /// Every `Email/changes` page since `since`; `None` when the server cannot tell (an

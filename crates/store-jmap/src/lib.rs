@@ -41,7 +41,8 @@
 //!   first read, remembered per folder while the content stays (`Cache::origin`): other
 //!   mail does not change this folder's state. Another replica (or this one after a restart)
 //!   may pair the same content with a later Email state; its state then differs in spelling
-//!   only, and a delta from the other spelling is empty at once (equal digests).
+//!   only, a delta from the other spelling is empty at once (equal digests), and the
+//!   client's spelling is adopted then, so replicas converge on the clients' ctag.
 //!
 //! The Email state is read before the ids (in `snapshot.rs`), so it is at or before the
 //! content it is paired with: a delta from it can only see more, and the rebuilt old content
