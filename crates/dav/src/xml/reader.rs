@@ -63,6 +63,14 @@ impl XmlElement {
         self.attributes.iter().find(|(n, _)| n.ns.is_empty() && n.local == local).map(|(_, v)| v.as_str())
     }
 
+    /// Its own `xml:lang`, if it has one (XML 1.0 §2.12).
+    pub fn language(&self) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n.ns == super::language::NS_XML && n.local == "lang")
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn has_element_children(&self) -> bool {
         self.elements().next().is_some()
     }
