@@ -319,3 +319,75 @@ def test_concurrent_puts_with_the_same_if_match_have_exactly_one_winner(gateway)
     assert sorted(status for _, status in outcomes) == [204] + [412] * 9, outcomes
     stored = Http(gateway, "alice").request("GET", path)
     assert f"SUMMARY:writer {winners[0]}\r\n" in stored.text
+
+
+def test_nul_character_in_a_proppatch_body_is_400_and_changes_nothing(alice):
+    before = alice.snapshot("/dav/calendars/alice/calendar/")
+    for body in (
+        b"<d:propertyupdate xmlns:d='DAV:'><d:set><d:prop><d:displayname>a\x00b</d:displayname></d:prop></d:set></d:propertyupdate>",
+        b"<d:propertyupdate xmlns:d='DAV:'><d:set><d:prop><d:displayname>a&#0;b</d:displayname></d:prop></d:set></d:propertyupdate>",
+    ):
+        response = alice.request(
+            "PROPPATCH", "/dav/calendars/alice/calendar/", data=body, headers={"Content-Type": "application/xml"}
+        )
+        assert response.status_code == 400, response.text
+    assert alice.snapshot("/dav/calendars/alice/calendar/") == before
+
+
+def test_multiget_with_non_ascii_hrefs_answers_each_href(alice):
+    hrefs = ["/dav/cé", "/dav/c%C3%A9", "/dav/calendars/alice/calendar/é.ics"]
+    body = (
+        '<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop>'
+        + "".join(f"<d:href>{h}</d:href>" for h in hrefs)
+        + "</c:calendar-multiget>"
+    )
+    response = alice.request(
+        "REPORT", "/dav/calendars/alice/calendar/", data=body.encode(),
+        headers={"Content-Type": "application/xml", "Depth": "1"},
+    )
+    assert response.status_code == 207, response.text
+    assert response.text.count("404 Not Found") == len(hrefs)
+
+
+def test_dead_property_language_survives_proppatch_and_propfind(alice):
+    name = f"p{uuid.uuid4().hex}"
+    body = (
+        f'<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:example:lang"><d:set><d:prop xml:lang="de">'
+        f'<z:{name} xml:lang="en-US">Jim</z:{name}><z:{name}-inherited>Hallo</z:{name}-inherited>'
+        f"</d:prop></d:set></d:propertyupdate>"
+    )
+    response = alice.request(
+        "PROPPATCH", "/dav/calendars/alice/calendar/", data=body.encode(), headers={"Content-Type": "application/xml"}
+    )
+    assert response.status_code == 207, response.text
+    response = alice.request(
+        "PROPFIND", "/dav/calendars/alice/calendar/", headers={"Depth": "0", "Content-Type": "application/xml"},
+        data=f'<d:propfind xmlns:d="DAV:" xmlns:z="urn:example:lang"><d:prop><z:{name}/><z:{name}-inherited/>'
+        f"</d:prop></d:propfind>".encode(),
+    )
+    assert response.status_code == 207, response.text
+    assert re.search(rf'<\w+:{name} [^>]*xml:lang="en-US"[^>]*>Jim<', response.text), response.text
+    assert re.search(rf'<\w+:{name}-inherited [^>]*xml:lang="de"[^>]*>Hallo<', response.text), response.text
+
+
+def test_calendar_query_on_the_home_searches_every_calendar_and_on_an_object_just_it(alice):
+    summary = f"scope-{uuid.uuid4().hex}"
+    path = unique_path()
+    _, ics = event(summary)
+    assert put_event(alice, path, ics).status_code == 201
+    query = (
+        '<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/></d:prop>'
+        '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
+        f'<c:prop-filter name="SUMMARY"><c:text-match>{summary}</c:text-match></c:prop-filter>'
+        "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
+    ).encode()
+    for target, depth in (("/dav/calendars/alice/", "1"), ("/dav/calendars/alice/", "infinity"), (path, "0")):
+        response = alice.request(
+            "REPORT", target, data=query, headers={"Content-Type": "application/xml", "Depth": depth}
+        )
+        assert response.status_code == 207, (target, depth, response.text)
+        assert response.text.count("<D:href>") == 1 and f"<D:href>{path}</D:href>" in response.text, response.text
+    response = alice.request(
+        "REPORT", "/dav/calendars/alice/", data=query, headers={"Content-Type": "application/xml", "Depth": "0"}
+    )
+    assert response.status_code == 207 and "<D:href>" not in response.text, response.text

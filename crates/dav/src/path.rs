@@ -119,9 +119,14 @@ impl ResourcePath {
     pub fn parse_href(href: &str) -> Result<ResourcePath, PathError> {
         let href = href.trim();
         for scheme in ["https://", "http://"] {
-            if href.len() >= scheme.len() && href[..scheme.len()].eq_ignore_ascii_case(scheme) {
-                let after = &href[scheme.len()..];
-                let path = after.find('/').map(|i| &after[i..]).unwrap_or("/");
+            // `get` rather than slicing: an href like `/dav/cé` has no char boundary at the
+            // scheme's length, and slicing there panicked (a 500 for a client's typo).
+            if let Some(after) = href
+                .get(..scheme.len())
+                .filter(|p| p.eq_ignore_ascii_case(scheme))
+                .and_then(|_| href.get(scheme.len()..))
+            {
+                let path = after.find('/').and_then(|i| after.get(i..)).unwrap_or("/");
                 return ResourcePath::parse(path);
             }
         }
@@ -301,5 +306,25 @@ mod tests {
             Ok(ResourcePath::Object { user: "alice".into(), calendar: "work".into(), item: "1.ics".into() })
         );
         assert_eq!(ResourcePath::parse_href("relative/1.ics"), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn hrefs_with_non_ascii_characters_at_any_byte_offset_do_not_panic() {
+        // `é` straddles byte 7 (the length of `http://`) or byte 8 (`https://`).
+        assert_eq!(ResourcePath::parse_href("/dav/cé"), Err(PathError::NotFound));
+        assert_eq!(ResourcePath::parse_href("/davé"), Err(PathError::NotFound));
+        assert_eq!(
+            ResourcePath::parse_href("/dav/calendars/é/ü/ö.ics"),
+            Ok(ResourcePath::Object { user: "é".into(), calendar: "ü".into(), item: "ö.ics".into() })
+        );
+        assert_eq!(
+            ResourcePath::parse_href("https://cé.example/dav/calendars/a/c%C3%A9/"),
+            Ok(ResourcePath::Calendar { user: "a".into(), calendar: "cé".into() })
+        );
+        for prefix in ["", "h", "ht", "htt", "http", "http:", "http:/", "http://", "https://"] {
+            for tail in ["é", "€", "😀", "é/dav/", "€x"] {
+                let _ = ResourcePath::parse_href(&format!("{prefix}{tail}"));
+            }
+        }
     }
 }

@@ -30,7 +30,7 @@ pub async fn dispatch(
     match (method.as_str(), path) {
         ("PROPFIND", _) => propfind::propfind(cx, path, root_href, headers, &body).await,
         ("PROPPATCH", _) => proppatch::proppatch(cx, path, &body).await,
-        ("REPORT", _) => report::report(cx, path, &body).await,
+        ("REPORT", _) => report::report(cx, path, headers, &body).await,
         ("MKCALENDAR", _) => mkcalendar::mkcalendar(cx, path, &body).await,
         ("MKCOL", _) => mkcalendar::mkcol(cx, path, headers, &body).await,
         ("GET" | "HEAD", Object { .. }) => get::get(cx, path, headers).await,

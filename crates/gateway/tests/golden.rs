@@ -5,7 +5,7 @@
 //! blank line, body). Requests are sent as user `alice` unless they carry their own
 //! `Authorization` header or `X-Golden-Anonymous: 1`. The response is compared with
 //! `NN-<step>.response`: status line, the headers in `COMPARED_HEADERS`, and the body, with
-//! values that differ between runs (ETags, ctags, sync tokens, dates) masked. Only
+//! values that differ between runs (ETags, ctags, sync tokens, dates, free-busy DTSTAMPs) masked. Only
 //! `UPDATE_GOLDEN=1` rewrites the `.response` files; a `.request` without `.response`, or the
 //! other way round, fails.
 //!
@@ -157,6 +157,8 @@ fn mask(body: &str) -> String {
         ("<CS:getctag>", "</CS:getctag>", "{ctag}"),
         ("<D:sync-token>", "</D:sync-token>", "{sync-token}"),
         ("<D:getlastmodified>", "</D:getlastmodified>", "{date}"),
+        // A free-busy answer is stamped with the time it was computed (RFC 4791 §7.10).
+        ("BEGIN:VFREEBUSY\nDTSTAMP:", "\n", "{now}"),
     ] {
         text = mask_between(&text, open, close, placeholder);
     }

@@ -11,6 +11,24 @@ pub(crate) fn request(report: &XmlElement) -> Result<CalendarDataRequest, ParseE
     let Some(element) = report.child(NS_DAV, "prop").and_then(|p| p.child(NS_CALDAV, "calendar-data")) else {
         return Ok(CalendarDataRequest::default());
     };
+    // RFC 4791 §9.6: the media type asked for; only iCalendar 2.0 is offered
+    // (supported-calendar-data, RFC 4791 §5.2.4), so anything else is that precondition.
+    let content_type = element.attribute("content-type").map(str::trim);
+    let version = element.attribute("version").map(str::trim);
+    let media_type_ok = content_type.is_none_or(|t| {
+        t.split(';').next().is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/calendar"))
+    });
+    if !media_type_ok || version.is_some_and(|v| v != "2.0") {
+        return Err(ParseError::Condition(crate::Precondition::SupportedCalendarData));
+    }
+    // RFC 4791 §9.6: `(comp?, (expand | limit-recurrence-set)?, limit-freebusy-set?)`.
+    let known = ["comp", "expand", "limit-recurrence-set", "limit-freebusy-set"];
+    if element.elements().any(|e| !known.iter().any(|k| e.is(NS_CALDAV, k)))
+        || known.iter().any(|k| element.elements().filter(|e| e.is(NS_CALDAV, k)).count() > 1)
+        || (element.child(NS_CALDAV, "expand").is_some() && element.child(NS_CALDAV, "limit-recurrence-set").is_some())
+    {
+        return Err(ParseError::Invalid("calendar-data with elements RFC 4791 §9.6 does not allow".into()));
+    }
     let bounded = |name: &str| -> Result<_, ParseError> {
         match element.child(NS_CALDAV, name) {
             None => Ok(None),

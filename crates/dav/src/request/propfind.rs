@@ -27,6 +27,13 @@ pub fn parse_propfind(body: &[u8]) -> Result<PropFind, ParseError> {
 
 /// The `prop` / `allprop` / `propname` child of `parent`, if any (shared with REPORT bodies).
 pub(crate) fn selection(parent: &XmlElement) -> Result<Option<PropFind>, ParseError> {
+    // RFC 4918 §14.20: `propname | (allprop, include?) | prop`, one of them, once. Answering
+    // only one of `<allprop/>` and `<prop>` would silently drop what the other asked for.
+    let count = |local: &str| parent.elements().filter(|e| e.is(NS_DAV, local)).count();
+    let (prop, allprop, propname, include) = (count("prop"), count("allprop"), count("propname"), count("include"));
+    if prop + allprop + propname > 1 || include > allprop {
+        return Err(ParseError::Invalid("one of prop, allprop (with include) or propname".into()));
+    }
     if let Some(prop) = parent.child(NS_DAV, "prop") {
         return Ok(Some(PropFind::Prop(prop_names(prop))));
     }
@@ -75,7 +82,26 @@ mod tests {
     }
 
     #[test]
+    fn more_than_one_selection_is_an_error() {
+        for body in [
+            &br#"<D:propfind xmlns:D="DAV:"><D:allprop/><D:prop><D:getetag/></D:prop></D:propfind>"#[..],
+            br#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop><D:propname/></D:propfind>"#,
+            br#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop><D:prop><D:displayname/></D:prop></D:propfind>"#,
+            br#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop><D:include><D:displayname/></D:include></D:propfind>"#,
+        ] {
+            assert!(matches!(parse_propfind(body), Err(ParseError::Invalid(_))), "{}", String::from_utf8_lossy(body));
+        }
+        assert_eq!(
+            parse_propfind(
+                br#"<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:getetag/></D:include></D:propfind>"#
+            ),
+            Ok(PropFind::AllProp { include: vec![PropName::GetETag] })
+        );
+    }
+
+    #[test]
     fn wrong_root_is_an_error() {
         assert!(matches!(parse_propfind(br#"<D:prop xmlns:D="DAV:"/>"#), Err(ParseError::UnexpectedRoot(_))));
+        assert!(matches!(parse_propfind(br#"<propfind><prop/></propfind>"#), Err(ParseError::UnexpectedRoot(_))));
     }
 }

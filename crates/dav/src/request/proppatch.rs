@@ -1,5 +1,6 @@
 use crate::error::ParseError;
 use crate::names::{PropName, QName, NS_DAV};
+use crate::xml::language::{with_language, NS_XML};
 use crate::xml::writer::{element, escape_text};
 use crate::xml::{parse, reader::XmlNode, XmlElement};
 
@@ -60,6 +61,9 @@ pub fn parse_propertyupdate(body: &[u8]) -> Result<PropertyUpdate, ParseError> {
         return Err(ParseError::UnexpectedRoot(root.name.to_string()));
     }
     let mut operations = Vec::new();
+    // xml:lang is inherited (XML 1.0 §2.12): the innermost one from the root down to the
+    // property element is the property's language (RFC 4918 §4.3).
+    let root_language = root.language();
     for instruction in root.elements() {
         let set = if instruction.is(NS_DAV, "set") {
             true
@@ -68,11 +72,18 @@ pub fn parse_propertyupdate(body: &[u8]) -> Result<PropertyUpdate, ParseError> {
         } else {
             continue;
         };
+        let instruction_language = instruction.language().or(root_language);
         for prop in instruction.elements().filter(|e| e.is(NS_DAV, "prop")) {
+            let prop_language = prop.language().or(instruction_language);
             for property in prop.elements() {
                 let name = PropName::from_qname(&property.name.ns, &property.name.local);
                 operations.push(if set {
-                    PropOp::Set(name.clone(), value(&name, property))
+                    let mut set_value = value(&name, property);
+                    if let (PropName::Unknown(_), Some(language)) = (&name, property.language().or(prop_language)) {
+                        // Only a dead property keeps its language; live ones are not stored as XML.
+                        set_value = PropValue::Xml(with_language(Some(language), set_value.to_xml()));
+                    }
+                    PropOp::Set(name.clone(), set_value)
                 } else {
                     PropOp::Remove(name)
                 });
@@ -118,8 +129,10 @@ fn write_children(out: &mut String, parent: &XmlElement) {
                 let attributes: Vec<(String, String)> = e
                     .attributes
                     .iter()
-                    .filter(|(n, _)| n.ns.is_empty())
-                    .map(|(n, v)| (n.local.clone(), v.clone()))
+                    .filter(|(n, _)| n.ns.is_empty() || n.ns == NS_XML)
+                    .map(|(n, v)| {
+                        (if n.ns.is_empty() { n.local.clone() } else { format!("xml:{}", n.local) }, v.clone())
+                    })
                     .collect();
                 element(out, &e.name, &attributes, |o| write_children(o, e));
             }
@@ -151,6 +164,31 @@ mod tests {
         let update = parse_propertyupdate(body).unwrap();
         let PropOp::Set(_, PropValue::Xml(xml)) = &update.operations[0] else { panic!("{update:?}") };
         assert_eq!(xml, r#"<X:a xmlns:X="urn:z" x="1">t</X:a>"#);
+    }
+
+    #[test]
+    fn dead_properties_keep_their_language_own_or_inherited() {
+        let body = br#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z" xml:lang="de"><D:set><D:prop xml:lang="en-US"><Z:author>Jim &amp; Roy</Z:author><Z:title xml:lang="fr">Le <Z:b xml:lang="it">x</Z:b></Z:title><D:displayname>Arbeit</D:displayname></D:prop></D:set><D:set><D:prop><Z:note>Hallo</Z:note><Z:plain xml:lang="">none</Z:plain></D:prop></D:set></D:propertyupdate>"#;
+        let update = parse_propertyupdate(body).unwrap();
+        let xml: Vec<String> = update
+            .operations
+            .iter()
+            .map(|op| match op {
+                PropOp::Set(_, value) => value.to_xml(),
+                PropOp::Remove(_) => String::new(),
+            })
+            .collect();
+        assert_eq!(
+            xml,
+            vec![
+                "<?dav-xml-lang en-US?>Jim &amp; Roy".to_owned(),
+                r#"<?dav-xml-lang fr?>Le <X:b xmlns:X="urn:z" xml:lang="it">x</X:b>"#.to_owned(),
+                // displayname is live: stored as text, not as XML.
+                "Arbeit".to_owned(),
+                "<?dav-xml-lang de?>Hallo".to_owned(),
+                "<?dav-xml-lang ?>none".to_owned(),
+            ]
+        );
     }
 
     #[test]

@@ -52,7 +52,12 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
     let root = parse(body)?;
     if root.is(NS_CALDAV, "calendar-multiget") {
         let props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
-        let hrefs = root.elements().filter(|e| e.is(NS_DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
+        let hrefs: Vec<String> =
+            root.elements().filter(|e| e.is(NS_DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
+        // RFC 4791 §9.10: `DAV:href+`; an empty multiget is a malformed request, not an empty answer.
+        if hrefs.is_empty() || hrefs.iter().any(String::is_empty) {
+            return Err(ParseError::Invalid("calendar-multiget needs at least one non-empty href".into()));
+        }
         let calendar_data = super::calendar_data::request(&root)?;
         return Ok(Report::CalendarMultiget { props, hrefs, calendar_data });
     }
@@ -82,11 +87,15 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
         let filter_element =
             root.child(NS_CALDAV, "filter").ok_or(ParseError::Condition(crate::Precondition::ValidFilter))?;
         let filter = super::calendar_query::filter(filter_element)?;
-        let timezone = root.child(NS_CALDAV, "timezone").map(|t| t.text());
+        let timezone = root.child(NS_CALDAV, "timezone").map(super::calendar_query::timezone).transpose()?;
         let calendar_data = super::calendar_data::request(&root)?;
         return Ok(Report::CalendarQuery { props, filter, timezone, calendar_data });
     }
     if root.is(NS_CALDAV, "free-busy-query") {
+        // RFC 4791 §9.11: exactly one time-range and nothing else.
+        if root.elements().count() != 1 {
+            return Err(ParseError::Condition(crate::Precondition::ValidFilter));
+        }
         let range = root
             .child(NS_CALDAV, "time-range")
             .ok_or(ParseError::Condition(crate::Precondition::ValidFilter))
@@ -201,6 +210,165 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn query_with_filter(inner: &str) -> String {
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:X="urn:x"><C:filter>{inner}</C:filter></C:calendar-query>"#
+        )
+    }
+
+    #[test]
+    fn filters_with_elements_the_dtd_does_not_allow_are_valid_filter_errors() {
+        for bad in [
+            // Unknown elements in filter, comp-filter, prop-filter, param-filter, text-match.
+            r#"<C:comp-filter name="VCALENDAR"/><C:bogus/>"#,
+            r#"<X:other/><C:comp-filter name="VCALENDAR"/>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:bogus/></C:comp-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><X:time-range start="20260101T000000Z"/></C:comp-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:bogus>x</C:bogus></C:prop-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:param-filter name="X"><C:bogus/></C:param-filter></C:prop-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:text-match>x<C:b/></C:text-match></C:prop-filter></C:comp-filter>"#,
+            // text-match directly on a comp-filter (RFC 4791 §9.7.1).
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:text-match>x</C:text-match></C:comp-filter></C:comp-filter>"#,
+            // Two time-ranges, two text-matches, time-range with text-match, is-not-defined with tests.
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260101T000000Z"/><C:time-range end="20270101T000000Z"/></C:comp-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:text-match>a</C:text-match><C:text-match>b</C:text-match></C:prop-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="DTSTART"><C:time-range start="20260101T000000Z"/><C:text-match>b</C:text-match></C:prop-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:is-not-defined/><C:prop-filter name="UID"/></C:comp-filter></C:comp-filter>"#,
+            // Two top-level comp-filters, a wrong or missing top-level name.
+            r#"<C:comp-filter name="VCALENDAR"/><C:comp-filter name="VCALENDAR"/>"#,
+            r#"<C:comp-filter name="VTODO"/>"#,
+            r#"<C:comp-filter/>"#,
+            // Time ranges without bounds, with bad values, or ending before they start.
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="" end=""/></C:comp-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range end="tomorrow"/></C:comp-filter></C:comp-filter>"#,
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20270101T000000Z" end="20260101T000000Z"/></C:comp-filter></C:comp-filter>"#,
+        ] {
+            assert_eq!(
+                parse_report(query_with_filter(bad).as_bytes()),
+                Err(ParseError::Condition(crate::Precondition::ValidFilter)),
+                "{bad}"
+            );
+        }
+        let collation = r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:param-filter name="X"><C:text-match collation="i;basic">x</C:text-match></C:param-filter></C:prop-filter></C:comp-filter>"#;
+        assert_eq!(
+            parse_report(query_with_filter(collation).as_bytes()),
+            Err(ParseError::Condition(crate::Precondition::SupportedCollation))
+        );
+        let fine = r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="UID"><C:is-not-defined/></C:prop-filter><C:prop-filter name="ATTENDEE"><C:param-filter name="PARTSTAT"><C:text-match>ACCEPTED</C:text-match></C:param-filter></C:prop-filter></C:comp-filter></C:comp-filter>"#;
+        assert!(parse_report(query_with_filter(fine).as_bytes()).is_ok());
+    }
+
+    fn query_with_prop_and_timezone(prop: &str, timezone: &str) -> String {
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>{prop}</D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter>{timezone}</C:calendar-query>"#
+        )
+    }
+
+    #[test]
+    fn calendar_data_other_than_icalendar_2_is_unsupported() {
+        for bad in [
+            r#"<C:calendar-data content-type="application/calendar+json"/>"#,
+            r#"<C:calendar-data content-type="text/calendar" version="1.0"/>"#,
+            r#"<C:calendar-data version="3.0"/>"#,
+        ] {
+            assert_eq!(
+                parse_report(query_with_prop_and_timezone(bad, "").as_bytes()),
+                Err(ParseError::Condition(crate::Precondition::SupportedCalendarData)),
+                "{bad}"
+            );
+        }
+        for fine in [
+            r#"<C:calendar-data content-type="text/calendar" version="2.0"/>"#,
+            r#"<C:calendar-data content-type="TEXT/Calendar; charset=utf-8"/>"#,
+        ] {
+            assert!(parse_report(query_with_prop_and_timezone(fine, "").as_bytes()).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn calendar_data_expand_and_limits_need_valid_bounds() {
+        for bad in [
+            r#"<C:calendar-data><C:expand/></C:calendar-data>"#,
+            r#"<C:calendar-data><C:expand start="20260101T000000Z"/></C:calendar-data>"#,
+            r#"<C:calendar-data><C:limit-recurrence-set end="20260101T000000Z"/></C:calendar-data>"#,
+            r#"<C:calendar-data><C:expand start="2026-01-01" end="20270101T000000Z"/></C:calendar-data>"#,
+            r#"<C:calendar-data><C:limit-freebusy-set start="20270101T000000Z" end="20260101T000000Z"/></C:calendar-data>"#,
+        ] {
+            assert_eq!(
+                parse_report(query_with_prop_and_timezone(bad, "").as_bytes()),
+                Err(ParseError::Condition(crate::Precondition::ValidFilter)),
+                "{bad}"
+            );
+        }
+        for malformed in [
+            r#"<C:calendar-data><C:expand start="20260101T000000Z" end="20270101T000000Z"/><C:limit-recurrence-set start="20260101T000000Z" end="20270101T000000Z"/></C:calendar-data>"#,
+            r#"<C:calendar-data><C:bogus/></C:calendar-data>"#,
+            r#"<C:calendar-data><C:comp name="VCALENDAR"/><C:comp name="VCALENDAR"/></C:calendar-data>"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_report(query_with_prop_and_timezone(malformed, "").as_bytes()),
+                    Err(ParseError::Invalid(_))
+                ),
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn calendar_query_timezone_must_be_one_vtimezone() {
+        let zone = "BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nEND:VTIMEZONE\r\n";
+        let wrap = |inner: &str| {
+            format!("<C:timezone>BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n{inner}END:VCALENDAR\r\n</C:timezone>")
+        };
+        for bad in [
+            "<C:timezone>Europe/Paris</C:timezone>".to_owned(),
+            "<C:timezone/>".to_owned(),
+            wrap(""),
+            wrap(&format!("{zone}{zone}")),
+            wrap(&format!("{zone}BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n")),
+            wrap("BEGIN:VTIMEZONE\r\nEND:VTIMEZONE\r\n"),
+        ] {
+            assert_eq!(
+                parse_report(query_with_prop_and_timezone("<D:getetag/>", &bad).as_bytes()),
+                Err(ParseError::Condition(crate::Precondition::ValidCalendarData)),
+                "{bad}"
+            );
+        }
+        let Ok(Report::CalendarQuery { timezone: Some(text), .. }) =
+            parse_report(query_with_prop_and_timezone("<D:getetag/>", &wrap(zone)).as_bytes())
+        else {
+            panic!()
+        };
+        assert!(text.contains("TZID:Europe/Paris"));
+    }
+
+    #[test]
+    fn multiget_without_hrefs_and_free_busy_with_extra_elements_are_refused() {
+        let empty = br#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop></C:calendar-multiget>"#;
+        assert!(matches!(parse_report(empty), Err(ParseError::Invalid(_))));
+        let blank = br#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:href> </D:href></C:calendar-multiget>"#;
+        assert!(matches!(parse_report(blank), Err(ParseError::Invalid(_))));
+        for bad in [
+            r#"<C:time-range start="20260101T000000Z" end="20270101T000000Z"/><C:time-range start="20280101T000000Z" end="20290101T000000Z"/>"#,
+            r#"<C:time-range start="20260101T000000Z" end="20270101T000000Z"/><C:comp-filter name="VEVENT"/>"#,
+        ] {
+            let body =
+                format!(r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav">{bad}</C:free-busy-query>"#);
+            assert_eq!(
+                parse_report(body.as_bytes()),
+                Err(ParseError::Condition(crate::Precondition::ValidFilter)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn report_property_selection_is_one_of_prop_allprop_propname() {
+        let body = br#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:allprop/><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
+        assert!(matches!(parse_report(body), Err(ParseError::Invalid(_))));
     }
 
     #[test]

@@ -93,6 +93,15 @@ pub(crate) fn write_status(out: &mut String, status: StatusCode) {
 }
 
 fn write_value(out: &mut String, name: &QName, attributes: &[(String, String)], value: &Value) {
+    // A dead property set with a language gets its xml:lang back (RFC 4918 §4.4).
+    if let Value::Xml(stored) = value {
+        if let (Some(language), content) = crate::xml::language::split_language(stored) {
+            let mut attributes = attributes.to_vec();
+            attributes.push(("xml:lang".to_owned(), language.to_owned()));
+            element(out, name, &attributes, |o| o.push_str(content));
+            return;
+        }
+    }
     element(out, name, attributes, |o| match value {
         Value::Empty => {}
         Value::Text(text) => o.push_str(&escape_text(text)),

@@ -2,7 +2,9 @@
 //!
 //! A DTD is refused outright: no CalDAV client sends one, and entity declarations are the way
 //! to billion-laughs and external-entity attacks. Depth and element count are bounded so a
-//! crafted body cannot exhaust the stack or memory.
+//! crafted body cannot exhaust the stack or memory. A character XML 1.0 §2.2 does not allow
+//! (NUL, most C0 controls, U+FFFE/U+FFFF), raw or as a character reference, makes the body
+//! malformed: quick-xml does not check for them, and they must never reach a stored property.
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -61,6 +63,14 @@ impl XmlElement {
         self.attributes.iter().find(|(n, _)| n.ns.is_empty() && n.local == local).map(|(_, v)| v.as_str())
     }
 
+    /// Its own `xml:lang`, if it has one (XML 1.0 §2.12).
+    pub fn language(&self) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n.ns == super::language::NS_XML && n.local == "lang")
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn has_element_children(&self) -> bool {
         self.elements().next().is_some()
     }
@@ -69,6 +79,7 @@ impl XmlElement {
 /// Parses a whole document into its root element.
 pub(crate) fn parse(body: &[u8]) -> Result<XmlElement, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| ParseError::Xml("body is not UTF-8".into()))?;
+    allowed_chars(text)?;
     let mut reader = NsReader::from_str(text);
     let config = reader.config_mut();
     config.check_end_names = true;
@@ -98,6 +109,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<XmlElement, ParseError> {
                     }
                     let (attr_ns, attr_local) = reader.resolve_attribute(key);
                     let value = attribute.unescape_value().map_err(|e| ParseError::Xml(e.to_string()))?;
+                    allowed_chars(&value)?;
                     attributes.push((
                         QName::new(namespace(&attr_ns)?, String::from_utf8_lossy(attr_local.as_ref()).into_owned()),
                         value.into_owned(),
@@ -116,6 +128,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<XmlElement, ParseError> {
             }
             Event::Text(text) => {
                 let text = text.unescape().map_err(|e| ParseError::Xml(e.to_string()))?;
+                allowed_chars(&text)?;
                 push_text(&mut stack, &root, &text)?;
             }
             Event::CData(data) => {
@@ -131,6 +144,16 @@ pub(crate) fn parse(body: &[u8]) -> Result<XmlElement, ParseError> {
         return Err(ParseError::Xml("unclosed element".into()));
     }
     root.ok_or_else(|| ParseError::Xml("no root element".into()))
+}
+
+/// XML 1.0 §2.2 `Char`: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+/// (a Rust `char` is never a surrogate).
+fn allowed_chars(text: &str) -> Result<(), ParseError> {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
+    match text.chars().find(|&c| !allowed(c)) {
+        None => Ok(()),
+        Some(c) => Err(ParseError::Xml(format!("character U+{:04X} is not allowed in XML", u32::from(c)))),
+    }
 }
 
 fn namespace(resolved: &ResolveResult<'_>) -> Result<String, ParseError> {
@@ -212,6 +235,22 @@ mod tests {
         ] {
             assert!(matches!(parse(body), Err(ParseError::Xml(_))), "{:?}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_malformed_raw_or_as_references() {
+        for body in [
+            "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/>\u{0}</D:prop></D:propfind>",
+            "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>\u{0}",
+            "<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><X:a xmlns:X=\"urn:x\">a&#0;b</X:a></D:prop></D:set></D:propertyupdate>",
+            "<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><X:a xmlns:X=\"urn:x\">a&#x1F;b</X:a></D:prop></D:set></D:propertyupdate>",
+            "<C:comp xmlns:C=\"urn:ietf:params:xml:ns:caldav\" name=\"V&#1;EVENT\"/>",
+            "<C:comp xmlns:C=\"urn:ietf:params:xml:ns:caldav\" name=\"V\u{8}EVENT\"/>",
+            "<a>\u{FFFF}</a>",
+        ] {
+            assert!(matches!(parse(body.as_bytes()), Err(ParseError::Xml(_))), "{body:?}");
+        }
+        assert!(parse("<a>\tü\r\n&#x9;</a>".as_bytes()).is_ok());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! calendar-query (RFC 4791 §7.8): the objects of one calendar that match a filter.
+//! calendar-query (RFC 4791 §7.8): the objects in scope (`scope.rs`) that match a filter.
 //!
 //! Every object is parsed and tested here; an index of component types and instance spans
 //! kept with the store (so a one-month query does not parse every body) comes next.
@@ -6,6 +6,7 @@
 use super::calendar_data::{floating_zone, Shaper};
 use super::candidates;
 use super::evaluation_budget::EvaluationBudget;
+use super::scope::Target;
 use axum::response::Response;
 use calendar::filter::CompFilter;
 use calendar::query::{matches, QueryContext};
@@ -22,47 +23,49 @@ use crate::resources::{RequestContext, Resource};
 
 pub async fn calendar_query(
     cx: &RequestContext,
-    calendar: &str,
+    targets: &[Target],
     props: &PropFind,
     filter: &CompFilter,
     timezone: Option<&str>,
     calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
     let session = cx.session.as_ref();
-    let folder = super::calendar_folder(session, calendar).await?;
-    let floating = floating_zone(&folder, timezone)?;
     let max_instances = cx.app.limits().max_instances;
-    let query = QueryContext { floating, max_instances };
-    let shaper = Shaper { request: calendar_data, floating, max_instances };
-    let items = candidates::load(session, &folder, &candidates::narrowing(filter)).await?;
+    let narrowing = candidates::narrowing(filter);
     let pcx = property_context(cx);
     let mut responses = Vec::new();
     let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
-    for item in items {
-        let evaluated = budget
-            .evaluate(|| {
-                let parsed = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok())?;
-                Some(matches(&parsed, filter, &query))
-            })
-            .await?;
-        let Some(matched) = evaluated else {
-            // Bodies are validated on PUT; one written by another mail client may not parse.
-            tracing::warn!(item = %item.meta.name, "stored object does not parse; left out of the query");
-            continue;
-        };
-        let matched = matched.map_err(|too_many| {
-            tracing::info!(item = %item.meta.name, cap = too_many.cap, "recurrence expansion over the limit");
-            GatewayError::forbidden(Precondition::MaxInstances)
-        })?;
-        if matched {
-            let body = shaper.shape(item.body)?;
-            let resource = Resource::Object {
-                folder: folder.clone(),
-                meta: item.meta,
-                body: Some(body),
-                properties: item.properties,
+    for target in targets {
+        let folder = &target.folder;
+        let floating = floating_zone(folder, timezone)?;
+        let query = QueryContext { floating, max_instances };
+        let shaper = Shaper { request: calendar_data, floating, max_instances };
+        for item in target.load(session, &narrowing).await? {
+            let evaluated = budget
+                .evaluate(|| {
+                    let parsed = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok())?;
+                    Some(matches(&parsed, filter, &query))
+                })
+                .await?;
+            let Some(matched) = evaluated else {
+                // Bodies are validated on PUT; one written by another mail client may not parse.
+                tracing::warn!(item = %item.meta.name, "stored object does not parse; left out of the query");
+                continue;
             };
-            responses.push(properties::response(&pcx, &resource, props));
+            let matched = matched.map_err(|too_many| {
+                tracing::info!(item = %item.meta.name, cap = too_many.cap, "recurrence expansion over the limit");
+                GatewayError::forbidden(Precondition::MaxInstances)
+            })?;
+            if matched {
+                let body = shaper.shape(item.body)?;
+                let resource = Resource::Object {
+                    folder: folder.clone(),
+                    meta: item.meta,
+                    body: Some(body),
+                    properties: item.properties,
+                };
+                responses.push(properties::response(&pcx, &resource, props));
+            }
         }
     }
     Ok(multistatus(&MultiStatus { responses, sync_token: None }))

@@ -7,14 +7,18 @@ mod candidates;
 mod evaluation_budget;
 mod free_busy_query;
 mod principal_search;
+mod scope;
 mod sync_collection;
 
 use axum::response::Response;
+use dav::headers::Depth;
 use dav::path::ResourcePath;
 use dav::request::Report;
 use dav::Precondition;
+use http::HeaderMap;
 
 use crate::error::GatewayError;
+use crate::methods::depth;
 use crate::resources::RequestContext;
 
 /// The calendar the report runs on: the calendar reports (RFC 4791 §7) do not apply to a
@@ -28,7 +32,12 @@ async fn calendar_folder(session: &dyn store::Session, name: &str) -> Result<sto
     }
 }
 
-pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Result<Response, GatewayError> {
+pub async fn report(
+    cx: &RequestContext,
+    path: &ResourcePath,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, GatewayError> {
     let report = dav::request::parse_report(body)?;
     match (report, path) {
         (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
@@ -38,11 +47,14 @@ pub async fn report(cx: &RequestContext, path: &ResourcePath, body: &[u8]) -> Re
             Report::SyncCollection { sync_token, limit, props, calendar_data, .. },
             ResourcePath::Calendar { calendar, .. },
         ) => sync_collection::sync_collection(cx, calendar, sync_token.as_deref(), limit, &props, &calendar_data).await,
-        (Report::CalendarQuery { props, filter, timezone, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
-            calendar_query::calendar_query(cx, calendar, &props, &filter, timezone.as_deref(), &calendar_data).await
+        (Report::CalendarQuery { props, filter, timezone, calendar_data }, _) => {
+            // RFC 3253 §3.6: a REPORT without Depth is Depth 0.
+            let targets = scope::targets(cx.session.as_ref(), path, depth(headers, Depth::Zero)?).await?;
+            calendar_query::calendar_query(cx, &targets, &props, &filter, timezone.as_deref(), &calendar_data).await
         }
-        (Report::FreeBusyQuery { range }, ResourcePath::Calendar { calendar, .. }) => {
-            free_busy_query::free_busy_query(cx, calendar, &range).await
+        (Report::FreeBusyQuery { range }, _) => {
+            let targets = scope::targets(cx.session.as_ref(), path, depth(headers, Depth::Zero)?).await?;
+            free_busy_query::free_busy_query(cx, &targets, &range).await
         }
         (Report::PrincipalPropertySearch { searches, any_of, props }, _) => {
             principal_search::principal_property_search(cx, &searches, any_of, &props)

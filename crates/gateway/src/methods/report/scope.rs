@@ -1,0 +1,62 @@
+//! The calendar object resources a calendar-query or free-busy-query runs over: the
+//! Request-URI and, by Depth, its members (RFC 4791 §7.8, §7.10).
+//!
+//! On a calendar: its objects, whatever the Depth (clients send 0, 1 and none alike, and a
+//! calendar collection itself never matches a component filter). On the calendar home: with
+//! Depth 1 the calendars directly in it, with infinity every calendar however deeply nested;
+//! plain collections are skipped, they hold no calendar objects. On one object: just it.
+
+use dav::headers::Depth;
+use dav::path::ResourcePath;
+use dav::Precondition;
+use store::{CandidateQuery, Folder, FolderKind, Item, ItemName, Session};
+
+use super::candidates;
+use crate::error::GatewayError;
+
+/// One calendar to search, or one object of it.
+pub struct Target {
+    pub folder: Folder,
+    item: Option<ItemName>,
+}
+
+impl Target {
+    /// The items to test: the one named, or the candidates of the calendar for `query`.
+    pub async fn load(&self, session: &dyn Session, query: &CandidateQuery) -> Result<Vec<Item>, GatewayError> {
+        match &self.item {
+            None => candidates::load(session, &self.folder, query).await,
+            Some(name) => {
+                let found = session.get(&self.folder.id, std::slice::from_ref(name)).await?;
+                let item = found.into_iter().find(|i| &i.meta.name == name).ok_or(store::StoreError::NotFound)?;
+                Ok(vec![item])
+            }
+        }
+    }
+}
+
+pub async fn targets(session: &dyn Session, path: &ResourcePath, depth: Depth) -> Result<Vec<Target>, GatewayError> {
+    match path {
+        ResourcePath::Calendar { calendar, .. } => {
+            Ok(vec![Target { folder: super::calendar_folder(session, calendar).await?, item: None }])
+        }
+        ResourcePath::Object { calendar, item, .. } => Ok(vec![Target {
+            folder: super::calendar_folder(session, calendar).await?,
+            item: Some(ItemName::new(item)),
+        }]),
+        ResourcePath::CalendarHome { .. } => {
+            if depth == Depth::Zero {
+                // The home alone: it is no calendar object, so nothing matches.
+                return Ok(Vec::new());
+            }
+            let mut folders = session.folders().await?;
+            folders.retain(|f| {
+                f.kind == FolderKind::Calendar
+                    && (depth == Depth::Infinity || dav::path::parent_folder(&f.name).is_none())
+            });
+            folders.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(folders.into_iter().map(|folder| Target { folder, item: None }).collect())
+        }
+        // Principals and the tree above the home hold no calendar data (RFC 3253 §3.6).
+        _ => Err(GatewayError::forbidden(Precondition::SupportedReport)),
+    }
+}
