@@ -64,16 +64,18 @@ fn entity_tags(value: &str, header: &'static str) -> Result<Option<Vec<String>>,
     let mut rest = value;
     loop {
         rest = rest.trim_start();
-        let weak = rest.starts_with("W/");
-        if weak {
-            rest = &rest[2..];
-        }
-        let inner = rest.strip_prefix('"').ok_or(ParseError::Header(header))?;
-        let end = inner.find('"').ok_or(ParseError::Header(header))?;
+        // strip_prefix/split_once rather than byte offsets: no slicing that a multi-byte
+        // character could straddle.
+        let (weak, tag) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let inner = tag.strip_prefix('"').ok_or(ParseError::Header(header))?;
+        let (value, after) = inner.split_once('"').ok_or(ParseError::Header(header))?;
         if !weak {
-            tags.push(inner[..end].to_owned());
+            tags.push(value.to_owned());
         }
-        rest = inner[end + 1..].trim_start();
+        rest = after.trim_start();
         if rest.is_empty() {
             return Ok(Some(tags));
         }
@@ -111,5 +113,8 @@ mod tests {
         assert_eq!(parse_conditional(Some("abc"), None), Err(ParseError::Header("If-Match")));
         assert_eq!(parse_conditional(Some(r#""a" "b""#), None), Err(ParseError::Header("If-Match")));
         assert_eq!(parse_conditional(Some("*"), Some("*")), Err(ParseError::Header("If-Match")));
+        assert_eq!(parse_conditional(Some(r#""é€", W/"ü""#), None), Ok(Conditional::Matches(vec!["é€".into()])));
+        assert_eq!(parse_conditional(Some("W/é"), None), Err(ParseError::Header("If-Match")));
+        assert_eq!(parse_conditional(Some(r#""é"é"#), None), Err(ParseError::Header("If-Match")));
     }
 }

@@ -32,12 +32,11 @@ fn parse_collection(body: &[u8], ns: &str, local: &str) -> Result<MkCollection, 
     }
     let mut properties = Vec::new();
     for set in root.elements().filter(|e| e.is(NS_DAV, "set")) {
-        for prop in set.elements().filter(|e| e.is(NS_DAV, "prop")) {
-            for property in prop.elements() {
-                let name = PropName::from_qname(&property.name.ns, &property.name.local);
-                let value = value(&name, property);
-                properties.push((name, value));
-            }
+        let prop = super::proppatch::instruction_prop(set)?;
+        for property in prop.elements() {
+            let name = PropName::from_qname(&property.name.ns, &property.name.local);
+            let value = value(&name, property);
+            properties.push((name, value));
         }
     }
     Ok(MkCollection { properties })

@@ -69,31 +69,43 @@ pub fn parse_propertyupdate(body: &[u8]) -> Result<PropertyUpdate, ParseError> {
             true
         } else if instruction.is(NS_DAV, "remove") {
             false
+        } else if instruction.name.ns == NS_DAV {
+            // RFC 4918 §14.19: `(remove | set)+`. A DAV: element is no extension to skip (§17).
+            return Err(ParseError::Invalid(format!("{} inside propertyupdate", instruction.name)));
         } else {
             continue;
         };
         let instruction_language = instruction.language().or(root_language);
-        for prop in instruction.elements().filter(|e| e.is(NS_DAV, "prop")) {
-            let prop_language = prop.language().or(instruction_language);
-            for property in prop.elements() {
-                let name = PropName::from_qname(&property.name.ns, &property.name.local);
-                operations.push(if set {
-                    let mut set_value = value(&name, property);
-                    if let (PropName::Unknown(_), Some(language)) = (&name, property.language().or(prop_language)) {
-                        // Only a dead property keeps its language; live ones are not stored as XML.
-                        set_value = PropValue::Xml(with_language(Some(language), set_value.to_xml()));
-                    }
-                    PropOp::Set(name.clone(), set_value)
-                } else {
-                    PropOp::Remove(name)
-                });
-            }
+        let prop = instruction_prop(instruction)?;
+        let prop_language = prop.language().or(instruction_language);
+        for property in prop.elements() {
+            let name = PropName::from_qname(&property.name.ns, &property.name.local);
+            operations.push(if set {
+                let mut set_value = value(&name, property);
+                if let (PropName::Unknown(_), Some(language)) = (&name, property.language().or(prop_language)) {
+                    // Only a dead property keeps its language; live ones are not stored as XML.
+                    set_value = PropValue::Xml(with_language(Some(language), set_value.to_xml()));
+                }
+                PropOp::Set(name.clone(), set_value)
+            } else {
+                PropOp::Remove(name)
+            });
         }
     }
     if operations.is_empty() {
         return Err(ParseError::Invalid("propertyupdate without set or remove".into()));
     }
     Ok(PropertyUpdate { operations })
+}
+
+/// The one `<D:prop>` of a `<D:set>` or `<D:remove>` (RFC 4918 §14.26, §14.23: `(prop)`):
+/// without one the instruction would silently do nothing.
+pub(crate) fn instruction_prop(instruction: &XmlElement) -> Result<&XmlElement, ParseError> {
+    let mut props = instruction.elements().filter(|e| e.name.ns == NS_DAV);
+    match (props.next(), props.next()) {
+        (Some(prop), None) if prop.is(NS_DAV, "prop") => Ok(prop),
+        _ => Err(ParseError::Invalid(format!("{} needs exactly one DAV:prop", instruction.name))),
+    }
 }
 
 /// The value of a `<prop>` child being set (shared with MKCALENDAR and extended MKCOL).
@@ -189,6 +201,26 @@ mod tests {
                 "<?dav-xml-lang ?>none".to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn instructions_without_exactly_one_prop_or_unknown_dav_elements_are_invalid() {
+        for body in [
+            &br#"<D:propertyupdate xmlns:D="DAV:"><D:set/></D:propertyupdate>"#[..],
+            br#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:displayname>x</D:displayname></D:set></D:propertyupdate>"#,
+            br#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop><D:prop/></D:set></D:propertyupdate>"#,
+            br#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set><D:delete><D:prop><D:displayname/></D:prop></D:delete></D:propertyupdate>"#,
+            br#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set><D:remove/></D:propertyupdate>"#,
+        ] {
+            assert!(
+                matches!(parse_propertyupdate(body), Err(ParseError::Invalid(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // An element of another namespace is an extension and is skipped (RFC 4918 §17).
+        let body = br#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><Z:hint/><D:set><D:prop><D:displayname>x</D:displayname></D:prop><Z:extra/></D:set></D:propertyupdate>"#;
+        assert_eq!(parse_propertyupdate(body).unwrap().operations.len(), 1);
     }
 
     #[test]

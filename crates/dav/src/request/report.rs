@@ -103,14 +103,18 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
         return Ok(Report::FreeBusyQuery { range });
     }
     if root.is(NS_DAV, "principal-property-search") {
+        // RFC 3744 §9.4: `property-search (prop, match)`; without either the search would
+        // silently match everything.
         let searches = root
             .elements()
             .filter(|e| e.is(NS_DAV, "property-search"))
-            .map(|search| PropertySearch {
-                props: search.child(NS_DAV, "prop").map(super::propfind::prop_names).unwrap_or_default(),
-                text: search.child(NS_DAV, "match").map(|m| m.text()).unwrap_or_default(),
+            .map(|search| match (search.child(NS_DAV, "prop"), search.child(NS_DAV, "match")) {
+                (Some(prop), Some(text)) => {
+                    Ok(PropertySearch { props: super::propfind::prop_names(prop), text: text.text() })
+                }
+                _ => Err(ParseError::Invalid("property-search needs prop and match".into())),
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let any_of = root.attribute("test").is_some_and(|t| t.trim() == "anyof");
         let mut props = selection(&root)?.unwrap_or(PropFind::Prop(Vec::new()));
         // Quirk, python caldav 3.6.0 (base_client.py `_build_principal_search_query`): it sends
@@ -387,6 +391,16 @@ mod tests {
         assert!(any_of);
         assert_eq!(searches, vec![PropertySearch { props: vec![PropName::DisplayName], text: "Ali".into() }]);
         assert_eq!(props, PropFind::Prop(vec![PropName::DisplayName]));
+    }
+
+    #[test]
+    fn principal_property_search_without_prop_or_match_is_invalid() {
+        for search in ["<D:prop><D:displayname/></D:prop>", "<D:match>Ali</D:match>"] {
+            let body = format!(
+                r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search>{search}</D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#
+            );
+            assert!(matches!(parse_report(body.as_bytes()), Err(ParseError::Invalid(_))), "{search}");
+        }
     }
 
     #[test]

@@ -224,6 +224,18 @@ mod tests {
     }
 
     #[test]
+    fn too_many_elements_are_refused_even_when_flat() {
+        let body = format!(r#"<D:prop xmlns:D="DAV:">{}</D:prop>"#, "<D:a/>".repeat(MAX_ELEMENTS));
+        assert_eq!(parse(body.as_bytes()), Err(ParseError::TooComplex));
+    }
+
+    #[test]
+    fn undeclared_entities_are_malformed_not_expanded() {
+        let body = br#"<D:propfind xmlns:D="DAV:"><D:prop>&lol;&xxe;</D:prop></D:propfind>"#;
+        assert!(matches!(parse(body), Err(ParseError::Xml(_))));
+    }
+
+    #[test]
     fn malformed_documents_are_errors() {
         for body in [
             &b"<D:propfind xmlns:D=\"DAV:\"><D:prop></D:propfind>"[..],

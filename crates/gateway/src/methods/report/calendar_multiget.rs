@@ -1,4 +1,5 @@
-//! calendar-multiget (RFC 4791 §7.9): the named objects of one calendar in one backend call.
+//! calendar-multiget (RFC 4791 §7.9): the named objects of a calendar, or of any calendar of
+//! the home, in one backend call per calendar.
 
 use axum::response::Response;
 use calendar::retrieval::CalendarDataRequest;
@@ -15,9 +16,16 @@ use crate::methods::{multistatus, property_context};
 use crate::properties;
 use crate::resources::{RequestContext, Resource};
 
+/// Where the hrefs may point: one calendar (the Request-URI), or any calendar of the home
+/// (RFC 4791 §7.9: "from within a collection", and the home is one).
+pub enum MultigetScope<'a> {
+    Calendar(&'a str),
+    Home,
+}
+
 pub async fn calendar_multiget(
     cx: &RequestContext,
-    calendar: &str,
+    scope: MultigetScope<'_>,
     props: &PropFind,
     hrefs: &[String],
     calendar_data: &CalendarDataRequest,
@@ -25,35 +33,70 @@ pub async fn calendar_multiget(
     if hrefs.len() > cx.app.limits().max_multiget_hrefs {
         return Err(GatewayError::forbidden(Precondition::NumberOfMatchesWithinLimits));
     }
-    let folder = super::calendar_folder(cx.session.as_ref(), calendar).await?;
-    let shaper = Shaper {
-        request: calendar_data,
-        floating: floating_zone(&folder, None)?,
-        max_instances: cx.app.limits().max_instances,
+    let session = cx.session.as_ref();
+    // The Request-URI itself must be a calendar (403 supported-report otherwise); kept, so
+    // the usual multiget costs no second folder lookup.
+    let scope_folder = match scope {
+        MultigetScope::Calendar(calendar) => Some(super::calendar_folder(session, calendar).await?),
+        MultigetScope::Home => None,
     };
-    // Each href either names an object of this calendar or is answered 404 on its own line:
-    // a multiget never reaches into another collection or another user (RFC 4791 §7.9).
-    let mut wanted: Vec<(String, Option<ItemName>)> = Vec::new();
+    // Each href either names an object in scope or is answered 404 on its own line: a
+    // multiget never reaches outside its Request-URI or into another user (RFC 4791 §7.9).
+    let mut wanted: Vec<(String, Option<(String, ItemName)>)> = Vec::new();
     for href in hrefs {
         if wanted.iter().any(|(h, _)| h == href) {
             continue;
         }
-        let name = match ResourcePath::parse_href(href) {
-            Ok(ResourcePath::Object { user, calendar: c, item }) if user == cx.user() && c == calendar => {
-                Some(ItemName::new(item))
-            }
+        let target = match ResourcePath::parse_href(href) {
+            Ok(ResourcePath::Object { user, calendar, item }) if user == cx.user() => match scope {
+                MultigetScope::Calendar(only) if calendar != only => None,
+                _ => Some((calendar, ItemName::new(item))),
+            },
             _ => None,
         };
-        wanted.push((href.clone(), name));
+        wanted.push((href.clone(), target));
     }
-    let names: Vec<ItemName> = wanted.iter().filter_map(|(_, n)| n.clone()).collect();
-    let items = if names.is_empty() { Vec::new() } else { cx.session.get(&folder.id, &names).await? };
+    // One `get` per calendar named, in the order first named.
+    let mut calendars: Vec<&str> = Vec::new();
+    for (_, target) in &wanted {
+        if let Some((calendar, _)) = target {
+            if !calendars.contains(&calendar.as_str()) {
+                calendars.push(calendar);
+            }
+        }
+    }
+    let mut found: Vec<(store::Folder, Vec<store::Item>)> = Vec::new();
+    for calendar in calendars {
+        let folder = match scope_folder.as_ref().filter(|f| f.name == calendar) {
+            Some(folder) => folder.clone(),
+            None => match session.folder(calendar).await {
+                Ok(folder) if folder.kind == store::FolderKind::Calendar => folder,
+                Ok(_) | Err(store::StoreError::NotFound) => continue,
+                Err(other) => return Err(other.into()),
+            },
+        };
+        let names: Vec<ItemName> = wanted
+            .iter()
+            .filter_map(|(_, t)| t.as_ref())
+            .filter(|(c, _)| c == calendar)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let items = session.get(&folder.id, &names).await?;
+        found.push((folder, items));
+    }
     let pcx = property_context(cx);
+    let max_instances = cx.app.limits().max_instances;
     let mut responses = Vec::with_capacity(wanted.len());
-    for (href, name) in wanted {
-        let item = name.and_then(|n| items.iter().find(|i| i.meta.name == n));
+    for (href, target) in wanted {
+        let item = target.and_then(|(calendar, name)| {
+            found
+                .iter()
+                .find(|(folder, _)| folder.name == calendar)
+                .and_then(|(folder, items)| items.iter().find(|i| i.meta.name == name).map(|item| (folder, item)))
+        });
         responses.push(match item {
-            Some(item) => {
+            Some((folder, item)) => {
+                let shaper = Shaper { request: calendar_data, floating: floating_zone(folder, None)?, max_instances };
                 let body = shaper.shape(item.body.clone())?;
                 let resource = Resource::Object {
                     folder: folder.clone(),

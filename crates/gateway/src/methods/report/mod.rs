@@ -41,7 +41,12 @@ pub async fn report(
     let report = dav::request::parse_report(body)?;
     match (report, path) {
         (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
-            calendar_multiget::calendar_multiget(cx, calendar, &props, &hrefs, &calendar_data).await
+            let scope = calendar_multiget::MultigetScope::Calendar(calendar);
+            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
+        }
+        (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::CalendarHome { .. }) => {
+            let scope = calendar_multiget::MultigetScope::Home;
+            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
         }
         (
             Report::SyncCollection { sync_token, limit, props, calendar_data, .. },
