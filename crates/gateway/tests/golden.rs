@@ -157,6 +157,8 @@ fn mask(body: &str) -> String {
         ("<CS:getctag>", "</CS:getctag>", "{ctag}"),
         ("<D:sync-token>", "</D:sync-token>", "{sync-token}"),
         ("<D:getlastmodified>", "</D:getlastmodified>", "{date}"),
+        // A free-busy-query answer is stamped with the time it was made (RFC 5545 §3.8.7.2).
+        ("BEGIN:VFREEBUSY\nDTSTAMP:", "\n", "{date}"),
     ] {
         text = mask_between(&text, open, close, placeholder);
     }

@@ -22,8 +22,15 @@ pub async fn free_busy_query(cx: &RequestContext, calendar: &str, range: &TimeRa
     let session = cx.session.as_ref();
     let folder = super::calendar_folder(session, calendar).await?;
     let floating = floating_zone(&folder, None)?;
-    let query = CandidateQuery { component: Some(Component::Event), range: Some(candidates::span(range)) };
-    let items = candidates::load(session, &folder, &query).await?;
+    // RFC 4791 §7.10: busy time from VEVENTs, and from the VFREEBUSY objects of a calendar
+    // that accepts them (RFC 4791 §5.2.3).
+    let mut items = Vec::new();
+    for component in [Component::Event, Component::FreeBusy] {
+        if component == Component::Event || folder.components.contains(component) {
+            let query = CandidateQuery { component: Some(component), range: Some(candidates::span(range)) };
+            items.extend(candidates::load(session, &folder, &query).await?);
+        }
+    }
     let mut periods = Vec::new();
     for item in items {
         let Some(parsed) = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok()) else {
