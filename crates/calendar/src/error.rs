@@ -20,7 +20,7 @@ pub enum InvalidCalendar {
     NotOneCalendar,
     #[error("VERSION must be 2.0, found {0}")]
     Version(String),
-    #[error("no VEVENT, VTODO or VJOURNAL")]
+    #[error("no VEVENT, VTODO, VJOURNAL or VFREEBUSY")]
     NoComponent,
     #[error("only {0}, which a calendar collection cannot hold")]
     UnsupportedComponent(String),
@@ -38,6 +38,8 @@ pub enum InvalidCalendar {
     DuplicateRecurrenceId(String),
     #[error("{component} needs {property}")]
     MissingProperty { component: String, property: &'static str },
+    #[error("{component} cannot have {property}")]
+    NotAllowedIn { component: String, property: &'static str },
     #[error("{component} has both {first} and {second}")]
     ExclusiveProperties { component: String, first: &'static str, second: &'static str },
     #[error("line {line}: {property} {reason}")]
@@ -56,6 +58,7 @@ impl InvalidCalendar {
             | Version(_)
             | MissingProperty { .. }
             | ExclusiveProperties { .. }
+            | NotAllowedIn { .. }
             | BadValue { .. }
             | NotOneTimezone => Violation::ValidCalendarData,
             NoComponent | UnsupportedComponent(_) => Violation::SupportedCalendarComponent,

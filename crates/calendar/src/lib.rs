@@ -3,7 +3,8 @@
 //! - [`parse_calendar`] reads text into a [`Component`] tree, exactly: unfolding per RFC 5545
 //!   §3.1 keeps every character, BEGIN/END must match by name. (The `ical` crate was tried
 //!   first; its line reader trims whitespace at fold boundaries and its parser accepts an END
-//!   of the wrong name, which is fine for display and wrong for validation and text-match.)
+//!   of the wrong name, which is fine for display and wrong for validation and text-match;
+//!   docs/architecture.md says why this lexer is the only one.)
 //! - [`validate_object`] applies RFC 4791 §4.1 and §5.3.2.1 to a PUT body.
 //! - [`validate_timezone`] checks a `calendar-timezone` property value (RFC 4791 §5.2.2).
 

@@ -21,6 +21,9 @@ pub(crate) fn check_values(component: &Component, zones: &Zones) -> Result<(), I
             dates.push((property, date_value(property)?));
         }
     }
+    for freebusy in component.properties_named("FREEBUSY") {
+        check_busy_periods(freebusy)?;
+    }
     for name in ["EXDATE", "RDATE"] {
         for property in component.properties_named(name) {
             check_date_list(property)?;
@@ -136,6 +139,22 @@ fn check_date_list(property: &Property) -> Result<(), InvalidCalendar> {
         };
         if !valid || (kind.as_deref() != Some("PERIOD") && !has_basic_date_form(item)) {
             return Err(bad(property, &format!("has {item:?}, which is not a value of its type")));
+        }
+    }
+    Ok(())
+}
+
+/// RFC 5545 §3.8.2.6: FREEBUSY holds comma-separated UTC periods, each ending after it starts.
+fn check_busy_periods(property: &Property) -> Result<(), InvalidCalendar> {
+    let zones = Zones::floating_only(crate::zones::Zone::utc());
+    for item in property.value.split(',').map(str::trim) {
+        let utc = item.split_once('/').is_some_and(|(start, end)| {
+            start.ends_with('Z') && (end.ends_with('Z') || !end.contains('T') || end.starts_with(['P', '+', '-']))
+        });
+        let period = crate::freebusy::parse_period(item, &zones)
+            .filter(|(start, end)| start <= end && within_icalendar_years(*start, *end - *start).is_some());
+        if !utc || period.is_none() {
+            return Err(bad(property, &format!("has {item:?}, which is not a UTC period (RFC 5545 §3.3.9)")));
         }
     }
     Ok(())
@@ -259,6 +278,28 @@ mod tests {
             Ok(())
         );
         assert_eq!(check("DTSTART:20261201T090000Z\nRRULE:FREQ=DAILY;UNTIL=20261101T090000Z\n"), Ok(()));
+    }
+
+    #[test]
+    fn busy_periods_must_be_utc_periods() {
+        let freebusy = |lines: &str| {
+            let text = format!("BEGIN:VCALENDAR\nBEGIN:VFREEBUSY\nUID:f\n{lines}END:VFREEBUSY\nEND:VCALENDAR\n");
+            let calendar = crate::parse_calendar(&text).unwrap();
+            check_values(&calendar.components[0], &Zones::new(&calendar, Zone::utc()))
+        };
+        assert_eq!(freebusy("FREEBUSY:20261201T090000Z/PT1H,20261201T120000Z/20261201T130000Z\n"), Ok(()));
+        for bad in [
+            "20261201T090000/PT1H",
+            "20261201T090000Z",
+            "20261201T090000Z/20261201T080000Z",
+            "x/y",
+            "20261201T090000Z/P999999999W",
+        ] {
+            assert!(
+                matches!(freebusy(&format!("FREEBUSY:{bad}\n")), Err(InvalidCalendar::BadValue { line: 4, .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

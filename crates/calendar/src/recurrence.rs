@@ -65,6 +65,15 @@ pub fn length(component: &Component, zones: &Zones) -> Duration {
 }
 
 /// Every instance of the components of one UID that may touch `window`, master and overrides.
+///
+/// An override is an instance at its own DTSTART whether or not its RECURRENCE-ID names an
+/// instance the master generates; it only hides the generated instance it does name. That
+/// is what sabre/vobject's `EventIterator` does (each override is yielded in start order, its
+/// RECURRENCE-ID merely joins the exceptions). Overrides naming no instance are common:
+/// Thunderbird/Lightning, iOS and Google keep them after the rule is changed (a weekly
+/// meeting moved from Monday to Tuesday keeps last week's Monday override), and since RFC 5545
+/// §3.8.4.4 does not forbid them, refusing them on PUT would break sync for those users and
+/// dropping them would hide an event the user still sees in their client.
 pub fn instances<'a>(
     components: &[&'a Component],
     zones: &Zones,
@@ -251,6 +260,19 @@ mod tests {
                 ("20261109T080000Z".into(), "20261109T083000Z".into()), // CET
             ]
         );
+    }
+
+    #[test]
+    fn override_naming_no_instance_is_an_instance_at_its_own_start() {
+        // The rule moved from Mondays to Tuesdays; the Monday 9 Nov override was kept.
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:o\nDTSTART:20261103T080000Z\nDTEND:20261103T083000Z\n\
+                   RRULE:FREQ=WEEKLY;COUNT=3\nEND:VEVENT\nBEGIN:VEVENT\nUID:o\nRECURRENCE-ID:20261109T080000Z\n\
+                   DTSTART:20261109T130000Z\nDTEND:20261109T133000Z\nEND:VEVENT\nEND:VCALENDAR\n";
+        let got = expand(ics, Window::default()).unwrap();
+        let starts: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(starts, vec!["20261103T080000Z", "20261109T130000Z", "20261110T080000Z", "20261117T080000Z"]);
+        let window = Window { start: utc("20261109T000000Z").into(), end: utc("20261110T000000Z").into() };
+        assert_eq!(expand(ics, window).unwrap(), vec![("20261109T130000Z".into(), "20261109T133000Z".into())]);
     }
 
     #[test]

@@ -288,6 +288,28 @@ mod tests {
     }
 
     #[test]
+    fn expand_keeps_an_override_naming_no_instance_with_its_recurrence_id() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/valid/thunderbird-orphan-override.ics"),
+        )
+        .unwrap();
+        let cal = crate::parse_calendar(&text).unwrap();
+        let out = expand(&cal, &range("20261109T000000Z", "20261111T000000Z"), Zone::utc(), 100).unwrap();
+        let got: Vec<(&str, &str)> = out
+            .components
+            .iter()
+            .map(|c| {
+                (c.property("DTSTART").unwrap().value.as_str(), c.property("RECURRENCE-ID").unwrap().value.as_str())
+            })
+            .collect();
+        assert_eq!(got, vec![("20261109T130000Z", "20261109T080000Z"), ("20261110T080000Z", "20261110T080000Z")]);
+        let limited =
+            limit_recurrence_set(&cal, &range("20261109T000000Z", "20261110T000000Z"), Zone::utc(), 100).unwrap();
+        assert_eq!(limited.components.len(), 2, "master and the orphan override");
+    }
+
+    #[test]
     fn limit_recurrence_set_keeps_master_and_overlapping_overrides_only() {
         let cal = crate::parse_calendar(WEEKLY).unwrap();
         let out = limit_recurrence_set(&cal, &range("20261115T000000Z", "20261130T000000Z"), Zone::utc(), 100).unwrap();

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::component::Component;
-use crate::datetime::{minus, plus};
+use crate::datetime::{minus, plus, DateValue};
 use crate::recurrence::{anchor, instances, TooManyInstances, Window};
 use crate::zones::{Zone, Zones};
 
@@ -28,7 +28,10 @@ pub fn instance_span(calendar: &Component, max_instances: usize) -> Result<Insta
     let components: Vec<&Component> =
         calendar.components.iter().filter(|c| matches!(c.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL")).collect();
     let margin = Duration::days(1);
-    if components.is_empty() || components.iter().any(|c| anchor(c).is_none()) {
+    if components.is_empty() {
+        return Ok(freebusy_span(calendar, &zones, margin));
+    }
+    if components.iter().any(|c| anchor(c).is_none()) {
         // A task without DTSTART and DUE matches ranges by CREATED/COMPLETED or always.
         return Ok(InstanceSpan::default());
     }
@@ -47,6 +50,30 @@ pub fn instance_span(calendar: &Component, max_instances: usize) -> Result<Insta
     let start = all.iter().map(|i| i.start).min();
     let end = all.iter().map(|i| i.end.max(i.start)).max();
     Ok(InstanceSpan { start: start.map(|s| minus(s, margin)), end: end.map(|e| plus(e, margin)) })
+}
+
+/// The span of VFREEBUSY components: their FREEBUSY periods and DTSTART/DTEND, the extent
+/// RFC 4791 §9.9 tests a time range against; unbounded when they have none.
+fn freebusy_span(calendar: &Component, zones: &Zones, margin: Duration) -> InstanceSpan {
+    let mut instants = Vec::new();
+    for freebusy in calendar.components_named("VFREEBUSY") {
+        for property in freebusy.properties_named("FREEBUSY") {
+            for period in property.value.split(',') {
+                match crate::freebusy::parse_period(period.trim(), zones) {
+                    Some((start, end)) => instants.extend([start, end]),
+                    // A period the index cannot read must not let it drop the object.
+                    None => return InstanceSpan::default(),
+                }
+            }
+        }
+        for name in ["DTSTART", "DTEND"] {
+            instants.extend(freebusy.property(name).and_then(DateValue::of).map(|v| v.to_utc(zones)));
+        }
+    }
+    match (instants.iter().min(), instants.iter().max()) {
+        (Some(start), Some(end)) => InstanceSpan { start: Some(minus(*start, margin)), end: Some(plus(*end, margin)) },
+        _ => InstanceSpan::default(),
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +100,17 @@ mod tests {
         assert_eq!(counted.end, at("20261204T100000Z"));
         let endless = span("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20261201T090000Z\nRRULE:FREQ=SECONDLY\nEND:VEVENT\nEND:VCALENDAR\n");
         assert_eq!(endless, InstanceSpan { start: at("20261130T090000Z"), end: None });
+    }
+
+    #[test]
+    fn freebusy_spans_its_periods_and_dates() {
+        let s = span(
+            "BEGIN:VCALENDAR\nBEGIN:VFREEBUSY\nUID:f\nDTSTART:20261201T000000Z\nDTEND:20261203T000000Z\n\
+                      FREEBUSY:20261202T090000Z/PT1H,20261204T090000Z/20261204T100000Z\nEND:VFREEBUSY\nEND:VCALENDAR\n",
+        );
+        assert_eq!(s, InstanceSpan { start: at("20261130T000000Z"), end: at("20261205T100000Z") });
+        let bare = span("BEGIN:VCALENDAR\nBEGIN:VFREEBUSY\nUID:f\nEND:VFREEBUSY\nEND:VCALENDAR\n");
+        assert_eq!(bare, InstanceSpan::default());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum ComponentKind {
     Event,
     Todo,
     Journal,
+    /// Busy time (RFC 5545 §3.6.4); RFC 4791 §4.1 lets a calendar collection hold it when its
+    /// supported-calendar-component-set names VFREEBUSY, which the gateway checks.
+    FreeBusy,
 }
 
 impl ComponentKind {
@@ -28,6 +31,7 @@ impl ComponentKind {
             "VEVENT" => Some(ComponentKind::Event),
             "VTODO" => Some(ComponentKind::Todo),
             "VJOURNAL" => Some(ComponentKind::Journal),
+            "VFREEBUSY" => Some(ComponentKind::FreeBusy),
             _ => None,
         }
     }
@@ -163,6 +167,15 @@ fn check_properties(kind: ComponentKind, component: &Component) -> Result<(), In
         }
         ComponentKind::Todo => exclusive("DUE", "DURATION")?,
         ComponentKind::Journal => {}
+        ComponentKind::FreeBusy => {
+            if has("RECURRENCE-ID") || has("RRULE") {
+                // RFC 5545 §3.6.4 gives VFREEBUSY no recurrence.
+                return Err(InvalidCalendar::NotAllowedIn {
+                    component: component.name.clone(),
+                    property: "RRULE/RECURRENCE-ID",
+                });
+            }
+        }
     }
     Ok(())
 }

@@ -32,6 +32,7 @@ fn valid_fixtures_validate_with_the_expected_uid_and_component() {
             ComponentKind::Event => "Event",
             ComponentKind::Todo => "Todo",
             ComponentKind::Journal => "Journal",
+            ComponentKind::FreeBusy => "FreeBusy",
         };
         assert_eq!(format!("uid={}\ncomponent={component}\n", object.uid), expected(&path), "{}", path.display());
     }

@@ -69,11 +69,11 @@ fn with_properties_one(conn: &Connection, folder: Folder) -> Result<Folder, Stor
 }
 
 fn encode_components(set: ComponentSet) -> i64 {
-    i64::from(set.event) | (i64::from(set.todo) << 1) | (i64::from(set.journal) << 2)
+    i64::from(set.event) | (i64::from(set.todo) << 1) | (i64::from(set.journal) << 2) | (i64::from(set.freebusy) << 3)
 }
 
 fn decode_components(bits: i64) -> ComponentSet {
-    ComponentSet { event: bits & 1 != 0, todo: bits & 2 != 0, journal: bits & 4 != 0 }
+    ComponentSet { event: bits & 1 != 0, todo: bits & 2 != 0, journal: bits & 4 != 0, freebusy: bits & 8 != 0 }
 }
 
 pub(crate) fn list(conn: &Connection, owner: &str) -> Result<Vec<Folder>, StoreError> {

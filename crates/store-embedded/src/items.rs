@@ -344,5 +344,6 @@ fn component_code(component: Component) -> i64 {
         Component::Event => 1,
         Component::Todo => 2,
         Component::Journal => 4,
+        Component::FreeBusy => 8,
     }
 }

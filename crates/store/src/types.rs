@@ -88,10 +88,12 @@ pub enum Component {
     Event,
     Todo,
     Journal,
+    /// Published busy time (RFC 5545 §3.6.4), in calendars that accept it (RFC 4791 §4.1).
+    FreeBusy,
 }
 
 impl Component {
-    pub const ALL: [Component; 3] = [Component::Event, Component::Todo, Component::Journal];
+    pub const ALL: [Component; 4] = [Component::Event, Component::Todo, Component::Journal, Component::FreeBusy];
 
     /// The iCalendar name, e.g. `VEVENT`.
     pub fn ical_name(self) -> &'static str {
@@ -99,6 +101,7 @@ impl Component {
             Component::Event => "VEVENT",
             Component::Todo => "VTODO",
             Component::Journal => "VJOURNAL",
+            Component::FreeBusy => "VFREEBUSY",
         }
     }
 
@@ -113,18 +116,22 @@ pub struct ComponentSet {
     pub event: bool,
     pub todo: bool,
     pub journal: bool,
+    pub freebusy: bool,
 }
 
 impl ComponentSet {
-    pub const ALL: ComponentSet = ComponentSet { event: true, todo: true, journal: true };
-    pub const EVENTS: ComponentSet = ComponentSet { event: true, todo: false, journal: false };
-    pub const TASKS: ComponentSet = ComponentSet { event: false, todo: true, journal: false };
+    /// What a calendar created without a supported-calendar-component-set takes. VFREEBUSY
+    /// is only in a set that names it: no client stores busy time in an ordinary calendar.
+    pub const ALL: ComponentSet = ComponentSet { event: true, todo: true, journal: true, freebusy: false };
+    pub const EVENTS: ComponentSet = ComponentSet { event: true, todo: false, journal: false, freebusy: false };
+    pub const TASKS: ComponentSet = ComponentSet { event: false, todo: true, journal: false, freebusy: false };
 
     pub fn contains(self, component: Component) -> bool {
         match component {
             Component::Event => self.event,
             Component::Todo => self.todo,
             Component::Journal => self.journal,
+            Component::FreeBusy => self.freebusy,
         }
     }
 
@@ -133,11 +140,12 @@ impl ComponentSet {
             Component::Event => self.event = true,
             Component::Todo => self.todo = true,
             Component::Journal => self.journal = true,
+            Component::FreeBusy => self.freebusy = true,
         }
     }
 
     pub fn is_empty(self) -> bool {
-        !(self.event || self.todo || self.journal)
+        !(self.event || self.todo || self.journal || self.freebusy)
     }
 
     pub fn iter(self) -> impl Iterator<Item = Component> {

@@ -136,6 +136,7 @@ pub fn calendar_item(cx: &RequestContext, folder: &Folder, name: &str, body: Byt
         ComponentKind::Event => Component::Event,
         ComponentKind::Todo => Component::Todo,
         ComponentKind::Journal => Component::Journal,
+        ComponentKind::FreeBusy => Component::FreeBusy,
     };
     if !folder.components.contains(component) {
         return Err(GatewayError::forbidden(Precondition::SupportedCalendarComponent));

@@ -26,11 +26,19 @@ pub async fn free_busy_query(
         return Err(GatewayError::forbidden(Precondition::ValidFilter));
     }
     let session = cx.session.as_ref();
-    let query = CandidateQuery { component: Some(Component::Event), range: Some(candidates::span(range)) };
     let mut periods = Vec::new();
     for target in targets {
         let floating = floating_zone(&target.folder, None)?;
-        for item in target.load(session, &query).await? {
+        // RFC 4791 §7.10: busy time from VEVENTs, and from the VFREEBUSY objects of a calendar
+        // that accepts them (RFC 4791 §5.2.3).
+        let mut items = Vec::new();
+        for component in [Component::Event, Component::FreeBusy] {
+            if component == Component::Event || target.folder.components.contains(component) {
+                let query = CandidateQuery { component: Some(component), range: Some(candidates::span(range)) };
+                items.extend(target.load(session, &query).await?);
+            }
+        }
+        for item in items {
             let Some(parsed) = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok())
             else {
                 tracing::warn!(item = %item.meta.name, "stored object does not parse; left out of free-busy");
