@@ -32,7 +32,8 @@ class Client:
         return path
 
     def put(self, path, summary="Meeting"):
-        _, ics = event(summary)
+        # One UID per resource: a PUT may not give an existing resource another UID.
+        _, ics = event(summary, uid=f"{path.strip('/').replace('/', '-')}@paging.example")
         response = self.request("PUT", path, data=ics.encode(), headers={"Content-Type": "text/calendar"})
         assert response.status_code in (201, 204), response.text
 
