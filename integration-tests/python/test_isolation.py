@@ -277,12 +277,13 @@ def test_concurrent_users_each_get_their_own_answers(gateway):
             listing = http.request("PROPFIND", calendar, headers={"Depth": "1"}, data=PROPFIND_ETAGS)
             if put.status_code != 201 or listing.status_code != 207:
                 problems.append(f"{user}: PUT {put.status_code}, PROPFIND {listing.status_code}")
-            elif any(f"/dav/calendars/{other}/" in listing.text for other in ("alice", "bob", "tester") if other != user):
+            elif any(f"/dav/calendars/{other}/" in listing.text for other in ("alice", "bob") if other != user):
                 problems.append(f"{user}: another user's href in {listing.text[:300]}")
             http.request("DELETE", href)
         return problems
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=9) as pool:
-        results = pool.map(lambda args: user_loop(*args), [(u, w) for u in ("alice", "bob", "tester") for w in range(3)])
+    # tester is left alone: the outside suites run as tester later in the session.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = pool.map(lambda args: user_loop(*args), [(u, w) for u in ("alice", "bob") for w in range(4)])
         problems = [p for result in results for p in result]
     assert not problems, f"{len(problems)} failures:\n" + "\n".join(problems[:20])
