@@ -9,12 +9,12 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration jmap build lint fmt bench
+.PHONY: help run test unit golden integration jmap build lint fmt bench soak
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
 	@echo "make test   run every test: unit, golden, contract and integration"
-	@echo "make unit | integration | jmap | golden | lint | fmt | bench"
+	@echo "make unit | integration | jmap | golden | lint | fmt | bench | soak"
 
 # The demo user (config demo.enabled) only here: its password is printed to this terminal.
 run:
@@ -85,6 +85,25 @@ $(BENCH_VENV)/.installed: integration-tests/bench/requirements.txt
 	python3 -m venv $(BENCH_VENV) 2>/dev/null || { rm -rf $(BENCH_VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }
 	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r integration-tests/bench/requirements.txt
 	touch $@
+
+# Not part of `make test`: SOAK_CLIENTS clients poll and write for SOAK_MINUTES minutes on the
+# embedded store, then on the JMAP backend (a private Cyrus, stopped by PID whatever the
+# outcome); errors by kind, RSS at start and end, p50/p99 per minute land in
+# integration-tests/.work/soak-*.json (figures in docs/security.md).
+SOAK_CLIENTS ?= 20
+SOAK_MINUTES ?= 5
+SOAK_CYRUS_DIR := $(CURDIR)/integration-tests/.work/cyrus-soak
+soak: build $(VENV)/.installed
+	status=0; CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) integration-tests/soak/soak.py --backend embedded \
+	  --clients $(SOAK_CLIENTS) --minutes $(SOAK_MINUTES) --out integration-tests/.work/soak-embedded.json || status=$$?; \
+	if [ -f $(SOAK_CYRUS_DIR)/pid ]; then $(CYRUS) stop $(SOAK_CYRUS_DIR); fi; \
+	rm -rf $(SOAK_CYRUS_DIR); \
+	$(CYRUS) start $(SOAK_CYRUS_DIR) >/dev/null; \
+	set -a; . $(SOAK_CYRUS_DIR)/env; set +a; \
+	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) integration-tests/soak/soak.py --backend jmap \
+	  --clients $(SOAK_CLIENTS) --minutes $(SOAK_MINUTES) --out integration-tests/.work/soak-jmap.json || status=$$?; \
+	$(CYRUS) stop $(SOAK_CYRUS_DIR); \
+	exit $$status
 
 lint:
 	$(CARGO) fmt --all --check

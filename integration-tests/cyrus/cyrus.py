@@ -197,6 +197,19 @@ def read_env(d):
     return {k: shlex.split(v)[0] if v else "" for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)}
 
 
+def _launch_master(d):
+    log = open(d / "master.log", "ab")
+    # master drops to the cyrus user itself; -D keeps it in the foreground for its PID; -p
+    # moves its lock file out of /run, so instances do not lock each other out.
+    master = subprocess.Popen(
+        [str(CYRUS_BIN / "master"), "-C", str(d / "imapd.conf"), "-M", str(d / "cyrus.conf"), "-D",
+         "-p", str(d / "master.pid")],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )
+    (d / "pid").write_text(f"{master.pid}\n")
+    return master
+
+
 def start(d):
     install()
     d = pathlib.Path(d).resolve()
@@ -213,15 +226,7 @@ def start(d):
         if not os.stat(parent).st_mode & 0o001:
             raise SystemExit(f"{parent} is not searchable by other users; Cyrus (user cyrus) could not reach {d}")
     sink = SyslogSink.start(d / "syslog")
-    log = open(d / "master.log", "ab")
-    # master drops to the cyrus user itself; -D keeps it in the foreground for its PID; -p
-    # moves its lock file out of /run, so instances do not lock each other out.
-    master = subprocess.Popen(
-        [str(CYRUS_BIN / "master"), "-C", str(d / "imapd.conf"), "-M", str(d / "cyrus.conf"), "-D",
-         "-p", str(d / "master.pid")],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-    )
-    (d / "pid").write_text(f"{master.pid}\n")
+    master = _launch_master(d)
     if sink:
         (d / "syslog.pid").write_text(f"{sink}\n")
     env = {
@@ -272,32 +277,63 @@ def start(d):
 def stop(d):
     d = pathlib.Path(d)
     for name, sig in [("pid", signal.SIGTERM), ("syslog.pid", signal.SIGTERM)]:
-        path = d / name
-        if not path.exists():
-            continue
-        pid = int(path.read_text().strip())
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            path.unlink()
-            continue
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            time.sleep(0.1)
-        else:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _stop_group(d / name, sig)
+
+
+def _stop_group(path, sig):
+    """Signals the process group whose leader's PID is in `path`, waits (bounded, then
+    SIGKILL) and removes the file."""
+    if not path.exists():
+        return
+    pid = int(path.read_text().strip())
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
         path.unlink()
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    path.unlink()
+
+
+def halt(d):
+    """Stops Cyrus (master and its services, by PID) but keeps its data, ports and log sink,
+    as an outage of the mail server would; `resume` brings it back as it was."""
+    _stop_group(pathlib.Path(d) / "pid", signal.SIGTERM)
+
+
+def resume(d):
+    d = pathlib.Path(d).resolve()
+    if (d / "pid").exists():
+        raise SystemExit(f"{d}/pid exists: Cyrus is running")
+    env = read_env(d)
+    master = _launch_master(d)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if master.poll() is not None:
+            raise SystemExit(f"Cyrus master exited with {master.returncode}; see {d}/master.log and {d}/syslog")
+        try:
+            with socket.create_connection(("127.0.0.1", int(env["CYRUS_IMAP_PORT"])), timeout=1), \
+                    socket.create_connection(("127.0.0.1", int(env["CYRUS_HTTP_PORT"])), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Cyrus did not listen again within {START_TIMEOUT_S} s; see {d}/syslog")
+            time.sleep(0.1)
 
 
 def main(argv):

@@ -85,12 +85,15 @@ def _trust_anchor(data_dir):
     return None
 
 
-def start_gateway(extra_env=None):
+def start_gateway(extra_env=None, data_dir=None):
+    """Starts a gateway on a fresh data directory with the users, or, given `data_dir`, again
+    on what an earlier gateway left there (its store, users and TLS certificate)."""
     binary = _binary()
-    data_dir = tempfile.mkdtemp(prefix="caldav-gateway-test-")
+    fresh = data_dir is None
+    data_dir = data_dir or tempfile.mkdtemp(prefix="caldav-gateway-test-")
     env = _env(data_dir, extra_env or {})
     try:
-        for user, password in USERS.items() if BACKEND == "embedded" else ():
+        for user, password in USERS.items() if BACKEND == "embedded" and fresh else ():
             added = subprocess.run(
                 [binary, "user", "add", user, "--password", password, "--email", f"{user}@example.com"],
                 env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
@@ -146,6 +149,14 @@ def stop_gateway(gateway):
     if gateway in _running:
         _running.remove(gateway)
     shutil.rmtree(gateway.data_dir, ignore_errors=True)
+
+
+def kill_gateway(gateway):
+    """SIGKILL, as a crash or the OOM killer would end it; its data directory stays."""
+    gateway.process.kill()
+    gateway.process.wait(timeout=STOP_TIMEOUT_S)
+    if gateway in _running:
+        _running.remove(gateway)
 
 
 @pytest.hookimpl(hookwrapper=True)

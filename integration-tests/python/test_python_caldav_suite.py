@@ -1,16 +1,20 @@
 """The python caldav library's own functional test suite (tests/test_caldav.py of its sdist)
 pointed at the gateway as an "external" test server.
 
-Only limitations the gateway truly has are declared to the suite, each with its reason
-(`DECLARED`); everything else must pass. Output is recorded in integration-tests/results/.
+Only limitations the gateway truly has are declared to the suite, and only listed tests may
+be skipped or xfailed; both lists, with reasons, are in deviations.py (PYTHON_CALDAV_DECLARED,
+PYTHON_CALDAV_SKIPS). Everything else must pass, and a listed skip that no longer happens fails
+too. Output is recorded in integration-tests/results/.
 """
 
-from conftest import RESULTS_DIR
+from conftest import BACKEND, RESULTS_DIR
+from deviations import PYTHON_CALDAV_DECLARED, PYTHON_CALDAV_SKIPS
 import os
 import pathlib
 import subprocess
 import sys
 import tarfile
+import xml.etree.ElementTree as ET
 
 import caldav
 
@@ -18,13 +22,6 @@ WORK = pathlib.Path(__file__).resolve().parents[1] / ".work"
 # Each run writes here (ignored by git); integration-tests/results/ holds a dated snapshot.
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / ".work" / RESULTS_DIR
 
-DECLARED = {
-    # RFC 6638 scheduling comes with a later issue.
-    "scheduling": "unsupported",
-    # Opaque backend states give no partial sync token, so DAV:limit is refused with 507.
-    "sync-token.limit": "unsupported",
-    "sync-token.limit.initial-sync": "unsupported",
-}
 
 
 def _suite_source():
@@ -46,7 +43,7 @@ def _suite_source():
 def test_python_caldav_functional_suite_passes_against_the_gateway(gateway):
     source = _suite_source()
     user, password = gateway.auth("tester")
-    features = "\n".join(f"      {name}: {{support: {level}}}" for name, level in DECLARED.items())
+    features = "\n".join(f"      {name}: {{support: {level}}}" for name, (level, _) in PYTHON_CALDAV_DECLARED.items())
     (source / "tests" / "caldav_test_servers.yaml").write_text(
         "test-servers:\n"
         "  radicale: {type: embedded, enabled: false}\n"
@@ -61,13 +58,31 @@ def test_python_caldav_functional_suite_passes_against_the_gateway(gateway):
         f"    features:\n{features}\n"
     )
     env = dict(os.environ, PYTHON_CALDAV_TEST_DOCKER="0")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    junit = RESULTS / "python-caldav-functional.junit.xml"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function",
-         "-W", "ignore::DeprecationWarning", "tests/test_caldav.py", "-k", "gateway"],
+         "-W", "ignore::DeprecationWarning", "tests/test_caldav.py", "-k", "gateway", "-rsx", f"--junitxml={junit}"],
         cwd=source, env=env, capture_output=True, text=True, timeout=1200,
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "python-caldav-functional.txt").write_text(run.stdout[-20000:] + run.stderr[-5000:])
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
     assert run.returncode == 0, summary
     assert " passed" in summary and "failed" not in summary, summary
+    skipped = _skipped(junit)
+    allowed = {t for t, d in PYTHON_CALDAV_SKIPS.items() if BACKEND in d.backends}
+    assert set(skipped) == allowed, (
+        f"unlisted skips: {sorted(set(skipped) - allowed)}; listed but not skipped: {sorted(allowed - set(skipped))}; "
+        f"reasons: {skipped}"
+    )
+
+
+def _skipped(junit):
+    """{test name without parameters: the skip or xfail message} from pytest's JUnit XML."""
+    skipped = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        for child in case:
+            if child.tag == "skipped":
+                name = case.get("name").split("[")[0]
+                skipped[name] = (child.get("message") or "").strip()[:200]
+    return skipped

@@ -1,0 +1,88 @@
+"""Every deviation the outside suites may report, in one place, each with its reason.
+
+The runners (test_litmus.py, test_caldav_server_tester.py, test_python_caldav_suite.py) fail
+on anything a suite reports that is not listed here for the backend under test, and also on a
+listing that the suite no longer reports (a stale entry hides the next regression). A reason
+names the RFC section, the issue, or the client whose behaviour it matches.
+
+`BACKENDS` in an entry restricts it to the backends it was observed on; without it the entry
+holds for both.
+"""
+
+from dataclasses import dataclass
+
+BOTH = frozenset({"embedded", "jmap"})
+
+
+@dataclass(frozen=True)
+class Deviation:
+    reason: str
+    backends: frozenset = BOTH
+
+
+# litmus 0.13 (Debian). Warnings are matched on their text after "WARNING: ".
+LITMUS_WARNINGS = {
+    "server does not claim Class 2 compliance": Deviation(
+        "LOCK is optional for CalDAV (RFC 4791 §2) and none of the promised clients locks; "
+        "the gateway does not advertise DAV class 2"
+    ),
+    # litmus sends `DELETE /litmus/frag/#ment`. A request target cannot carry a fragment
+    # (RFC 9112 §3.2) and the `http` crate's URI parser drops it before any handler runs, so the
+    # gateway sees `DELETE /litmus/frag/` and cannot tell; a real client never sends one.
+    "DELETE removed collection resource with Request-URI including fragment; unsafe": Deviation(
+        "RFC 9112 §3.2: no fragment in a request target; the URI parser drops it before the gateway"
+    ),
+}
+
+# litmus tests it skips itself, as "<suite>.<test>".
+LITMUS_SKIPS = {
+    "locks.precond": Deviation(
+        "litmus skips the lock tests after `options` because the gateway does not claim class 2 "
+        "(LOCK is optional for CalDAV, RFC 4791 §2)"
+    ),
+}
+
+# caldav-server-tester 1.7.0: every feature whose support it reports as anything but "full",
+# with the support level it reports. "unknown" means the tester could not decide.
+CALDAV_SERVER_TESTER = {
+    "scheduling": ("unsupported", Deviation(
+        "RFC 6638 scheduling is not implemented (out of scope of issues 1-8); Radicale lacks it too")),
+    "sync-token.limit": ("unsupported", Deviation(
+        "RFC 6578 §3.7: a server may refuse DAV:limit with 507 number-of-matches-within-limits; "
+        "opaque backend states give no partial token to truncate at. Radicale ignores the limit")),
+    "sync-token.limit.initial-sync": ("unsupported", Deviation("as sync-token.limit (RFC 6578 §3.7)")),
+    "search.time-range.comp-type-optional": ("unsupported", Deviation(
+        "RFC 4791 §9.7.1: a time-range filter applies to the component it sits in; under the bare "
+        "VCALENDAR comp-filter it matches no VCALENDAR property, so the query returns nothing")),
+    "search.text.comp-type-optional": ("unsupported", Deviation(
+        "RFC 4791 §9.7.2: a prop-filter under the bare VCALENDAR comp-filter tests VCALENDAR's own "
+        "properties, not those of the components inside")),
+    "url.encode-at.identity": ("unsupported", Deviation(
+        "RFC 3986 §2.2/§6.2.2.2: '@' and '%40' are the same path character, so both spellings reach "
+        "one resource; the tester wants them told apart")),
+    "url.encode-at.literal.principal": ("unknown", Deviation(
+        "the tester cannot decide: principal URLs carry no '@' (user names are plain)")),
+    "well-known": ("unknown", Deviation(
+        "the tester does not probe /.well-known/caldav on localhost ('not applicable'); "
+        "test_http_semantics.py checks its 301 to /dav/ (RFC 6764 §5)")),
+}
+
+# The python caldav library's own suite (tests/test_caldav.py of its sdist, caldav 3.6.0).
+# Limitations declared to the suite, as it reads them from caldav_test_servers.yaml.
+PYTHON_CALDAV_DECLARED = {
+    "scheduling": ("unsupported", CALDAV_SERVER_TESTER["scheduling"][1]),
+    "sync-token.limit": ("unsupported", CALDAV_SERVER_TESTER["sync-token.limit"][1]),
+    "sync-token.limit.initial-sync": ("unsupported", CALDAV_SERVER_TESTER["sync-token.limit.initial-sync"][1]),
+}
+
+# Tests of that suite allowed to be skipped (or xfailed), by test name without parameters.
+_NO_SCHEDULING = Deviation(
+    "RFC 6638 scheduling (calendar-user-address-set for scheduling, schedule-inbox/outbox, "
+    "calendar-auto-schedule) is not implemented; the suite skips its scheduling tests itself")
+PYTHON_CALDAV_SKIPS = {
+    "testSchedulingInfo": _NO_SCHEDULING,
+    "testSchedulingMailboxes": _NO_SCHEDULING,
+    "testAddOrganizer": _NO_SCHEDULING,
+    "testChangeAttendeeStatusWithEmptyAddressSet": _NO_SCHEDULING,
+    "testIssue399ChangeAttendeeStatusUsernameEmailFallback": _NO_SCHEDULING,
+}
