@@ -47,10 +47,6 @@ LITMUS_SKIPS = {
 CALDAV_SERVER_TESTER = {
     "scheduling": ("unsupported", Deviation(
         "RFC 6638 scheduling is not implemented (out of scope of issues 1-8); Radicale lacks it too")),
-    "sync-token.limit": ("unsupported", Deviation(
-        "RFC 6578 §3.7: a server may refuse DAV:limit with 507 number-of-matches-within-limits; "
-        "opaque backend states give no partial token to truncate at. Radicale ignores the limit")),
-    "sync-token.limit.initial-sync": ("unsupported", Deviation("as sync-token.limit (RFC 6578 §3.7)")),
     "search.time-range.comp-type-optional": ("unsupported", Deviation(
         "RFC 4791 §9.7.1: a time-range filter applies to the component it sits in; under the bare "
         "VCALENDAR comp-filter it matches no VCALENDAR property, so the query returns nothing")),
@@ -71,8 +67,6 @@ CALDAV_SERVER_TESTER = {
 # Limitations declared to the suite, as it reads them from caldav_test_servers.yaml.
 PYTHON_CALDAV_DECLARED = {
     "scheduling": ("unsupported", CALDAV_SERVER_TESTER["scheduling"][1]),
-    "sync-token.limit": ("unsupported", CALDAV_SERVER_TESTER["sync-token.limit"][1]),
-    "sync-token.limit.initial-sync": ("unsupported", CALDAV_SERVER_TESTER["sync-token.limit.initial-sync"][1]),
 }
 
 # Tests of that suite allowed to be skipped (or xfailed), by test name without parameters.

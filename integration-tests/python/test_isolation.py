@@ -20,8 +20,6 @@ import uuid
 
 import pytest
 
-from conftest import BACKEND
-
 from icalendar_samples import event
 from test_http_semantics import PROPFIND_ETAGS, Http, put_event
 
@@ -255,13 +253,8 @@ def test_alices_reports_on_her_own_calendar_do_not_follow_hrefs_into_bobs(gatewa
         raw.close()
 
 
-# Measured on Cyrus 3.6 (Debian): over one HTTP/2 connection, concurrent JMAP requests of
-# different users are run as whichever user the connection last authenticated, so a user's
-# own calls fail with accountNotFound (-> 403/500/502 here). The backend talks h2c to Cyrus by
-# default (backend.jmap.http2) and shares one connection pool between all users.
-@pytest.mark.xfail(BACKEND == "jmap", strict=True,
-                   reason="issue 8: Cyrus runs concurrent h2 streams of different users as one user; "
-                          "the JMAP backend needs one connection pool per user or HTTP/1.1")
+# Found by the soak on Cyrus 3.6: concurrent HTTP/2 streams of two users on one connection ran
+# as one of them. The JMAP backend keeps one connection pool per user since.
 def test_concurrent_users_each_get_their_own_answers(gateway):
     import concurrent.futures
 
