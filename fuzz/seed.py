@@ -3,9 +3,9 @@
 
 Run by `make fuzz` / `make fuzz-short` before fuzzing; adds files, never removes the inputs
 libFuzzer has already found. Sources: the gateway's golden HTTP exchanges
-(crates/gateway/tests/golden/*/*.request: bodies by method, request paths), the calendar
-fixtures (crates/calendar/tests/fixtures/**/*.ics), and the regression inputs in
-fuzz/regressions/<target>/.
+(crates/gateway/tests/golden/*/*.request: bodies by method, request paths), the XML bodies
+in the dav parsers' unit tests, the calendar fixtures (crates/calendar/tests/fixtures/**/*.ics),
+and the regression inputs in fuzz/regressions/<target>/.
 """
 
 import hashlib
@@ -65,6 +65,24 @@ def golden_requests() -> None:
             add("dav_path", href)
 
 
+def dav_unit_test_bodies() -> None:
+    """The XML bodies written as raw strings in the dav parsers' own unit tests."""
+    sources = {
+        "propfind.rs": "dav_propfind",
+        "proppatch.rs": "dav_proppatch",
+        "report.rs": "dav_report",
+        "calendar_query.rs": "dav_report",
+        "calendar_data.rs": "dav_report",
+        "mkcalendar.rs": "dav_mkcalendar",
+    }
+    for name, target in sources.items():
+        source = ROOT / "crates/dav/src/request" / name
+        if source.exists():
+            for body in re.findall(r'r#"(.*?)"#', source.read_text(), re.S):
+                if "<" in body:
+                    add(target, body.encode())
+
+
 def calendar_fixtures() -> None:
     for ics in sorted(CALENDAR_FIXTURES.rglob("*.ics")):
         data = ics.read_bytes()
@@ -81,6 +99,7 @@ def regressions() -> None:
 
 def main() -> None:
     golden_requests()
+    dav_unit_test_bodies()
     calendar_fixtures()
     for token in SYNC_TOKENS:
         add("sync_token", token.encode())
