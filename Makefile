@@ -9,19 +9,32 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration jmap build lint fmt bench soak
+.PHONY: help run test unit golden integration jmap build lint fmt bench soak fuzz fuzz-short
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
-	@echo "make test   run every test: unit, golden, contract and integration"
-	@echo "make unit | integration | jmap | golden | lint | fmt | bench | soak"
+	@echo "make test   run every test: unit, golden, contract, a short fuzz and integration"
+	@echo "make unit | fuzz-short | integration | jmap | golden | lint | fmt | bench | soak"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 60) each; see fuzz/README.md"
 
 # The demo user (config demo.enabled) only here: its password is printed to this terminal.
 run:
 	$(CARGO) build --release -p gateway
 	GATEWAY__DEMO__ENABLED=true ./target/release/caldav-gateway serve
 
-test: unit integration jmap
+test: unit fuzz-short integration jmap
+
+# Every parser of client bytes under libFuzzer (cargo-fuzz on stable via RUSTC_BOOTSTRAP;
+# fuzz/run.sh installs cargo-fuzz when missing). A crash fails the run and leaves its input in
+# fuzz/artifacts/<target>/; fuzz/README.md says how to keep it as a regression fixture.
+FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 15
+fuzz:
+	CARGO=$(CARGO) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+# The bounded step of `make test`: each target for FUZZ_SHORT_SECONDS.
+fuzz-short:
+	CARGO=$(CARGO) FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) fuzz/run.sh
 
 # Unit, golden-fixture and store-contract tests of every crate (nextest when installed, else
 # cargo test), then the doc tests, which nextest does not run.

@@ -1,0 +1,8 @@
+//! The MKCALENDAR body (RFC 4791 §5.3.1) parser: any bytes give `Ok` or `Err`, never a panic or hang.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = dav::request::parse_mkcalendar(body);
+});
