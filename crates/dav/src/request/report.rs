@@ -62,7 +62,14 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ParseError> {
         return Ok(Report::CalendarMultiget { props, hrefs, calendar_data });
     }
     if root.is(NS_DAV, "sync-collection") {
-        let sync_token = root.child(NS_DAV, "sync-token").map(|e| e.text().trim().to_owned()).filter(|t| !t.is_empty());
+        // RFC 6578 §6.1: DAV:sync-token is required, empty for an initial sync. A request without
+        // it is malformed; taking it for an initial sync would answer something never asked.
+        let token = root
+            .child(NS_DAV, "sync-token")
+            .ok_or_else(|| ParseError::Invalid("sync-collection needs a DAV:sync-token element".into()))?;
+        let sync_token = Some(token.text().trim().to_owned()).filter(|t| !t.is_empty());
+        // A missing sync-level is taken as 1, as sabre/dav does: clients written against the
+        // drafts before RFC 6578 (which had no sync-level) still sync.
         let level = match root.child(NS_DAV, "sync-level").map(|e| e.text()) {
             None => SyncLevel::One,
             Some(text) => match text.trim() {
@@ -377,11 +384,20 @@ mod tests {
 
     #[test]
     fn bad_sync_level_and_limit_are_invalid() {
-        let level = br#"<D:sync-collection xmlns:D="DAV:"><D:sync-level>2</D:sync-level></D:sync-collection>"#;
+        let level =
+            br#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>2</D:sync-level></D:sync-collection>"#;
         assert!(parse_report(level).is_err());
-        let limit =
-            br#"<D:sync-collection xmlns:D="DAV:"><D:limit><D:nresults>x</D:nresults></D:limit></D:sync-collection>"#;
+        let limit = br#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:limit><D:nresults>x</D:nresults></D:limit></D:sync-collection>"#;
         assert!(parse_report(limit).is_err());
+    }
+
+    #[test]
+    fn sync_collection_without_a_sync_token_element_is_malformed_not_an_initial_sync() {
+        let missing = br#"<D:sync-collection xmlns:D="DAV:"><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"#;
+        assert!(matches!(parse_report(missing), Err(ParseError::Invalid(_))));
+        let empty =
+            br#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:prop><D:getetag/></D:prop></D:sync-collection>"#;
+        assert!(matches!(parse_report(empty), Ok(Report::SyncCollection { sync_token: None, .. })));
     }
 
     #[test]
