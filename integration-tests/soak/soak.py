@@ -180,6 +180,7 @@ def main():
         if args.out:
             # The gateway's warnings and errors, to explain the error counts.
             log = [line for line in gateway.stderr if " WARN " in line or " ERROR " in line]
+            pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             pathlib.Path(args.out).with_suffix(".log").write_text("".join(log))
     minutes = []
     for minute in sorted(recorder.latencies):
