@@ -53,7 +53,8 @@ impl Resource {
     /// A folder as the resource its kind makes it.
     pub fn folder(folder: Folder) -> Resource {
         match folder.kind {
-            FolderKind::Calendar => Resource::Calendar(folder),
+            // Until the scheduling surface lands the inbox is shown as a calendar.
+            FolderKind::Calendar | FolderKind::ScheduleInbox => Resource::Calendar(folder),
             FolderKind::Collection => Resource::Collection(folder),
         }
     }

@@ -45,6 +45,28 @@ pub trait Backend: Send + Sync + 'static {
     fn metrics(&self) -> Vec<Metric> {
         Vec::new()
     }
+
+    /// The other users of this mail system, for scheduling between them (RFC 6638 §3
+    /// delivery, §5 free-busy). `None` when the backend cannot reach another user's account
+    /// on its own authority: the gateway then schedules with such users only through mail
+    /// (iMIP), and answers their free-busy with `3.7;Invalid calendar user`.
+    fn directory(&self) -> Option<&dyn Directory> {
+        None
+    }
+}
+
+/// Lookup of, and access to, the other users of the mail system, for scheduling.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// The user of this mail system whose calendar user address is `address` (a bare mail
+    /// address without `mailto:`, compared case-insensitively), if there is one.
+    async fn resolve(&self, address: &str) -> Result<Option<Principal>, StoreError>;
+
+    /// A session of `user` opened on the gateway's own authority, without their password.
+    /// The gateway uses it only to deliver scheduling messages (into the user's schedule
+    /// inbox and default calendar, and onto an organizer's copy) and to read busy time.
+    /// `Err(NotFound)` when there is no such user.
+    async fn open(&self, user: &str) -> Result<Arc<dyn Session>, StoreError>;
 }
 
 /// What one authenticated user can see and change.
@@ -134,4 +156,26 @@ pub trait Session: Send + Sync {
     /// tombstones of messages the client never saw. (A name that existed before `since`,
     /// was removed, and came back and went again since is reported as removed.)
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError>;
+
+    /// Sends `mail` through the mail system as this user (iMIP out, RFC 6047). `Ok(false)`
+    /// when this store sends no mail (the embedded store): the gateway then uses its own
+    /// configured SMTP submission server.
+    async fn submit(&self, mail: &OutgoingMail) -> Result<bool, StoreError> {
+        let _ = mail;
+        Ok(false)
+    }
+
+    /// Scheduling messages (iMIP) that arrived in the user's mail INBOX and were not taken
+    /// yet, oldest first, at most `limit`. None for a store that receives no mail.
+    async fn incoming_itip(&self, limit: usize) -> Result<Vec<IncomingItip>, StoreError> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
+
+    /// Marks an incoming message as taken, so [`Session::incoming_itip`] never returns it
+    /// again. The mail itself stays where it is, for the user's mail client.
+    async fn take_itip(&self, id: &str) -> Result<(), StoreError> {
+        let _ = id;
+        Ok(())
+    }
 }

@@ -162,6 +162,11 @@ pub enum FolderKind {
     /// A plain WebDAV collection (RFC 4918 §5.2) holding any files and further plain
     /// collections; created by MKCOL, e.g. by generic WebDAV clients and litmus.
     Collection,
+    /// The user's scheduling inbox (RFC 6638 §2.2): iTIP messages delivered to the user,
+    /// one calendar object each (any component type, several may share a UID), which the
+    /// user's clients list, read and delete. At most one per user, at the top level; the
+    /// gateway names it and creates it when scheduling is on.
+    ScheduleInbox,
 }
 
 /// One folder of the mail store: a calendar collection, or a plain WebDAV collection.
@@ -409,4 +414,29 @@ pub enum Changes {
     },
     /// The backend cannot tell what changed since that state.
     Resync,
+}
+
+/// A complete mail message the gateway hands to the mail system to send as the session's
+/// user (an iMIP message, RFC 6047).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Envelope sender: the user's own address (the gateway sends only as the organizer or
+    /// the replying attendee).
+    pub from: String,
+    /// Envelope recipients, bare addresses without `mailto:`.
+    pub recipients: Vec<String>,
+    /// The RFC 5322 message, headers and body, CRLF line ends.
+    pub message: Bytes,
+}
+
+/// A scheduling message (iMIP, RFC 6047) found in the user's mail INBOX and not yet taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncomingItip {
+    /// The backend's handle for [`crate::Session::take_itip`]; opaque to the gateway.
+    pub id: String,
+    /// The address in the message's `From` header (bare, without display name), if any: a
+    /// REPLY is applied only when it comes from the attendee it speaks for.
+    pub from: Option<String>,
+    /// The decoded `text/calendar` part (the one with a `method` parameter, RFC 6047 §2.4).
+    pub calendar: Bytes,
 }

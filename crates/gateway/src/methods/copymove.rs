@@ -172,6 +172,8 @@ async fn copy_item(
 fn convert(cx: &RequestContext, to: &Folder, name: &str, item: &Item) -> Result<NewItem, GatewayError> {
     match to.kind {
         FolderKind::Calendar => calendar_item(cx, to, name, item.body.clone()),
+        // Only the server delivers into a schedule inbox (RFC 6638 §2.2).
+        FolderKind::ScheduleInbox => Err(GatewayError::Status(http::StatusCode::FORBIDDEN)),
         FolderKind::Collection => {
             let content_type = item.meta.content_type.as_deref().unwrap_or("text/calendar; charset=utf-8");
             Ok(file_item(name, Some(content_type), item.body.clone()))

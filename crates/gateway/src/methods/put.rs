@@ -43,10 +43,12 @@ pub async fn put(
             let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
             file_item(item, content_type, body)
         }
+        // Only the server delivers into a schedule inbox (RFC 6638 §2.2).
+        FolderKind::ScheduleInbox => return Err(GatewayError::Status(StatusCode::FORBIDDEN)),
     };
     let stored = match folder.kind {
         FolderKind::Calendar => replace_same_uid(cx, &folder, new_item, expected).await?,
-        FolderKind::Collection => store_item(cx, &folder, new_item, expected).await?,
+        FolderKind::Collection | FolderKind::ScheduleInbox => store_item(cx, &folder, new_item, expected).await?,
     };
     let status = if stored.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     let mut response = status.into_response();
