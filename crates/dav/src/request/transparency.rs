@@ -5,6 +5,7 @@
 use super::PropValue;
 use crate::names::NS_CALDAV;
 use crate::xml::reader::parse;
+use crate::xml::writer::ROOT_NAMESPACES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Transparency {
@@ -23,9 +24,10 @@ impl Transparency {
         }
     }
 
-    /// The value from the fragment kept for the property (each element declares its namespace).
+    /// The value from the fragment kept for the property. Fragments are written with the
+    /// fixed prefixes of every response (`C:` for CalDAV) undeclared, so they are declared here.
     pub fn from_stored(xml: &str) -> Option<Transparency> {
-        let root = parse(format!("<D:prop xmlns:D=\"DAV:\">{xml}</D:prop>").as_bytes()).ok()?;
+        let root = parse(format!("<D:prop {ROOT_NAMESPACES}>{xml}</D:prop>").as_bytes()).ok()?;
         let mut children = root.elements();
         let (Some(only), None) = (children.next(), children.next()) else { return None };
         if only.is(NS_CALDAV, "opaque") {
@@ -62,6 +64,11 @@ mod tests {
         }
         let other_prefix = "<x:transparent xmlns:x=\"urn:ietf:params:xml:ns:caldav\"/>";
         assert_eq!(Transparency::from_value(&PropValue::Xml(other_prefix.into())), Some(Transparency::Transparent));
+        // As a PROPPATCH body's value is re-serialised: with the response's fixed prefix.
+        assert_eq!(
+            Transparency::from_value(&PropValue::Xml("<C:transparent/>".into())),
+            Some(Transparency::Transparent)
+        );
     }
 
     #[test]
