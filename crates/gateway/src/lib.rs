@@ -11,6 +11,7 @@ pub mod methods;
 pub mod properties;
 pub mod provision;
 pub mod resources;
+pub mod scheduling;
 pub mod serve;
 pub mod sync_token;
 pub mod tls;
@@ -44,6 +45,7 @@ struct AppInner {
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
     metrics: bool,
+    mailer: scheduling::mailer::Mailer,
 }
 
 impl AppState {
@@ -53,7 +55,13 @@ impl AppState {
             limits: config.limits.clone(),
             backend,
             metrics: config.server.metrics,
+            mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
         }))
+    }
+
+    /// The SMTP submission server for iMIP mail, when the backend sends none itself.
+    pub fn mailer(&self) -> &scheduling::mailer::Mailer {
+        &self.0.mailer
     }
 
     pub fn limits(&self) -> &LimitsConfig {
