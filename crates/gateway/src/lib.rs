@@ -48,6 +48,7 @@ struct AppInner {
     metrics: bool,
     scheduling: SchedulingPolicy,
     caldav: CaldavConfig,
+    mailer: scheduling::mailer::Mailer,
 }
 
 impl AppState {
@@ -60,7 +61,13 @@ impl AppState {
             metrics: config.server.metrics,
             scheduling,
             caldav: config.caldav.clone(),
+            mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
         }))
+    }
+
+    /// The SMTP submission server for iMIP mail, when the backend sends none itself.
+    pub fn mailer(&self) -> &scheduling::mailer::Mailer {
+        &self.0.mailer
     }
 
     pub fn limits(&self) -> &LimitsConfig {

@@ -1,9 +1,12 @@
-//! RFC 6638 scheduling, wired to the backend: who may schedule, the schedule inbox and
-//! outbox as DAV resources, and free-busy through the outbox. One file per concern.
-
+//! RFC 6638 scheduling and RFC 6047 iMIP: everything the gateway does beyond calendar access
+//! when users invite each other: who may schedule, the schedule inbox and outbox as DAV
+//! resources, free-busy through the outbox, and iMIP. One file per concern.
 pub mod busy_time;
 pub mod default_calendar;
+pub mod imip;
 pub mod mailboxes;
+pub mod mailer;
+pub mod outbound;
 pub mod outbox;
 pub mod policy;
 
