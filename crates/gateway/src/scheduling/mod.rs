@@ -1,6 +1,7 @@
 //! RFC 6638 scheduling and RFC 6047 iMIP: everything the gateway does beyond calendar access
 //! when users invite each other: who may schedule, the schedule inbox and outbox as DAV
 //! resources, free-busy through the outbox, and iMIP. One file per concern.
+
 pub mod busy_time;
 pub mod default_calendar;
 pub mod imip;
