@@ -45,8 +45,18 @@ LITMUS_SKIPS = {
 # caldav-server-tester 1.7.0: every feature whose support it reports as anything but "full",
 # with the support level it reports. "unknown" means the tester could not decide.
 CALDAV_SERVER_TESTER = {
-    "scheduling": ("unsupported", Deviation(
-        "RFC 6638 scheduling is not implemented (out of scope of issues 1-8); Radicale lacks it too")),
+    "scheduling.schedule-tag": ("unsupported", Deviation(
+        "issue 9: Schedule-Tag (RFC 6638 §3.2) comes with implicit scheduling, another slice of the "
+        "issue, not in this build yet")),
+    "scheduling.freebusy-query": ("unknown", Deviation(
+        "the tester probes it only with a second user, and runs with one here; "
+        "test_scheduling_surface.py and the python caldav suite's testFreeBusy cover it")),
+    "scheduling.mailbox.inbox-delivery": ("unknown", Deviation(
+        "the tester probes it only with a second user, and runs with one here (and delivery is "
+        "issue 9's implicit scheduling slice, not in this build yet)")),
+    "scheduling.auto-schedule": ("unknown", Deviation(
+        "the tester probes it only with a second user, and runs with one here (and automatic "
+        "scheduling is issue 9's implicit scheduling slice, not in this build yet)")),
     "search.time-range.comp-type-optional": ("unsupported", Deviation(
         "RFC 4791 §9.7.1: a time-range filter applies to the component it sits in; under the bare "
         "VCALENDAR comp-filter it matches no VCALENDAR property, so the query returns nothing")),
@@ -65,18 +75,37 @@ CALDAV_SERVER_TESTER = {
 
 # The python caldav library's own suite (tests/test_caldav.py of its sdist, caldav 3.6.0).
 # Limitations declared to the suite, as it reads them from caldav_test_servers.yaml.
+_NO_IMPLICIT_SCHEDULING = Deviation(
+    "issue 9: implicit scheduling (RFC 6638 §3: delivery into the attendee's inbox and calendar on "
+    "the organizer's PUT, Schedule-Tag) is another slice of the issue, not in this build yet; the "
+    "surface (inbox, outbox, free-busy, properties) is")
 PYTHON_CALDAV_DECLARED = {
-    "scheduling": ("unsupported", CALDAV_SERVER_TESTER["scheduling"][1]),
+    "scheduling.mailbox.inbox-delivery": ("unsupported", _NO_IMPLICIT_SCHEDULING),
+    "scheduling.auto-schedule": ("unsupported", _NO_IMPLICIT_SCHEDULING),
+    "scheduling.schedule-tag": ("unsupported", _NO_IMPLICIT_SCHEDULING),
 }
 
 # Tests of that suite allowed to be skipped (or xfailed), by test name without parameters.
-_NO_SCHEDULING = Deviation(
-    "RFC 6638 scheduling (calendar-user-address-set for scheduling, schedule-inbox/outbox, "
-    "calendar-auto-schedule) is not implemented; the suite skips its scheduling tests itself")
 PYTHON_CALDAV_SKIPS = {
-    "testSchedulingInfo": _NO_SCHEDULING,
-    "testSchedulingMailboxes": _NO_SCHEDULING,
-    "testAddOrganizer": _NO_SCHEDULING,
-    "testChangeAttendeeStatusWithEmptyAddressSet": _NO_SCHEDULING,
-    "testIssue399ChangeAttendeeStatusUsernameEmailFallback": _NO_SCHEDULING,
+    "testChangeAttendeeStatusWithEmptyAddressSet": Deviation(
+        "the gateway populates calendar-user-address-set with a mailto: first (RFC 6638 §2.4.1), so "
+        "the suite's fallback for an empty address set does not apply"),
+    "testIssue399ChangeAttendeeStatusUsernameEmailFallback": Deviation(
+        "the test user's login is no mail address; the suite skips the username-as-address fallback"),
+    "testAcceptInviteUsernameEmailFallback": Deviation(
+        "the attendee's login (bob) is no mail address, so the suite skips its username-as-address "
+        "case (it also needs inbox delivery, issue 9's implicit scheduling, not in this build yet)"),
+    "testScheduleTagReturnedOnSave": _NO_IMPLICIT_SCHEDULING,
+    "testScheduleTagStableOnPartstateUpdate": _NO_IMPLICIT_SCHEDULING,
+    "testScheduleTagChangesOnOrganizerUpdate": _NO_IMPLICIT_SCHEDULING,
+    "testScheduleTagMismatchRaisesError": _NO_IMPLICIT_SCHEDULING,
+    "testScheduleTagIgnoredWithPreconditionEtag": _NO_IMPLICIT_SCHEDULING,
+    "testScheduleTagMatchSucceeds": _NO_IMPLICIT_SCHEDULING,
+}
+
+# Tests of that suite not run at all (deselected with -k), because they neither pass nor skip
+# on a server without the capability: testInviteAndRespond polls the attendee's inbox and
+# calendar for 30 s and then fails, whatever features are declared.
+PYTHON_CALDAV_DESELECTED = {
+    "testInviteAndRespond": _NO_IMPLICIT_SCHEDULING,
 }
