@@ -11,6 +11,7 @@ pub mod methods;
 pub mod properties;
 pub mod provision;
 pub mod resources;
+pub mod scheduling;
 pub mod serve;
 pub mod sync_token;
 pub mod tls;
@@ -31,7 +32,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use store::Backend;
 
 use crate::auth::{AuthFailure, Authenticator};
-use crate::config::{Config, LimitsConfig};
+use crate::config::{CaldavConfig, Config, LimitsConfig};
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
 
@@ -44,6 +45,8 @@ struct AppInner {
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
     metrics: bool,
+    /// Where scheduling delivers invitations to users who never logged in (default folders).
+    caldav: CaldavConfig,
 }
 
 impl AppState {
@@ -53,11 +56,20 @@ impl AppState {
             limits: config.limits.clone(),
             backend,
             metrics: config.server.metrics,
+            caldav: config.caldav.clone(),
         }))
     }
 
     pub fn limits(&self) -> &LimitsConfig {
         &self.0.limits
+    }
+
+    pub fn caldav(&self) -> &CaldavConfig {
+        &self.0.caldav
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        self.0.backend.as_ref()
     }
 }
 
