@@ -1,5 +1,5 @@
 //! Pre- and postcondition codes that go inside `<D:error>` (RFC 4918 §16, RFC 4791 §5.3.2.1,
-//! §7.7, §9, RFC 6578 §3.2, RFC 5689 §3).
+//! §7.7, §9, RFC 6578 §3.2, RFC 5689 §3, RFC 6638 §3.2.2.1).
 
 /// A closed vocabulary of the condition elements the gateway emits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub enum Precondition {
     SupportedCollation,
     // RFC 3253 §3.6
     SupportedReport,
+    // RFC 6638 §3.2.2.1 (PUT by an attendee changing what only the organizer may)
+    AllowedAttendeeSchedulingObjectChange,
 }
 
 impl Precondition {
@@ -67,6 +69,7 @@ impl Precondition {
             Precondition::SupportedFilter => (C, "supported-filter"),
             Precondition::SupportedCollation => (C, "supported-collation"),
             Precondition::SupportedReport => (D, "supported-report"),
+            Precondition::AllowedAttendeeSchedulingObjectChange => (C, "allowed-attendee-scheduling-object-change"),
         }
     }
 }

@@ -32,7 +32,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use store::Backend;
 
 use crate::auth::{AuthFailure, Authenticator};
-use crate::config::{Config, LimitsConfig};
+use crate::config::{CaldavConfig, Config, LimitsConfig};
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
 
@@ -46,6 +46,8 @@ struct AppInner {
     backend: Arc<dyn Backend>,
     metrics: bool,
     mailer: scheduling::mailer::Mailer,
+    /// Where scheduling delivers invitations to users who never logged in (default folders).
+    caldav: CaldavConfig,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             backend,
             metrics: config.server.metrics,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
+            caldav: config.caldav.clone(),
         }))
     }
 
@@ -66,6 +69,14 @@ impl AppState {
 
     pub fn limits(&self) -> &LimitsConfig {
         &self.0.limits
+    }
+
+    pub fn caldav(&self) -> &CaldavConfig {
+        &self.0.caldav
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        self.0.backend.as_ref()
     }
 }
 
