@@ -16,6 +16,7 @@ mod error;
 pub mod filter;
 pub mod freebusy;
 pub mod freebusy_request;
+pub mod itip;
 mod limits;
 mod property_values;
 pub mod query;

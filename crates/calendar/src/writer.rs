@@ -20,7 +20,7 @@ fn write_into(out: &mut String, component: &Component) {
     push_line(out, &format!("END:{}", component.name));
 }
 
-fn property_line(property: &Property) -> String {
+pub(crate) fn property_line(property: &Property) -> String {
     let mut line = property.name.clone();
     for parameter in &property.params {
         line.push(';');

@@ -1,5 +1,5 @@
 //! Pre- and postcondition codes that go inside `<D:error>` (RFC 4918 §16, RFC 4791 §5.3.2.1,
-//! §7.7, §9, RFC 6578 §3.2, RFC 5689 §3, RFC 6638 §3.2.4, §5.1, §9.2).
+//! §7.7, §9, RFC 6578 §3.2, RFC 5689 §3, RFC 6638 §3.2.2.1, §3.2.4, §5.1, §9.2).
 
 /// A closed vocabulary of the condition elements the gateway emits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub enum Precondition {
     SupportedCollation,
     // RFC 3253 §3.6
     SupportedReport,
-    // RFC 6638 §3.2.4.1-§3.2.4.3 (PUT/COPY/MOVE/DELETE of scheduling object resources)
+    // RFC 6638 §3.2.2.1, §3.2.4.1-§3.2.4.3 (PUT/COPY/MOVE/DELETE of scheduling object resources)
     /// Carries the href of the scheduling object resource that already has the UID.
     UniqueSchedulingObjectResource(String),
     SameOrganizerInAllComponents,

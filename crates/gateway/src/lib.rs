@@ -47,6 +47,7 @@ struct AppInner {
     backend: Arc<dyn Backend>,
     metrics: bool,
     scheduling: SchedulingPolicy,
+    /// Also where scheduling delivers invitations to users who never logged in (default folders).
     caldav: CaldavConfig,
     mailer: scheduling::mailer::Mailer,
 }
@@ -85,6 +86,10 @@ impl AppState {
     /// The other users of the mail system, when the backend can reach them (scheduling).
     pub fn directory(&self) -> Option<&dyn store::Directory> {
         self.0.backend.directory()
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        self.0.backend.as_ref()
     }
 }
 

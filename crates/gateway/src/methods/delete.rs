@@ -9,13 +9,20 @@ use store::{ETag, Expected, Folder, FolderKind, ItemName};
 use super::conditional;
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
+use crate::scheduling::implicit;
 
 pub async fn delete(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMap) -> Result<Response, GatewayError> {
     let condition = conditional(headers)?;
     match path {
         ResourcePath::Object { calendar, item, .. } => {
             let folder = cx.session.folder(calendar).await?;
-            cx.session.delete(&folder.id, &ItemName::new(item.clone()), expected(&condition)?).await?;
+            let name = ItemName::new(item.clone());
+            if folder.kind == FolderKind::Calendar {
+                let tag_condition = implicit::if_schedule_tag_match(headers)?;
+                implicit::delete_object(cx, &folder, &name, expected(&condition)?, tag_condition).await?;
+            } else {
+                cx.session.delete(&folder.id, &name, expected(&condition)?).await?;
+            }
         }
         ResourcePath::Calendar { calendar, .. } => {
             let folder = cx.session.folder(calendar).await?;

@@ -4,10 +4,12 @@ use axum::response::{IntoResponse, Response};
 use dav::headers::{quote_etag, Conditional};
 use dav::path::ResourcePath;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
+use store::FolderKind;
 
 use super::conditional;
 use crate::error::GatewayError;
 use crate::resources::{self, RequestContext, Resource};
+use crate::scheduling::implicit;
 
 pub async fn get(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMap) -> Result<Response, GatewayError> {
     let ResourcePath::Object { calendar, item, .. } = path else {
@@ -15,6 +17,7 @@ pub async fn get(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMap) 
     };
     let condition = conditional(headers)?;
     let folder = cx.session.folder(calendar).await?;
+    let calendar_folder = folder.kind == FolderKind::Calendar;
     let Resource::Object { meta, body, .. } = resources::object(cx.session.as_ref(), folder, item).await? else {
         return Err(GatewayError::Status(StatusCode::NOT_FOUND));
     };
@@ -29,8 +32,15 @@ pub async fn get(cx: &RequestContext, path: &ResourcePath, headers: &HeaderMap) 
         }
         _ => {}
     }
-    let mut response = (StatusCode::OK, body.unwrap_or_default()).into_response();
+    let body = body.unwrap_or_default();
+    // RFC 6638 §3.2.10: scheduling object resources carry their Schedule-Tag.
+    let schedule_tag =
+        if calendar_folder && implicit::scheduling_enabled(cx) { implicit::schedule_tag_of(&body) } else { None };
+    let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
+    if let Some(tag) = schedule_tag {
+        implicit::insert_schedule_tag(h, &tag);
+    }
     let content_type = match &meta.content_type {
         Some(media_type) => HeaderValue::from_str(media_type).ok(),
         None => Some(HeaderValue::from_static("text/calendar; charset=utf-8")),

@@ -14,6 +14,7 @@ use super::delete::expected;
 use super::get::insert_etag;
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
+use crate::scheduling::implicit;
 
 pub async fn put(
     cx: &RequestContext,
@@ -46,15 +47,25 @@ pub async fn put(
         // Only the server delivers into a schedule inbox (RFC 6638 §2.2).
         FolderKind::ScheduleInbox => return Err(GatewayError::Status(StatusCode::FORBIDDEN)),
     };
-    let stored = match folder.kind {
-        FolderKind::Calendar => replace_same_uid(cx, &folder, new_item, expected).await?,
-        FolderKind::Collection | FolderKind::ScheduleInbox => store_item(cx, &folder, new_item, expected).await?,
+    let (stored, schedule_tag) = match folder.kind {
+        FolderKind::Calendar => {
+            let tag_condition = implicit::if_schedule_tag_match(headers)?;
+            let outcome = implicit::put_object(cx, &folder, new_item, expected, tag_condition).await?;
+            (outcome.stored, outcome.schedule_tag.filter(|_| implicit::scheduling_enabled(cx)))
+        }
+        FolderKind::Collection | FolderKind::ScheduleInbox => {
+            (store_item(cx, &folder, new_item, expected).await?, None)
+        }
     };
     let status = if stored.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     let mut response = status.into_response();
     // RFC 4791 §5.3.4: an ETag only when a GET would return exactly these bytes.
     if stored.verbatim {
         insert_etag(response.headers_mut(), stored.meta.etag.as_str());
+    }
+    // RFC 6638 §3.2.10: the Schedule-Tag of what is stored, even when the body was rewritten.
+    if let Some(tag) = schedule_tag {
+        implicit::insert_schedule_tag(response.headers_mut(), &tag);
     }
     Ok(response)
 }
@@ -73,52 +84,6 @@ pub async fn store_item(
         }
         other => Ok(other?),
     }
-}
-
-/// Rounds of read-then-write when the object changes between the two (a client that sent
-/// no condition must not see the 412 of a race it did not ask to lose).
-const UID_CHECK_ROUNDS: usize = 3;
-
-/// Writes a calendar object unless it would give an existing resource another UID.
-///
-/// RFC 4791 §4.1 ties a UID to its resource; a PUT that changes it is refused as
-/// `CALDAV:no-uid-conflict` naming the resource itself, as Cyrus does. A client that means
-/// a new event writes a new resource (and DELETEs the old one). The UID compared is the one
-/// read, so the write carries that version's ETag and a concurrent change is seen.
-async fn replace_same_uid(
-    cx: &RequestContext,
-    folder: &Folder,
-    item: NewItem,
-    expected: Expected,
-) -> Result<Stored, GatewayError> {
-    if matches!(expected, Expected::Absent) {
-        return store_item(cx, folder, item, expected).await;
-    }
-    for _ in 1..UID_CHECK_ROUNDS {
-        let current = cx.session.get(&folder.id, std::slice::from_ref(&item.name)).await?.pop();
-        let guarded = match &current {
-            None => expected.clone(),
-            Some(old) => {
-                // A stored body that no longer validates (rules tightened since) has no UID
-                // to protect: the new body replaces it.
-                let old_uid = calendar::validate_object(&old.body).ok().map(|o| o.uid);
-                if old_uid.is_some_and(|uid| uid != item.uid) {
-                    let href = dav::path::object_href(cx.user(), &folder.name, item.name.as_str());
-                    return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
-                }
-                match &expected {
-                    Expected::Anything | Expected::Present => Expected::ETag(old.meta.etag.clone()),
-                    other => other.clone(),
-                }
-            }
-        };
-        let raced = guarded != expected;
-        match store_item(cx, folder, item.clone(), guarded).await {
-            Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced => continue,
-            other => return other,
-        }
-    }
-    store_item(cx, folder, item, expected).await
 }
 
 /// A body checked as RFC 4791 §5.3.2.1 requires for `folder`, with its index span.

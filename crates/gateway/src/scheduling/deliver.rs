@@ -1,0 +1,302 @@
+//! Delivery of iTIP messages (RFC 6638 §3.2.1-§3.2.3 "scheduling messages" and §4 the inbox).
+//!
+//! A recipient on this mail store (found through [`store::Directory`]) gets the message in
+//! their schedule inbox and applied to their calendar at once: DAVx5 and Windows Calendar
+//! never read an inbox, so the event must already be in the default calendar (see
+//! docs/scheduling.md §1). Any other recipient is for mail ([`deliver_remote`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use calendar::itip::{apply_cancel, apply_reply, apply_request, Message, Method};
+use calendar::zones::{Zone, Zones};
+use calendar::{parse_calendar, write_component, Component, DateValue};
+use chrono::{Duration, Utc};
+use sha2::{Digest, Sha256};
+use store::{
+    CandidateQuery, ComponentSet, Expected, Folder, FolderKind, Item, ItemName, NewFolder, NewItem, Session,
+    StoreError, TimeSpan,
+};
+
+use crate::error::GatewayError;
+use crate::methods::put::calendar_item;
+use crate::provision;
+use crate::resources::RequestContext;
+
+/// RFC 6638 §7.3 / RFC 5546 §3.6 request statuses written into SCHEDULE-STATUS.
+pub const DELIVERED: &str = "1.2";
+pub const NOT_DELIVERED: &str = "5.1";
+
+/// Writes of a recipient's copy retried when it changes under the delivery (the recipient's
+/// own client writing at the same moment); then the delivery counts as failed.
+const DELIVERY_ROUNDS: usize = 4;
+
+/// Delivers `message` to each recipient; returns each recipient's SCHEDULE-STATUS. The
+/// sender's own account is never a recipient (an organizer listing another address of
+/// theirs as attendee would otherwise overwrite their own copy).
+pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, String)> {
+    let message = message.clone().stamped(Utc::now());
+    let mut statuses = Vec::new();
+    for recipient in &message.recipients {
+        let status = match local_user(cx, recipient).await {
+            Ok(Some(session)) if session.principal().user == cx.user() => continue,
+            Ok(Some(session)) => match deliver_local(cx, session.as_ref(), recipient, &message).await {
+                Ok(()) => DELIVERED,
+                Err(error) => {
+                    tracing::warn!(%error, method = message.method.as_str(), "local scheduling delivery failed");
+                    NOT_DELIVERED
+                }
+            },
+            Ok(None) => deliver_remote(cx, recipient, &message).await,
+            Err(error) => {
+                tracing::warn!(%error, "looking up a scheduling recipient failed");
+                NOT_DELIVERED
+            }
+        };
+        statuses.push((recipient.clone(), status.to_owned()));
+    }
+    statuses
+}
+
+/// A recipient who is not a user of this store: iMIP (RFC 6047) is its way, added with the
+/// mail submission; until then nothing is sent and the organizer's copy says so with
+/// `5.1` (could not complete delivery), which clients show as "not delivered".
+pub async fn deliver_remote(cx: &RequestContext, recipient: &str, message: &Message) -> &'static str {
+    let _ = (cx, message);
+    tracing::info!(recipient, "scheduling recipient is not on this store; no iMIP yet");
+    NOT_DELIVERED
+}
+
+/// The session of the store user with this address, opened on the gateway's authority. A
+/// user without scheduling (`[scheduling]` policy) has no inbox to deliver to: they are
+/// reached by mail like someone on another server.
+async fn local_user(cx: &RequestContext, address: &str) -> Result<Option<Arc<dyn Session>>, StoreError> {
+    let Some(directory) = cx.app.directory() else { return Ok(None) };
+    let Some(principal) = directory.resolve(address).await? else { return Ok(None) };
+    if !cx.app.scheduling().allows(&principal) {
+        return Ok(None);
+    }
+    Ok(Some(directory.open(&principal.user).await?))
+}
+
+/// Into the recipient's inbox, then applied to their copy of the event.
+async fn deliver_local(
+    cx: &RequestContext,
+    session: &dyn Session,
+    recipient: &str,
+    message: &Message,
+) -> Result<(), GatewayError> {
+    let uid = message.uid().ok_or(GatewayError::BadRequest("an iTIP message without UID".into()))?.to_owned();
+    let inbox = inbox(session).await?;
+    let item = NewItem {
+        name: ItemName::new(format!("{:032x}.ics", rand::random::<u128>())),
+        uid: uid.clone(),
+        component: component_of(&message.calendar),
+        content_type: None,
+        body: Bytes::from(write_component(&message.calendar)),
+        span: None,
+    };
+    session.put(&inbox.id, item, Expected::Absent).await?;
+    apply_to_calendar(cx, session, recipient, &uid, message).await
+}
+
+/// The user's schedule inbox, created the first time something is delivered.
+async fn inbox(session: &dyn Session) -> Result<Folder, GatewayError> {
+    if let Some(inbox) = session.folders().await?.into_iter().find(|f| f.kind == FolderKind::ScheduleInbox) {
+        return Ok(inbox);
+    }
+    let spec =
+        NewFolder { kind: FolderKind::ScheduleInbox, ..NewFolder::named(dav::path::SCHEDULE_INBOX, ComponentSet::ALL) };
+    match session.create_folder(&spec).await {
+        Ok(folder) => Ok(folder),
+        // Two deliveries racing: the other one created it.
+        Err(StoreError::AlreadyExists) => Ok(session.folder(dav::path::SCHEDULE_INBOX).await?),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn component_of(calendar: &Component) -> Option<store::Component> {
+    calendar.components.iter().find_map(|c| store::Component::from_ical_name(&c.name))
+}
+
+/// REQUEST: the recipient's copy created or updated; CANCEL: marked cancelled; REPLY: the
+/// answer merged into the organizer's copy. Written with the ETag read, so a concurrent
+/// change by the recipient's client is read again rather than overwritten.
+async fn apply_to_calendar(
+    cx: &RequestContext,
+    session: &dyn Session,
+    recipient: &str,
+    uid: &str,
+    message: &Message,
+) -> Result<(), GatewayError> {
+    let span = message_span(&message.calendar);
+    let mut hint: Option<(Folder, ItemName)> = None;
+    for _ in 0..DELIVERY_ROUNDS {
+        let found = find_by_uid(session, uid, span, hint.as_ref()).await?;
+        let (folder, name, existing, expected) = match found {
+            Some((folder, item)) => {
+                let existing = std::str::from_utf8(&item.body).ok().and_then(|t| parse_calendar(t).ok());
+                (folder, item.meta.name, existing, Expected::ETag(item.meta.etag))
+            }
+            // Only an invitation makes a new copy; a cancel or reply of an event the user
+            // does not have (deleted it already) stays in the inbox only.
+            None if message.method == Method::Request => {
+                (default_calendar(cx, session).await?, derived_name(uid), None, Expected::Absent)
+            }
+            None => return Ok(()),
+        };
+        let updated = match (message.method, &existing) {
+            (Method::Request, existing) => apply_request(existing.as_ref(), &message.calendar, recipient),
+            (Method::Cancel, Some(existing)) => apply_cancel(existing, &message.calendar),
+            (Method::Reply, Some(existing)) => match apply_reply(existing, &message.calendar) {
+                Some(updated) => updated,
+                None => return Ok(()),
+            },
+            // A stored copy that no longer parses is left alone.
+            (_, None) => return Ok(()),
+        };
+        if existing.as_ref() == Some(&updated) {
+            return Ok(());
+        }
+        let item = calendar_item(cx, &folder, name.as_str(), Bytes::from(write_component(&updated)))?;
+        match session.put(&folder.id, item, expected).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::PreconditionFailed { .. }) => continue,
+            // The default calendar holds the UID under another name (a copy the user's
+            // client made): that one is the copy to update.
+            Err(StoreError::UidConflict { existing: other, .. }) if existing.is_none() => {
+                hint = Some((folder, other));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(GatewayError::Store(StoreError::PreconditionFailed { current: None }))
+}
+
+/// The name a delivered copy gets: derived from the UID, so the next message for the same
+/// event finds it with one read per calendar even after the event moved in time.
+fn derived_name(uid: &str) -> ItemName {
+    let digest = Sha256::digest(uid.as_bytes());
+    ItemName::new(format!("{}.ics", hex::encode(&digest[..16])))
+}
+
+/// The recipient's copy of the event with this UID, in any of their calendars: first under
+/// the name deliveries give it, then among the objects whose time span meets the message's
+/// (a copy the user's client created, e.g. by accepting an iMIP mail).
+async fn find_by_uid(
+    session: &dyn Session,
+    uid: &str,
+    span: TimeSpan,
+    hint: Option<&(Folder, ItemName)>,
+) -> Result<Option<(Folder, Item)>, StoreError> {
+    let calendars: Vec<Folder> =
+        session.folders().await?.into_iter().filter(|f| f.kind == FolderKind::Calendar).collect();
+    if let Some((folder, name)) = hint {
+        if let Some(item) = matching(session, folder, std::slice::from_ref(name), uid).await? {
+            return Ok(Some((folder.clone(), item)));
+        }
+    }
+    let derived = derived_name(uid);
+    for folder in &calendars {
+        if let Some(item) = matching(session, folder, std::slice::from_ref(&derived), uid).await? {
+            return Ok(Some((folder.clone(), item)));
+        }
+    }
+    for folder in &calendars {
+        let query = CandidateQuery { component: None, range: Some(span) };
+        let names = match session.candidates(&folder.id, &query).await? {
+            Some(names) => names,
+            None => session.list(&folder.id).await?.items.into_iter().map(|m| m.name).collect(),
+        };
+        if let Some(item) = matching(session, folder, &names, uid).await? {
+            return Ok(Some((folder.clone(), item)));
+        }
+    }
+    Ok(None)
+}
+
+async fn matching(
+    session: &dyn Session,
+    folder: &Folder,
+    names: &[ItemName],
+    uid: &str,
+) -> Result<Option<Item>, StoreError> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let items = session.get(&folder.id, names).await?;
+    Ok(items.into_iter().find(|item| uid_of(&item.body).as_deref() == Some(uid)))
+}
+
+fn uid_of(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let calendar = parse_calendar(text).ok()?;
+    calendar
+        .components
+        .iter()
+        .filter(|c| c.name != "VTIMEZONE")
+        .find_map(|c| c.property("UID"))
+        .map(|p| p.value.trim().to_owned())
+}
+
+/// The time the message is about, widened by a day on each side: every stored copy of the
+/// same event has a span meeting it (an instance's RECURRENCE-ID is inside its series).
+fn message_span(calendar: &Component) -> TimeSpan {
+    let zones = Zones::new(calendar, Zone::utc());
+    let instant = |c: &Component, name: &str| c.property(name).and_then(DateValue::of).map(|v| v.to_utc(&zones));
+    let mut start = None;
+    let mut end = None;
+    for component in calendar.components.iter().filter(|c| c.name != "VTIMEZONE") {
+        let Some(begin) = instant(component, "RECURRENCE-ID").or_else(|| instant(component, "DTSTART")) else {
+            continue;
+        };
+        let finish = instant(component, "DTEND").unwrap_or(begin).max(begin);
+        start = Some(start.map_or(begin, |s: chrono::DateTime<Utc>| s.min(begin)));
+        end = Some(end.map_or(finish, |e: chrono::DateTime<Utc>| e.max(finish)));
+    }
+    let day = Duration::days(1);
+    TimeSpan {
+        start: start.and_then(|s| s.checked_sub_signed(day)).map(|s| s.timestamp()),
+        end: end.and_then(|e| e.checked_add_signed(day)).map(|e| e.timestamp()),
+    }
+}
+
+/// Where a new invitation goes (RFC 6638 §3.2.2 leaves it to the server): the configured
+/// default calendar, else the first calendar that takes events; a user who never logged in
+/// gets the default folders first, as at their first login.
+async fn default_calendar(cx: &RequestContext, session: &dyn Session) -> Result<Folder, GatewayError> {
+    let config = cx.app.caldav();
+    for round in 0..2 {
+        let folders = session.folders().await?;
+        if let Some(found) = super::default_calendar::default_calendar(&folders, &config.default_calendar) {
+            return Ok(found.clone());
+        }
+        if round == 0 && config.provision_defaults {
+            provision::provision(session, config, false).await?;
+        }
+    }
+    Err(GatewayError::Store(StoreError::NotFound))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_span_of_an_instance_message_covers_its_recurrence_id() {
+        let text = "BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nBEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID:20261209T080000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let span = message_span(&parse_calendar(text).unwrap());
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-09T08:00:00Z").unwrap().timestamp();
+        assert_eq!(span.start, Some(at - 86_400));
+        assert_eq!(span.end, Some(at + 86_400));
+    }
+
+    #[test]
+    fn derived_names_are_stable_and_url_safe() {
+        assert_eq!(derived_name("a b/c@x"), derived_name("a b/c@x"));
+        assert_ne!(derived_name("a"), derived_name("b"));
+        assert!(derived_name("a b/c@x").as_str().chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+    }
+}
