@@ -211,6 +211,20 @@ def assert_no_scheduling_for(gateway, user, colleague):
     other = own_address(gateway, colleague)
     answers = schedule_response(post_outbox(gateway, colleague, free_busy_request(other, [me])))
     assert answers[me][0] == "3.7;Invalid calendar user"
+    # And this user's meetings schedule nothing: the colleague's inbox gets no invitation.
+    inbox = f"/dav/calendars/{colleague}/inbox/"
+    before = len(propfind(gateway, inbox, "<D:getetag/>", colleague, depth="1").findall(f"{DAV}response"))
+    uid = f"{uuid.uuid4()}@example.com"
+    meeting = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+               f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270307T090000Z\r\n"
+               f"DTEND:20270307T100000Z\r\nSUMMARY:Invitation\r\nORGANIZER:{me}\r\n"
+               f"ATTENDEE;PARTSTAT=ACCEPTED:{me}\r\nATTENDEE;RSVP=TRUE:{other}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    put = request(gateway, "PUT", f"/dav/calendars/{user}/calendar/{uid}.ics", user, meeting,
+                  {"Content-Type": "text/calendar; charset=utf-8"})
+    assert put.status_code == 201, put.text
+    assert "Schedule-Tag" not in put.headers
+    after = len(propfind(gateway, inbox, "<D:getetag/>", colleague, depth="1").findall(f"{DAV}response"))
+    assert after == before
 
 
 def test_policy_turns_scheduling_off_for_a_listed_user(start_dedicated_gateway):

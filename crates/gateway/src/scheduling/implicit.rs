@@ -25,12 +25,10 @@ use crate::error::GatewayError;
 use crate::methods::put::store_item;
 use crate::resources::RequestContext;
 
-/// Whether the user's writes schedule. INTERIM (h-itip): the `[scheduling]` policy of
-/// `scheduling/policy.rs` (h-surface) replaces this; until then scheduling is on for every
-/// user who has a calendar user address (`Principal.email`, from `[mail] domain`), the only
-/// existing setting it depends on.
+/// Whether the user's writes schedule: the `[scheduling]` policy (`scheduling::policy`) allows
+/// it and the user has a calendar user address (`Principal.email`) to schedule as.
 pub fn scheduling_enabled(cx: &RequestContext) -> bool {
-    cx.session.principal().email.is_some()
+    cx.scheduling() && cx.session.principal().email.is_some()
 }
 
 /// The user's calendar user addresses, bare and lower-cased (RFC 6638 §2.4.1).
