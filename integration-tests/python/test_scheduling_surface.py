@@ -242,3 +242,30 @@ def test_policy_turns_scheduling_off_for_a_domain(start_dedicated_gateway):
     assert "calendar-auto-schedule" not in request(gateway, "OPTIONS", "/dav/calendars/bob/", "bob").headers["DAV"]
     assert request(gateway, "PROPFIND", "/dav/calendars/bob/outbox/", "bob", headers={"Depth": "0"}).status_code == 404
     put_event(gateway, "bob", "20270306T090000Z", "20270306T100000Z")
+
+
+@pytest.mark.skipif(BACKEND != "embedded", reason="delivery to a colleague needs the backend directory (embedded)")
+def test_inbox_messages_can_be_listed_read_multigot_and_deleted(gateway):
+    organizer, attendee = own_address(gateway, "alice"), own_address(gateway, "bob")
+    inbox = "/dav/calendars/bob/inbox/"
+    before = {r.findtext(f"{DAV}href") for r in propfind(gateway, inbox, "<D:getetag/>", "bob", "1").findall(f"{DAV}response")}
+    uid = f"{uuid.uuid4()}@example.com"
+    meeting = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+               f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270308T090000Z\r\n"
+               f"DTEND:20270308T100000Z\r\nSUMMARY:Review\r\nORGANIZER:{organizer}\r\n"
+               f"ATTENDEE;PARTSTAT=ACCEPTED:{organizer}\r\nATTENDEE;RSVP=TRUE:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    put = request(gateway, "PUT", f"/dav/calendars/alice/calendar/{uid}.ics", "alice", meeting,
+                  {"Content-Type": "text/calendar; charset=utf-8"})
+    assert put.status_code == 201, put.text
+    listed = propfind(gateway, inbox, "<D:getetag/>", "bob", "1").findall(f"{DAV}response")
+    new = [h for h in (r.findtext(f"{DAV}href") for r in listed) if h not in before]
+    assert len(new) == 1, new
+    message = request(gateway, "GET", new[0], "bob")
+    assert message.status_code == 200 and "METHOD:REQUEST" in message.text and uid in message.text
+    multiget = ('<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget xmlns:D="DAV:" '
+                'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>'
+                f'<D:href>{new[0]}</D:href></C:calendar-multiget>')
+    answer = request(gateway, "REPORT", inbox, "bob", multiget, dict(XML, Depth="1"))
+    assert answer.status_code == 207 and uid in answer.text, answer.text
+    assert request(gateway, "DELETE", new[0], "bob").status_code == 204
+    assert request(gateway, "GET", new[0], "bob").status_code == 404
