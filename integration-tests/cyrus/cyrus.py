@@ -6,6 +6,12 @@
                             test users, and writes DIR/env (shell `KEY=value` lines) and DIR/pid
     cyrus.py stop DIR       stops that master by its PID (SIGTERM, bounded wait, SIGKILL)
     cyrus.py user DIR NAME PASSWORD   adds one more user
+    cyrus.py start DIR --smtp PORT    as start, and Cyrus sends mail (JMAP EmailSubmission)
+                            to an SMTP server on 127.0.0.1:PORT (0: a free port), written
+                            to DIR/env as CYRUS_SMTP_PORT; without it Cyrus uses sendmail
+    cyrus.py deliver DIR RECIPIENT [SENDER] < MESSAGE   delivers one message into a user's
+                            INBOX over LMTP, as an MTA does (lmtpd listens on
+                            127.0.0.1:CYRUS_LMTP_PORT of DIR/env)
 
 Every setting written below is explained where it is set. Nothing outside DIR is touched
 except: the Debian packages (installed once), and /dev/log, where Cyrus sends its log
@@ -110,6 +116,7 @@ START {{
 SERVICES {{
   imap cmd="{bin}/imapd -C {conf}" listen="127.0.0.1:{imap}" prefork=0
   http cmd="{bin}/httpd -C {conf}" listen="127.0.0.1:{http}" prefork=0
+  lmtp cmd="{bin}/lmtpd -a -C {conf}" listen="127.0.0.1:{lmtp}" prefork=0
 }}
 EVENTS {{
   checkpoint cmd="{bin}/ctl_cyrusdb -C {conf} -c" period=30
@@ -117,6 +124,26 @@ EVENTS {{
 DAEMON {{
 }}
 """
+
+
+# With `--smtp PORT`: JMAP EmailSubmission hands mail to that SMTP server (imap/smtpclient.c)
+# instead of /usr/sbin/sendmail, so tests capture it; no SMTP AUTH on loopback.
+SMTP_CONF = """\
+smtp_backend: host
+smtp_host: 127.0.0.1:{port}/noauth
+"""
+
+
+def deliver(d, recipient, sender, message):
+    """Hands `message` (bytes) to Cyrus's lmtpd for `recipient`, as an MTA delivers local
+    mail. lmtpd runs with -a (TCP connections count as authenticated: loopback only)."""
+    import smtplib
+
+    env = read_env(d)
+    with smtplib.LMTP("127.0.0.1", int(env["CYRUS_LMTP_PORT"]), timeout=30) as lmtp:
+        refused = lmtp.sendmail(sender, [recipient], message)
+    if refused:
+        raise SystemExit(f"LMTP refused {recipient}: {refused}")
 
 
 class SyslogSink:
@@ -210,16 +237,22 @@ def _launch_master(d):
     return master
 
 
-def start(d):
+def start(d, smtp_port=None):
     install()
     d = pathlib.Path(d).resolve()
     if (d / "pid").exists():
         raise SystemExit(f"{d}/pid exists: stop that Cyrus first")
     for sub in ["conf", "spool", "sieve", "proc", "lock", "socket"]:
         (d / sub).mkdir(parents=True, exist_ok=True)
-    imap, http = free_port(), free_port()
-    (d / "imapd.conf").write_text(IMAPD_CONF.format(d=d, admin=ADMIN, realm=REALM))
-    (d / "cyrus.conf").write_text(CYRUS_CONF.format(bin=CYRUS_BIN, conf=d / "imapd.conf", imap=imap, http=http))
+    imap, http, lmtp = free_port(), free_port(), free_port()
+    if smtp_port == 0:
+        smtp_port = free_port()
+    conf = IMAPD_CONF.format(d=d, admin=ADMIN, realm=REALM)
+    if smtp_port is not None:
+        conf += SMTP_CONF.format(port=smtp_port)
+    (d / "imapd.conf").write_text(conf)
+    (d / "cyrus.conf").write_text(
+        CYRUS_CONF.format(bin=CYRUS_BIN, conf=d / "imapd.conf", imap=imap, http=http, lmtp=lmtp))
     subprocess.run(["chown", "-R", "cyrus:mail", str(d)], check=True)
     # Cyrus runs as the cyrus user: every directory above DIR must let it through.
     for parent in d.parents:
@@ -233,11 +266,14 @@ def start(d):
         "CYRUS_DIR": str(d),
         "CYRUS_IMAP_PORT": str(imap),
         "CYRUS_HTTP_PORT": str(http),
+        "CYRUS_LMTP_PORT": str(lmtp),
         "CYRUS_JMAP_URL": f"http://127.0.0.1:{http}/.well-known/jmap",
         "CYRUS_ADMIN": ADMIN,
         "CYRUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CYRUS_USERS": json.dumps(USERS),
     }
+    if smtp_port is not None:
+        env["CYRUS_SMTP_PORT"] = str(smtp_port)
     (d / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -342,6 +378,11 @@ def main(argv):
     elif len(argv) == 2 and argv[0] == "start":
         env = start(argv[1])
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
+    elif len(argv) == 4 and argv[0] == "start" and argv[2] == "--smtp":
+        env = start(argv[1], smtp_port=int(argv[3]))
+        print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
+    elif len(argv) in (3, 4) and argv[0] == "deliver":
+        deliver(argv[1], argv[2], argv[3] if len(argv) == 4 else "sender@example.org", sys.stdin.buffer.read())
     elif len(argv) == 2 and argv[0] == "stop":
         stop(argv[1])
     elif len(argv) == 4 and argv[0] == "user":

@@ -30,6 +30,7 @@ pub use component::{parse_calendar, Component, Parameter, Property};
 pub use datetime::{parse_duration, parse_utc, DateValue};
 pub use error::{InvalidCalendar, Violation};
 pub use limits::{resource_counts, ResourceCounts};
+pub use query::unescape_text;
 pub use span::{instance_span, InstanceSpan};
 pub use validate::{validate_object, validate_timezone, CalendarObject, ComponentKind};
 pub use writer::write_component;

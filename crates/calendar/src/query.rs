@@ -247,7 +247,7 @@ impl Evaluator<'_> {
             PropTest::Matches { time_range, text, params } => candidates.any(|property| {
                 time_range.is_none_or(|range| {
                     DateValue::of(property).is_some_and(|v| at_or_after_start(&range, v.to_utc(self.zones)))
-                }) && text.as_ref().is_none_or(|t| text_matches(t, &unescape(&property.value)))
+                }) && text.as_ref().is_none_or(|t| text_matches(t, &unescape_text(&property.value)))
                     && params.iter().all(|p| param_matches(property, p))
             }),
         }
@@ -280,8 +280,8 @@ pub fn text_matches(filter: &TextMatch, value: &str) -> bool {
     found != filter.negate
 }
 
-/// RFC 5545 §3.3.11 TEXT escapes.
-fn unescape(value: &str) -> String {
+/// RFC 5545 §3.3.11 TEXT escapes undone: the value as a person reads it.
+pub fn unescape_text(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
     while let Some(c) = chars.next() {

@@ -251,6 +251,63 @@ pub struct MailConfig {
     /// `<login>@<domain>`, shown as `mailto:` in `calendar-user-address-set` (RFC 6638
     /// §2.4.1). Empty: the machine's host name, as Postfix's `myorigin` defaults to it.
     pub domain: String,
+    /// Where iMIP invitations to people outside this store go when the backend sends no mail
+    /// itself (the embedded store; a JMAP backend sends through `EmailSubmission`).
+    pub submission: SubmissionConfig,
+}
+
+/// An SMTP submission server (RFC 6409), e.g. the mail server's port 587.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionConfig {
+    /// Host name; empty: no submission server (invitations to outside addresses then get
+    /// `SCHEDULE-STATUS=5.1`, could not be delivered).
+    pub host: String,
+    pub port: u16,
+    pub security: SubmissionSecurity,
+    /// Account to authenticate as; empty: no authentication (a relay that trusts the gateway).
+    pub username: String,
+    pub password: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for SubmissionConfig {
+    fn default() -> Self {
+        SubmissionConfig {
+            host: String::new(),
+            port: 587,
+            security: SubmissionSecurity::Starttls,
+            username: String::new(),
+            password: String::new(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// Without the password: configurations end up in logs and panic messages.
+impl std::fmt::Debug for SubmissionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubmissionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the connection to the submission server is protected.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmissionSecurity {
+    /// Plain SMTP: only for a relay on the same host or network.
+    None,
+    /// STARTTLS required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }
 
 impl MailConfig {
@@ -438,6 +495,15 @@ impl Config {
                 reason: "a host name such as mail.example.org (letters, digits, hyphens, dots), or empty".into(),
             });
         }
+        let submission = &self.mail.submission;
+        let host_ok = submission.host.parse::<std::net::IpAddr>().is_ok()
+            || store::mail_address::is_mail_domain(&submission.host);
+        if !submission.host.is_empty() && !host_ok {
+            return Err(ConfigError::Invalid {
+                setting: "mail.submission.host",
+                reason: "a host name or IP address of an SMTP submission server, or empty".into(),
+            });
+        }
         if self.caldav.default_calendar == self.caldav.default_tasks {
             return Err(ConfigError::Invalid {
                 setting: "caldav.default_tasks",
@@ -552,6 +618,31 @@ mod tests {
         assert_eq!(config.mail.effective_domain(None), "localhost");
         let config = Config::load("[mail]\ndomain = \"mail.example\"", env(&[])).unwrap();
         assert_eq!(config.mail.effective_domain(Some("box1")), "mail.example");
+    }
+
+    #[test]
+    fn submission_server_from_environment_and_password_never_in_debug() {
+        let config = Config::load(
+            "",
+            env(&[
+                ("GATEWAY__MAIL__SUBMISSION__HOST", "smtp.example.org"),
+                ("GATEWAY__MAIL__SUBMISSION__SECURITY", "tls"),
+                ("GATEWAY__MAIL__SUBMISSION__PORT", "465"),
+                ("GATEWAY__MAIL__SUBMISSION__PASSWORD", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.mail.submission.host, "smtp.example.org");
+        assert_eq!(config.mail.submission.security, SubmissionSecurity::Tls);
+        assert_eq!(config.mail.submission.port, 465);
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn submission_host_that_is_no_host_name_is_refused() {
+        let error = Config::load("", env(&[("GATEWAY__MAIL__SUBMISSION__HOST", "smtp example")])).unwrap_err();
+        assert!(error.to_string().contains("mail.submission.host"), "{error}");
+        assert!(Config::load("", env(&[("GATEWAY__MAIL__SUBMISSION__HOST", "127.0.0.1")])).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `UidConflict` | 403 + `<C:no-uid-conflict><D:href>` |
 //! | `Unavailable` / `BadGateway` / `Timeout` | 503 / 502 / 504, each with `Retry-After` |
 //! | `Internal` | 500, details only in the log |
+//! | a per-user limit (invitations per hour) | 429 + `Retry-After` |
 
 use axum::response::{IntoResponse, Response};
 use dav::Precondition;
@@ -36,6 +37,10 @@ pub enum GatewayError {
     MethodNotAllowed { allow: &'static str },
     #[error("request timed out")]
     Timeout,
+    /// The user sent more than a limit allows (outgoing invitations per hour): 429 with
+    /// `Retry-After` (RFC 6585 §4) and a message saying which limit.
+    #[error("too many requests: {message}")]
+    TooMany { retry_after: std::time::Duration, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -92,6 +97,12 @@ impl IntoResponse for GatewayError {
             GatewayError::Timeout => {
                 tracing::warn!("request timed out");
                 unavailable(StatusCode::SERVICE_UNAVAILABLE, None)
+            }
+            GatewayError::TooMany { retry_after, message } => {
+                tracing::info!(%message, "limit reached");
+                let mut response = plain(StatusCode::TOO_MANY_REQUESTS, &message);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+                response
             }
             GatewayError::Store(error) => store_error_response(error),
         }

@@ -45,6 +45,7 @@ struct AppInner {
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
     metrics: bool,
+    mailer: scheduling::mailer::Mailer,
     /// Where scheduling delivers invitations to users who never logged in (default folders).
     caldav: CaldavConfig,
 }
@@ -56,8 +57,14 @@ impl AppState {
             limits: config.limits.clone(),
             backend,
             metrics: config.server.metrics,
+            mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             caldav: config.caldav.clone(),
         }))
+    }
+
+    /// The SMTP submission server for iMIP mail, when the backend sends none itself.
+    pub fn mailer(&self) -> &scheduling::mailer::Mailer {
+        &self.0.mailer
     }
 
     pub fn limits(&self) -> &LimitsConfig {

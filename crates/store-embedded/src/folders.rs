@@ -15,6 +15,25 @@ pub(crate) struct FolderRow {
     pub incarnation: String,
     pub modseq: i64,
     pub pruned_below: i64,
+    pub kind: FolderKind,
+}
+
+/// `folders.kind`: 0 (the column's default, all rows before v4) a calendar, 1 a plain
+/// collection, 2 the schedule inbox.
+fn encode_kind(kind: FolderKind) -> i64 {
+    match kind {
+        FolderKind::Calendar => 0,
+        FolderKind::Collection => 1,
+        FolderKind::ScheduleInbox => 2,
+    }
+}
+
+fn decode_kind(code: i64) -> FolderKind {
+    match code {
+        1 => FolderKind::Collection,
+        2 => FolderKind::ScheduleInbox,
+        _ => FolderKind::Calendar,
+    }
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
@@ -24,7 +43,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
     Ok(Folder {
         id: FolderId::new(id.to_string()),
         name: row.get(1)?,
-        kind: if row.get::<_, i64>(10)? == 1 { FolderKind::Collection } else { FolderKind::Calendar },
+        kind: decode_kind(row.get(10)?),
         display_name: row.get(3)?,
         description: row.get(4)?,
         color: row.get(5)?,
@@ -108,10 +127,16 @@ fn by_id(conn: &Connection, owner: &str, id: i64) -> Result<Folder, StoreError> 
 pub(crate) fn resolve(conn: &Connection, owner: &str, folder: &FolderId) -> Result<FolderRow, StoreError> {
     let id: i64 = folder.as_str().parse().map_err(|_| StoreError::NotFound)?;
     conn.query_row(
-        "SELECT id, incarnation, modseq, pruned_below FROM folders WHERE owner = ?1 AND id = ?2",
+        "SELECT id, incarnation, modseq, pruned_below, kind FROM folders WHERE owner = ?1 AND id = ?2",
         params![owner, id],
         |row| {
-            Ok(FolderRow { id: row.get(0)?, incarnation: row.get(1)?, modseq: row.get(2)?, pruned_below: row.get(3)? })
+            Ok(FolderRow {
+                id: row.get(0)?,
+                incarnation: row.get(1)?,
+                modseq: row.get(2)?,
+                pruned_below: row.get(3)?,
+                kind: decode_kind(row.get(4)?),
+            })
         },
     )
     .optional()
@@ -137,7 +162,7 @@ pub(crate) fn create(tx: &Transaction<'_>, owner: &str, spec: &NewFolder) -> Res
             spec.order,
             spec.timezone,
             encode_components(spec.components),
-            i64::from(spec.kind == FolderKind::Collection)
+            encode_kind(spec.kind)
         ],
     )
     .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists } else { to_store_error(e) })?;

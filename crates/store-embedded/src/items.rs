@@ -6,8 +6,8 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use sha2::{Digest, Sha256};
 use store::{
-    CandidateQuery, Component, DeadProperty, DeadPropertyChange, ETag, Expected, Item, ItemMeta, ItemName, NewItem,
-    StoreError, Stored,
+    CandidateQuery, Component, DeadProperty, DeadPropertyChange, ETag, Expected, FolderKind, Item, ItemMeta, ItemName,
+    NewItem, StoreError, Stored,
 };
 
 use crate::db::to_store_error;
@@ -159,16 +159,20 @@ pub(crate) fn put(
             return Ok(Stored { meta, created: false, verbatim: true });
         }
     }
-    let holder: Option<String> = tx
-        .query_row(
-            "SELECT name FROM items WHERE folder = ?1 AND uid = ?2 AND name <> ?3",
-            params![folder.id, item.uid, name],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(to_store_error)?;
-    if let Some(existing) = holder {
-        return Err(StoreError::UidConflict { uid: item.uid, existing: ItemName::new(existing) });
+    // RFC 4791 §5.3.2.1 no-uid-conflict; a schedule inbox keeps every iTIP message of a
+    // meeting, one item each (RFC 6638 §2.2), so it has no such rule.
+    if folder.kind != FolderKind::ScheduleInbox {
+        let holder: Option<String> = tx
+            .query_row(
+                "SELECT name FROM items WHERE folder = ?1 AND uid = ?2 AND name <> ?3",
+                params![folder.id, item.uid, name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(to_store_error)?;
+        if let Some(existing) = holder {
+            return Err(StoreError::UidConflict { uid: item.uid, existing: ItemName::new(existing) });
+        }
     }
     let modseq = folders::bump(tx, folder.id)?;
     // A name re-created after a removal continues its run: a client that had the earlier

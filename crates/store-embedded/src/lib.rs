@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use store::{Backend, Credentials, Session, StoreError};
+use store::{Backend, Credentials, Directory, Principal, Session, StoreError};
 
 pub use users::UserInfo;
 
@@ -105,14 +105,33 @@ impl Backend for EmbeddedBackend {
     async fn login(&self, credentials: &Credentials) -> Result<Arc<dyn Session>, StoreError> {
         let name = credentials.username.clone();
         let record = self.db.read(move |conn| users::find(conn, &name)).await?;
-        let mut principal = users::verify(record, credentials.password.clone()).await?;
-        if principal.email.is_none() {
-            principal.email = store::mail_address::login_address(&principal.user, &self.mail_domain);
-        }
+        let info = users::verify(record, credentials.password.clone()).await?;
+        let principal = users::principal(info, &self.mail_domain);
         Ok(Arc::new(EmbeddedSession::new(self.db.clone(), principal)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db::to_store_error)).await
+    }
+
+    /// Every user of this store is in its `users` table, so the gateway can deliver to and
+    /// read the busy time of any of them.
+    fn directory(&self) -> Option<&dyn Directory> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Directory for EmbeddedBackend {
+    async fn resolve(&self, address: &str) -> Result<Option<Principal>, StoreError> {
+        let (address, domain) = (address.to_owned(), self.mail_domain.clone());
+        self.db.read(move |conn| users::by_address(conn, &address, &domain)).await
+    }
+
+    async fn open(&self, user: &str) -> Result<Arc<dyn Session>, StoreError> {
+        let name = user.to_owned();
+        let record = self.db.read(move |conn| users::find(conn, &name)).await?;
+        let info = record.ok_or(StoreError::NotFound)?.info;
+        Ok(Arc::new(EmbeddedSession::new(self.db.clone(), users::principal(info, &self.mail_domain))))
     }
 }

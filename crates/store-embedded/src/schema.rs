@@ -2,10 +2,11 @@
 
 use rusqlite::Connection;
 
-const VERSION: i64 = 5;
+const VERSION: i64 = 6;
 
-/// The UNIQUE constraints carry the rules: one folder name per user, one item name and one
-/// UID per folder (RFC 4791 §5.3.2.1 no-uid-conflict holds even against a buggy caller).
+/// The UNIQUE constraints carry the rules: one folder name per user, one item name per
+/// folder. (v1 to v5 also had one UID per folder here; v6 moved that rule into `items::put`,
+/// since a schedule inbox holds several messages of one UID.)
 const SCHEMA_V1: &str = "
 CREATE TABLE users (
     name TEXT PRIMARY KEY,
@@ -95,6 +96,39 @@ ALTER TABLE items ADD COLUMN born INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tombstones ADD COLUMN born INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// v6: a schedule inbox (`folders.kind` 2, RFC 6638 §2.2) holds several iTIP messages of one
+/// UID, so UID uniqueness is checked by `items::put` for the other kinds (inside the write
+/// transaction, so still atomic) and the UNIQUE (folder, uid) constraint goes. SQLite cannot
+/// drop a constraint, hence the copy into a new table.
+const SCHEMA_V6: &str = "
+CREATE TABLE items_v6 (
+    folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    component INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    indexed INTEGER NOT NULL DEFAULT 0,
+    span_start INTEGER,
+    span_end INTEGER,
+    content_type TEXT,
+    born INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder, name)
+);
+INSERT INTO items_v6 (folder, name, uid, component, etag, body, size, modseq, modified_ms,
+                      indexed, span_start, span_end, content_type, born)
+    SELECT folder, name, uid, component, etag, body, size, modseq, modified_ms,
+           indexed, span_start, span_end, content_type, born FROM items;
+DROP TABLE items;
+ALTER TABLE items_v6 RENAME TO items;
+CREATE INDEX items_by_modseq ON items (folder, modseq);
+CREATE INDEX items_by_span ON items (folder, component, span_start);
+CREATE INDEX items_by_uid ON items (folder, uid);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current >= VERSION {
@@ -115,6 +149,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if current < 5 {
         tx.execute_batch(SCHEMA_V5)?;
+    }
+    if current < 6 {
+        tx.execute_batch(SCHEMA_V6)?;
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()

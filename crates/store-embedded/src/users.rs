@@ -17,7 +17,7 @@ pub struct UserInfo {
 }
 
 pub(crate) struct UserRecord {
-    info: UserInfo,
+    pub info: UserInfo,
     password_hash: String,
 }
 
@@ -49,17 +49,13 @@ pub(crate) async fn hash_password(password: String) -> Result<String, StoreError
 
 /// Checks the password; an unknown user costs the same as a wrong password, so response time
 /// does not tell which user names exist.
-pub(crate) async fn verify(record: Option<UserRecord>, password: String) -> Result<Principal, StoreError> {
+pub(crate) async fn verify(record: Option<UserRecord>, password: String) -> Result<UserInfo, StoreError> {
     tokio::task::spawn_blocking(move || {
         let hash = record.as_ref().map(|r| r.password_hash.as_str()).unwrap_or_else(|| dummy_hash());
         let parsed = PasswordHash::new(hash).map_err(|e| StoreError::internal(e.to_string()))?;
         let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         match (record, matches) {
-            (Some(record), true) => Ok(Principal {
-                display_name: record.info.display_name.clone().unwrap_or_else(|| record.info.name.clone()),
-                email: record.info.email.clone(),
-                user: record.info.name,
-            }),
+            (Some(record), true) => Ok(record.info),
             _ => Err(StoreError::Unauthenticated),
         }
     })
@@ -90,6 +86,56 @@ pub(crate) fn find(conn: &Connection, name: &str) -> Result<Option<UserRecord>, 
     })
     .optional()
     .map_err(to_store_error)
+}
+
+/// The user as the DAV layer shows them. Without a stored address they are known by
+/// [`store::mail_address::login_address`] at `mail_domain`, the same rule as on JMAP.
+pub(crate) fn principal(info: UserInfo, mail_domain: &str) -> Principal {
+    let email = info.email.or_else(|| store::mail_address::login_address(&info.name, mail_domain));
+    Principal { display_name: info.display_name.unwrap_or_else(|| info.name.clone()), email, user: info.name }
+}
+
+/// The user whose calendar user address is `address` (bare, compared ignoring ASCII case),
+/// for scheduling between users (RFC 6638 §3). A stored address wins over one made from a
+/// name, so an operator can give a user the address another name would have made.
+pub(crate) fn by_address(conn: &Connection, address: &str, mail_domain: &str) -> Result<Option<Principal>, StoreError> {
+    // A made-up address is the name itself or the name at the domain, possibly as a
+    // quoted local part: those are the names that can match; each is checked by the rule.
+    let local = address.rsplit_once('@').map_or(address, |(local, _)| local);
+    let local = unquote(local);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT name, display_name, email FROM users
+             WHERE email = ?1 COLLATE NOCASE
+                OR (email IS NULL AND (name = ?1 COLLATE NOCASE OR name = ?2 COLLATE NOCASE))
+             ORDER BY email IS NULL, name",
+        )
+        .map_err(to_store_error)?;
+    let rows = statement
+        .query_map(params![address, local], |row| {
+            Ok(UserInfo { name: row.get(0)?, display_name: row.get(1)?, email: row.get(2)? })
+        })
+        .map_err(to_store_error)?;
+    for row in rows {
+        let principal = principal(row.map_err(to_store_error)?, mail_domain);
+        if principal.email.as_deref().is_some_and(|email| email.eq_ignore_ascii_case(address)) {
+            return Ok(Some(principal));
+        }
+    }
+    Ok(None)
+}
+
+/// The content of an RFC 5322 §3.2.4 quoted local part (`"a b"` is `a b`); others as they are.
+fn unquote(local: &str) -> String {
+    let Some(inner) = local.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) else {
+        return local.to_owned();
+    };
+    let mut unquoted = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        unquoted.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
+    }
+    unquoted
 }
 
 pub(crate) fn insert(
@@ -137,6 +183,13 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<UserInfo>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_local_parts_are_unquoted() {
+        assert_eq!(unquote("alice"), "alice");
+        assert_eq!(unquote("\".x\""), ".x");
+        assert_eq!(unquote("\"a\\\"b\\\\c\""), "a\"b\\c");
+    }
 
     #[test]
     fn user_names_are_url_and_mail_safe() {

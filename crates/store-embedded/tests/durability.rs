@@ -109,4 +109,10 @@ async fn a_version_1_database_is_migrated_and_its_items_stay_candidates() {
     };
     let names = session.candidates(&folder.id, &query).await.unwrap().unwrap();
     assert_eq!(names, vec![ItemName::new("old.ics")]);
+    // v6 moved the one-UID-per-calendar rule out of the table; it still holds for old rows.
+    let mut twin = event("old");
+    twin.name = ItemName::new("twin.ics");
+    let conflict = session.put(&folder.id, twin, Expected::Anything).await;
+    assert!(matches!(conflict, Err(StoreError::UidConflict { .. })), "{conflict:?}");
+    assert_eq!(folder.kind, store::FolderKind::Calendar);
 }

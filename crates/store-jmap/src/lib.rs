@@ -19,6 +19,11 @@
 //!   holding JSON; a folder without one is a calendar for every component type, named after
 //!   its mailbox.
 //!
+//! - The RFC 6638 schedule inbox is a folder like the others whose properties say so
+//!   (`schedule_inbox`); several of its messages may carry one UID.
+//! - iMIP (`imip.rs`): scheduling mail goes out through JMAP submission as the user, and
+//!   comes in from the INBOX, where the keyword `$caldav-imip` marks what was applied.
+//!
 //! - A calendar is read-only (`Folder::read_only`, shown in `current-user-privilege-set`)
 //!   when the mailbox's `myRights` (RFC 8621 §2) lack `mayAddItems` or `mayRemoveItems`: every
 //!   write adds a message and most remove one. Writes to it are refused as `Forbidden` before
@@ -70,6 +75,7 @@
 mod cache;
 mod changes;
 mod client;
+mod imip;
 mod model;
 mod session;
 mod snapshot;
@@ -144,25 +150,29 @@ impl JmapBackend {
     /// becomes the calendar user address. Cyrus 3.6 answers one identity whose `email` is the
     /// login when that contains `@` and `""` otherwise (imap/jmap_mail_submission.c,
     /// `jmap_identity_get`), so plain Cyrus logins take the last branch.
-    async fn mail_address(&self, account: &client::Account) -> Result<Option<String>, StoreError> {
+    ///
+    /// Also the identity iMIP is submitted as: the one with that address, else the first.
+    async fn mail_address(&self, account: &client::Account) -> Result<(Option<String>, Option<String>), StoreError> {
+        let mut identity = None;
         if account.submission {
             let using = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:submission"];
             let calls = vec![("Identity/get", serde_json::json!({"accountId": account.account_id}))];
             let r = self.shared.client.call_using(account, &using, calls).await?;
             if let Ok(args) = client::response(&r, 0, "Identity/get") {
-                let found = args
-                    .get("list")
-                    .and_then(serde_json::Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| i.get("email").and_then(serde_json::Value::as_str))
-                    .find(|e| store::mail_address::is_mail_address(e));
-                if let Some(email) = found {
-                    return Ok(Some(email.to_owned()));
+                let identities = args.get("list").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+                let text = |i: &serde_json::Value, key: &str| {
+                    i.get(key).and_then(serde_json::Value::as_str).map(str::to_owned)
+                };
+                identity = identities.first().and_then(|i| text(i, "id"));
+                let found = identities
+                    .iter()
+                    .find(|i| text(i, "email").is_some_and(|e| store::mail_address::is_mail_address(&e)));
+                if let Some(found) = found {
+                    return Ok((text(found, "email"), text(found, "id").or(identity)));
                 }
             }
         }
-        Ok(store::mail_address::login_address(&account.username, &self.shared.options.mail_domain))
+        Ok((store::mail_address::login_address(&account.username, &self.shared.options.mail_domain), identity))
     }
 
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
@@ -182,8 +192,8 @@ impl JmapBackend {
 impl Backend for JmapBackend {
     async fn login(&self, credentials: &Credentials) -> Result<Arc<dyn Session>, StoreError> {
         let account = self.shared.client.login(&credentials.username, &credentials.password).await?;
-        let email = self.mail_address(&account).await?;
-        Ok(Arc::new(session::JmapSession::new(self.shared.clone(), account, email)))
+        let (email, identity) = self.mail_address(&account).await?;
+        Ok(Arc::new(session::JmapSession::new(self.shared.clone(), account, email, identity)))
     }
 
     fn metrics(&self) -> Vec<store::Metric> {

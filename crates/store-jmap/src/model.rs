@@ -184,6 +184,10 @@ fn calendar_part(part: &Value) -> Option<&Value> {
 #[serde(default)]
 pub struct FolderProps {
     pub collection: bool,
+    /// The user's RFC 6638 schedule inbox. Written only when set, so the properties of
+    /// every other folder stay the bytes they were.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub schedule_inbox: bool,
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub color: Option<String>,
@@ -205,8 +209,24 @@ impl FolderProps {
     pub fn kind(&self) -> FolderKind {
         if self.collection {
             FolderKind::Collection
+        } else if self.schedule_inbox {
+            FolderKind::ScheduleInbox
         } else {
             FolderKind::Calendar
+        }
+    }
+
+    /// The properties of a folder of `kind`, with the rest left empty.
+    pub fn of_kind(kind: FolderKind, components: ComponentSet) -> FolderProps {
+        FolderProps {
+            collection: kind == FolderKind::Collection,
+            schedule_inbox: kind == FolderKind::ScheduleInbox,
+            components: if kind == FolderKind::Collection {
+                Vec::new()
+            } else {
+                FolderProps::components_from(components)
+            },
+            ..FolderProps::default()
         }
     }
 

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use store::{
-    CandidateQuery, Changes, Expected, Folder, FolderId, FolderKind, FolderPatch, Item, ItemMeta, ItemName, Listing,
-    NewFolder, NewItem, Principal, Session, State, StoreError, Stored,
+    CandidateQuery, Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemMeta, ItemName, Listing, NewFolder,
+    NewItem, Principal, Session, State, StoreError, Stored,
 };
 
 use crate::cache::{Cache, Snapshot};
@@ -47,13 +47,18 @@ pub(crate) struct JmapSession {
     pub(crate) shared: Arc<Shared>,
     pub(crate) account: Account,
     principal: Principal,
+    /// The JMAP identity mail is submitted as (RFC 8621 §6); Cyrus names it by the login.
+    pub(crate) identity: String,
+    /// INBOX and Drafts, looked up at the first iMIP call of the session.
+    pub(crate) roles: std::sync::OnceLock<Arc<crate::imip::Roles>>,
 }
 
 impl JmapSession {
-    pub fn new(shared: Arc<Shared>, account: Account, email: Option<String>) -> Self {
+    pub fn new(shared: Arc<Shared>, account: Account, email: Option<String>, identity: Option<String>) -> Self {
         let user = account.username.clone();
-        let principal = Principal { user: user.clone(), display_name: user, email };
-        JmapSession { shared, account, principal }
+        let principal = Principal { user: user.clone(), display_name: user.clone(), email };
+        let identity = identity.unwrap_or(user);
+        JmapSession { shared, account, principal, identity, roles: std::sync::OnceLock::new() }
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -279,21 +284,14 @@ impl Session for JmapSession {
         let mailbox =
             args.pointer("/created/folder/id").and_then(Value::as_str).ok_or_else(|| garbage("Mailbox/set created"))?;
         self.shared.cache.snapshots.invalidate(self.id()).await;
-        let props = FolderProps {
-            collection: spec.kind == FolderKind::Collection,
+        let mut props = FolderProps {
             display_name: spec.display_name.clone(),
             description: spec.description.clone(),
             color: spec.color.clone(),
             order: spec.order,
             timezone: spec.timezone.clone(),
-            components: if spec.kind == FolderKind::Collection {
-                Vec::new()
-            } else {
-                FolderProps::components_from(spec.components)
-            },
-            properties: Vec::new(),
+            ..FolderProps::of_kind(spec.kind, spec.components)
         };
-        let mut props = props;
         props.set_dead_properties(&spec.properties);
         if props != FolderProps::default() {
             self.write_props(mailbox, &props, false).await?;
@@ -312,18 +310,12 @@ impl Session for JmapSession {
         let mut properties = current.properties.clone();
         store::DeadPropertyChange::apply_all(&mut properties, &patch.properties);
         let mut props = FolderProps {
-            collection: current.kind == FolderKind::Collection,
             display_name: patch.display_name.apply(current.display_name),
             description: patch.description.apply(current.description),
             color: patch.color.apply(current.color),
             order: patch.order.apply(current.order),
             timezone: patch.timezone.apply(current.timezone),
-            components: if current.kind == FolderKind::Collection {
-                Vec::new()
-            } else {
-                FolderProps::components_from(current.components)
-            },
-            properties: Vec::new(),
+            ..FolderProps::of_kind(current.kind, current.components)
         };
         props.set_dead_properties(&properties);
         // A property change is a change of the collection even when the values are equal
@@ -429,7 +421,7 @@ impl Session for JmapSession {
         let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
         let mut attempts = self.begin_write().await;
         while let Some(read) = attempts.next(self, &mailbox).await {
-            let Read { state, items, .. } = read?;
+            let Read { state, items, properties } = read?;
             let current = items.iter().find(|i| i.name == item.name);
             expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
             if let Some(current) = current {
@@ -441,7 +433,13 @@ impl Session for JmapSession {
             }
             if item.component.is_some() {
                 for other in items.iter().filter(|i| i.name != item.name) {
+                    // A schedule inbox keeps every iTIP message of a meeting (RFC 6638
+                    // §2.2); its kind is read only when a UID repeats, so a PUT elsewhere
+                    // costs nothing more.
                     if self.uid_of(other).await?.as_deref() == Some(item.uid.as_str()) {
+                        if self.props(properties.as_deref()).await?.schedule_inbox {
+                            break;
+                        }
                         return Err(StoreError::UidConflict { uid: item.uid.clone(), existing: other.name.clone() });
                     }
                 }
@@ -492,6 +490,18 @@ impl Session for JmapSession {
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
         self.delta(folder, since).await
+    }
+
+    async fn submit(&self, mail: &store::OutgoingMail) -> Result<bool, StoreError> {
+        self.submit_mail(mail).await
+    }
+
+    async fn incoming_itip(&self, limit: usize) -> Result<Vec<store::IncomingItip>, StoreError> {
+        self.incoming(limit).await
+    }
+
+    async fn take_itip(&self, id: &str) -> Result<(), StoreError> {
+        self.take(id).await
     }
 }
 

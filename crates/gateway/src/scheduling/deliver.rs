@@ -3,7 +3,7 @@
 //! A recipient on this mail store (found through [`store::Directory`]) gets the message in
 //! their schedule inbox and applied to their calendar at once: DAVx5 and Windows Calendar
 //! never read an inbox, so the event must already be in the default calendar (see
-//! docs/scheduling.md §1). Any other recipient is for mail ([`deliver_remote`]).
+//! docs/scheduling.md §1). Any other recipient gets mail ([`deliver_remote`]).
 
 use std::sync::Arc;
 
@@ -18,14 +18,14 @@ use store::{
     StoreError, TimeSpan,
 };
 
+use super::outbound::{send_by_mail, NOT_DELIVERED};
 use crate::error::GatewayError;
 use crate::methods::put::calendar_item;
 use crate::provision;
 use crate::resources::RequestContext;
 
-/// RFC 6638 §7.3 / RFC 5546 §3.6 request statuses written into SCHEDULE-STATUS.
+/// RFC 6638 §7.3 / RFC 5546 §3.6 request status written into SCHEDULE-STATUS: delivered.
 pub const DELIVERED: &str = "1.2";
-pub const NOT_DELIVERED: &str = "5.1";
 
 /// URL segment of the schedule inbox folder (the design on main: `FolderKind::ScheduleInbox`).
 pub const INBOX: &str = "inbox";
@@ -61,13 +61,14 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
     statuses
 }
 
-/// A recipient who is not a user of this store: iMIP (RFC 6047) is its way, added with the
-/// mail submission; until then nothing is sent and the organizer's copy says so with
-/// `5.1` (could not complete delivery), which clients show as "not delivered".
+/// A recipient who is not a user of this store: the message goes out as iMIP mail (RFC 6047)
+/// from the session's user, the organizer or the answering attendee (`outbound.rs`);
+/// `1.1` sent, `5.1` when no mail route exists or the submission failed.
 pub async fn deliver_remote(cx: &RequestContext, recipient: &str, message: &Message) -> &'static str {
-    let _ = (cx, message);
-    tracing::info!(recipient, "scheduling recipient is not on this store; no iMIP yet");
-    NOT_DELIVERED
+    let recipients = [recipient.to_owned()];
+    let sent =
+        send_by_mail(&cx.app, cx.session.as_ref(), message.method.as_str(), &message.calendar, &recipients).await;
+    sent.first().map_or(NOT_DELIVERED, |(_, status)| status)
 }
 
 /// The session of the store user with this address, opened on the gateway's authority.

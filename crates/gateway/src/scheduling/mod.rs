@@ -1,5 +1,5 @@
-//! RFC 6638 scheduling: the gateway's wiring of `calendar::itip` to the stores, one file per
-//! concern.
+//! RFC 6638 scheduling and RFC 6047 iMIP: everything the gateway does beyond calendar access
+//! when users invite each other, one file per concern.
 //!
 //! - `implicit`: what a PUT or DELETE of a scheduling object resource sends (§3.2), the
 //!   attendee's limits (§3.2.2.1), Schedule-Tag and If-Schedule-Tag-Match (§3.2.10, §8.3).
@@ -7,4 +7,7 @@
 //!   handing it on for mail (iMIP) when the recipient is not on this store.
 
 pub mod deliver;
+pub mod imip;
 pub mod implicit;
+pub mod mailer;
+pub mod outbound;
