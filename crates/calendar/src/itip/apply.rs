@@ -13,12 +13,14 @@ use crate::recurrence::{instances, length, Window};
 use crate::zones::Zones;
 
 /// Properties whose change makes an attendee's earlier answer void: the time of the event
-/// (RFC 6638 §3.2.2.1 leaves the rule to the server; these are sabre/vobject's "significant
-/// change" properties less STATUS, which CANCEL handles).
-const TIME_PROPERTIES: [&str; 7] = ["DTSTART", "DTEND", "DURATION", "DUE", "RRULE", "RDATE", "EXDATE"];
+/// (RFC 6638 §3.2.2.1 leaves the rule to the server). These are sabre/vobject's
+/// "significant change" properties less STATUS (CANCEL handles it) and EXDATE: an instance
+/// the organizer drops moves no other instance, so the answer to the series still holds.
+const TIME_PROPERTIES: [&str; 6] = ["DTSTART", "DTEND", "DURATION", "DUE", "RRULE", "RDATE"];
 
 /// The attendee's copy after an organizer's REQUEST: the organizer's content, with the
-/// attendee's own answer kept unless the time changed, and the attendee's alarms kept.
+/// attendee's own answer kept unless the time changed (then NEEDS-ACTION), and the
+/// attendee's alarms kept.
 ///
 /// A REQUEST with the master replaces every component; one with only overrides (an
 /// instance rescheduled) replaces or adds just those. The result has no METHOD.
@@ -61,6 +63,10 @@ pub fn apply_request(existing: Option<&Component>, request: &Component, attendee
             };
             if same_time {
                 keep_answer(previous, &mut component, attendee_address);
+            } else if let Some(own) = attendee_mut(&mut component, attendee_address) {
+                // Whatever the organizer's copy says of this attendee (their answer to the
+                // old time, merged from a reply), the new time is unanswered.
+                set_param(own, "PARTSTAT", "NEEDS-ACTION");
             }
             component.components.retain(|c| c.name != "VALARM");
             component.components.extend(previous.components_named("VALARM").cloned());

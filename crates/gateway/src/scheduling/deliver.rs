@@ -21,7 +21,6 @@ use store::{
 use super::outbound::{send_by_mail, NOT_DELIVERED};
 use crate::error::GatewayError;
 use crate::methods::put::calendar_item;
-use crate::provision;
 use crate::resources::RequestContext;
 
 /// RFC 6638 §7.3 / RFC 5546 §3.6 request status written into SCHEDULE-STATUS: delivered.
@@ -260,28 +259,31 @@ fn message_span(calendar: &Component) -> TimeSpan {
 }
 
 /// Where a new invitation goes (RFC 6638 §3.2.2 leaves it to the server): the configured
-/// default calendar, else the first calendar that takes events; a user who never logged in
-/// gets the default folders first, as at their first login.
+/// default calendar, else the first calendar that takes events. A user without one (who
+/// never logged in: their inbox may already exist, so first-login provisioning would not
+/// run) gets the default calendar made, when the configuration provisions it at all.
 async fn default_calendar(cx: &RequestContext, session: &dyn Session) -> Result<Folder, GatewayError> {
     let config = cx.app.caldav();
-    for round in 0..2 {
-        let mut calendars: Vec<Folder> = session
-            .folders()
-            .await?
-            .into_iter()
-            .filter(|f| f.kind == FolderKind::Calendar && f.components.event && !f.read_only)
-            .collect();
-        calendars.sort_by(|a, b| {
-            (a.name != config.default_calendar, &a.name).cmp(&(b.name != config.default_calendar, &b.name))
-        });
-        if let Some(first) = calendars.into_iter().next() {
-            return Ok(first);
-        }
-        if round == 0 && config.provision_defaults {
-            provision::default_folders(session, config).await?;
-        }
+    let mut calendars: Vec<Folder> = session
+        .folders()
+        .await?
+        .into_iter()
+        .filter(|f| f.kind == FolderKind::Calendar && f.components.event && !f.read_only)
+        .collect();
+    calendars.sort_by_key(|f| (f.name != config.default_calendar, f.name.clone()));
+    if let Some(first) = calendars.into_iter().next() {
+        return Ok(first);
     }
-    Err(GatewayError::Store(StoreError::NotFound))
+    if !config.provision_defaults {
+        return Err(GatewayError::Store(StoreError::NotFound));
+    }
+    let mut spec = NewFolder::named(config.default_calendar.clone(), ComponentSet::EVENTS);
+    spec.display_name = Some(config.default_calendar_name.clone());
+    match session.create_folder(&spec).await {
+        Ok(folder) => Ok(folder),
+        Err(StoreError::AlreadyExists) => Ok(session.folder(&config.default_calendar).await?),
+        Err(error) => Err(error.into()),
+    }
 }
 
 #[cfg(test)]
