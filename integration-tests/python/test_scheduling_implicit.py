@@ -304,3 +304,45 @@ def test_if_schedule_tag_match_guards_the_attendees_write(users):
                      **{"If-Schedule-Tag-Match": alices.headers["Schedule-Tag"]})
     assert kept.status_code == 204, kept.text
     assert users["bob"].request("DELETE", href, headers={"If-Schedule-Tag-Match": stale}).status_code == 412
+
+
+SCHEDULE_TAG_PROPFIND = (
+    '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+    "<d:prop><d:getetag/><c:schedule-tag/></d:prop></d:propfind>"
+)
+SCHEDULE_TAG_MULTIGET = (
+    '<?xml version="1.0"?><c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+    "<d:prop><d:getetag/><c:schedule-tag/></d:prop><d:href>{href}</d:href></c:calendar-multiget>"
+)
+
+
+def schedule_tag_property(text):
+    found = re.findall(r"<(?:\w+:)?schedule-tag[^>]*>([^<]*)</", text)
+    return found[0] if found else None
+
+
+def test_schedule_tag_property_in_propfind_and_report(users):
+    uid = new_uid()
+    organizer_put(users, uid, meeting(uid), created=True)
+    href, _, response = the_copy(users["bob"], "bob", uid)
+    tag = response.headers["Schedule-Tag"].replace("&quot;", '"')
+
+    found = users["bob"].request("PROPFIND", href, headers={"Depth": "0"}, data=SCHEDULE_TAG_PROPFIND)
+    assert found.status_code == 207, found.text
+    assert schedule_tag_property(found.text).replace("&quot;", '"') == tag
+
+    report = users["bob"].request("REPORT", "/dav/calendars/bob/calendar/", headers={"Depth": "1"},
+                                  data=SCHEDULE_TAG_MULTIGET.format(href=href))
+    assert report.status_code == 207, report.text
+    assert schedule_tag_property(report.text).replace("&quot;", '"') == tag
+
+    # An object that is no meeting has no Schedule-Tag.
+    plain_uid = new_uid()
+    plain = meeting(plain_uid, attendees=()).replace("ORGANIZER;CN=Alice:mailto:alice@example.com\r\n", "")
+    plain = plain.replace("ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:alice@example.com\r\n", "")
+    organizer_put(users, plain_uid, plain, created=True)
+    path = f"/dav/calendars/alice/calendar/{plain_uid}.ics"
+    assert "Schedule-Tag" not in users["alice"].request("GET", path).headers
+    found = users["alice"].request("PROPFIND", path, headers={"Depth": "0"}, data=SCHEDULE_TAG_PROPFIND)
+    assert schedule_tag_property(found.text) in (None, "")
+    assert "404" in found.text
