@@ -346,3 +346,25 @@ def test_schedule_tag_property_in_propfind_and_report(users):
     found = users["alice"].request("PROPFIND", path, headers={"Depth": "0"}, data=SCHEDULE_TAG_PROPFIND)
     assert schedule_tag_property(found.text) in (None, "")
     assert "404" in found.text
+
+
+def test_organizer_write_from_before_a_reply_keeps_the_answer(users):
+    """DAVx5 writes with If-Schedule-Tag-Match: the organizer's stale copy, read before bob
+    answered, still matches the tag, and bob's answer survives the write."""
+    uid = new_uid()
+    organizer_put(users, uid, meeting(uid), created=True)
+    href, stale, response = the_copy(users["alice"], "alice", uid)
+    answer(users["bob"], "bob", uid, "ACCEPTED")
+
+    master(stale)["SUMMARY"] = "Planning (agenda attached)"
+    written = users["alice"].request("PUT", href, data=stale.to_ical(), headers={
+        "Content-Type": "text/calendar", "If-Schedule-Tag-Match": response.headers["Schedule-Tag"]})
+    assert written.status_code == 204, written.text
+    assert "ETag" not in written.headers, "the stored copy is the merge, not the bytes sent"
+
+    _, stored, _ = the_copy(users["alice"], "alice", uid)
+    assert str(master(stored).get("SUMMARY")) == "Planning (agenda attached)"
+    assert attendee(master(stored), "bob").params["PARTSTAT"] == "ACCEPTED"
+    _, bobs, _ = the_copy(users["bob"], "bob", uid)
+    assert str(master(bobs).get("SUMMARY")) == "Planning (agenda attached)"
+    assert attendee(master(bobs), "bob").params["PARTSTAT"] == "ACCEPTED"

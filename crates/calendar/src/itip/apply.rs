@@ -204,6 +204,33 @@ pub fn set_schedule_status(copy: &Component, statuses: &[(String, String)]) -> C
     result
 }
 
+/// The organizer's new copy with the answers the stored copy holds: each attendee's
+/// PARTSTAT and SCHEDULE-STATUS per instance, where both copies list that attendee.
+///
+/// For a PUT with If-Schedule-Tag-Match (RFC 6638 §3.2.10, §8.3): the tag matched, so the
+/// client's copy differs from the stored one at most by replies merged since it read it;
+/// those answers are the newer ones and must not be overwritten by the client's stale view.
+pub fn keep_replies(stored: &Component, new: &Component) -> Component {
+    let mut result = new.clone();
+    let new_zones = zones(new);
+    let answers: Vec<(Key, &Component)> = keyed(stored);
+    for component in result.components.iter_mut().filter(|c| is_scheduling(c)) {
+        let Ok(instance) = key(component, &new_zones) else { continue };
+        let Some((_, before)) = answers.iter().find(|(k, _)| *k == instance) else { continue };
+        for property in component.properties.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            let Some(who) = address(&property.value) else { continue };
+            let Some(previous) = attendee(before, &who) else { continue };
+            for name in ["PARTSTAT", "SCHEDULE-STATUS"] {
+                match previous.param(name) {
+                    Some(value) => set_param(property, name, value),
+                    None => remove_params(property, &[name]),
+                }
+            }
+        }
+    }
+    result
+}
+
 /// Most instances looked through to confirm that a RECURRENCE-ID names one (a daily series
 /// over 27 years); a later one is not confirmed and the message part is skipped.
 const INSTANCE_SEARCH_CAP: usize = 10_000;

@@ -152,6 +152,11 @@ const INSTANCE_PROPERTIES: [&str; 7] = ["DTSTART", "DTEND", "DURATION", "RECURRE
 /// answer one instance, and EXDATEs that remove an instance from their calendar.
 pub fn check_attendee_change(old: &Component, new: &Component, attendee_address: &str) -> Result<(), ForbiddenChange> {
     let forbidden = |what: String| ForbiddenChange { attendee: attendee_address.to_owned(), what };
+    // RFC 6638 §7.1: with SCHEDULE-AGENT=CLIENT (or NONE) on the organizer the server does
+    // not schedule this event, so the attendee's client may keep its copy as it likes.
+    if organizer_property(old).is_some_and(|o| !server_schedules(o)) {
+        return Ok(());
+    }
     let old_keyed = keyed(old);
     let new_keyed = keyed(new);
     let (old_zones, new_zones) = (zones(old), zones(new));

@@ -359,3 +359,39 @@ fn messages_read_back_as_what_they_are() {
     assert_eq!((parsed.method, parsed.recipients), (Method::Reply, vec!["alice@example.com".to_owned()]));
     assert!(matches!(parse_message(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"), Err(InvalidMessage::NoMethod)));
 }
+
+#[test]
+fn a_client_copy_older_than_the_replies_keeps_the_answers() {
+    let stored = apply_reply(
+        &fixture("recurring"),
+        &attendee_reply(
+            Some(&fixture("recurring-accepted-by-bob")),
+            Some(&fixture("recurring-one-instance-declined")),
+            "bob@example.com",
+        )
+        .unwrap()
+        .calendar,
+    )
+    .unwrap();
+    let stale = edited(&stored, |c| {
+        set_property(c, "SUMMARY", "Standup (new room)");
+        for attendee in c.properties.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            set_param(attendee, "PARTSTAT", "NEEDS-ACTION");
+        }
+    });
+    let merged = keep_replies(&stored, &stale);
+    let declined = events(&merged).into_iter().find(|c| c.property("RECURRENCE-ID").is_some()).unwrap();
+    assert_eq!(answer(declined, "bob@example.com"), "DECLINED");
+    assert_eq!(attendee(declined, "bob@example.com").unwrap().param("SCHEDULE-STATUS"), Some("2.0"));
+    assert_eq!(answer(events(&merged)[0], "alice@example.com"), "ACCEPTED");
+    assert_eq!(value(events(&merged)[0], "SUMMARY"), Some("Standup (new room)"));
+}
+
+#[test]
+fn an_attendee_may_change_anything_when_the_organizers_client_schedules() {
+    let delivered = edited(&bobs_copy("invite", "NEEDS-ACTION"), |c| {
+        set_param(c.properties.iter_mut().find(|p| p.name == "ORGANIZER").unwrap(), "SCHEDULE-AGENT", "CLIENT")
+    });
+    let moved = edited(&delivered, |c| set_property(c, "SUMMARY", "mine now"));
+    assert_eq!(check_attendee_change(&delivered, &moved, "bob@example.com"), Ok(()));
+}

@@ -12,7 +12,8 @@
 
 use bytes::Bytes;
 use calendar::itip::{
-    attendee_reply, check_attendee_change, organizer_messages, role, schedule_tag, set_schedule_status, Role,
+    attendee_reply, check_attendee_change, keep_replies, organizer_messages, role, schedule_tag, set_schedule_status,
+    Role,
 };
 use calendar::{parse_calendar, write_component, Component};
 use dav::headers::{parse_conditional, quote_etag, Conditional};
@@ -136,6 +137,11 @@ pub async fn put_object(
                 })?;
             }
         }
+        let merged = merge_replies(scheduling, tag_condition.is_some(), old.as_ref(), new.as_ref(), &own);
+        let to_write = match &merged {
+            Some(merged) => NewItem { body: Bytes::from(write_component(merged)), ..item.clone() },
+            None => item.clone(),
+        };
         let guarded = match (&current, &expected) {
             (Some(current), Expected::Anything | Expected::Present) => Expected::ETag(current.meta.etag.clone()),
             _ => expected.clone(),
@@ -145,17 +151,22 @@ pub async fn put_object(
         // The last round of a client that asked for nothing writes unguarded, as before
         // scheduling; one that sent If-Schedule-Tag-Match keeps its guard.
         let guard = if last && raced && tag_condition.is_none() { expected.clone() } else { guarded };
-        match store_item(cx, folder, item.clone(), guard).await {
+        match store_item(cx, folder, to_write, guard).await {
             Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced && !last => continue,
             Err(error) => return Err(error),
-            Ok(stored) => {
-                outcome = Some((stored, old));
+            Ok(mut stored) => {
+                if merged.is_some() {
+                    stored.verbatim = false;
+                }
+                outcome = Some((stored, old, merged));
                 break;
             }
         }
     }
-    let Some((mut stored, old)) = outcome else { return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED)) };
-    let Some(new) = new else { return Ok(PutOutcome { stored, schedule_tag: None }) };
+    let Some((mut stored, old, merged)) = outcome else {
+        return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
+    };
+    let Some(new) = merged.or(new) else { return Ok(PutOutcome { stored, schedule_tag: None }) };
     let mut kept = new.clone();
     if scheduling {
         if let Some(updated) = schedule_after_write(cx, old.as_ref(), Some(&new), &own).await {
@@ -175,6 +186,24 @@ pub async fn put_object(
     }
     let schedule_tag = is_scheduling_object(&kept).then(|| schedule_tag(&kept));
     Ok(PutOutcome { stored, schedule_tag })
+}
+
+/// The organizer's copy to store when the client wrote with If-Schedule-Tag-Match: the
+/// answers merged from replies since the client read its copy stay (RFC 6638 §3.2.10:
+/// the tag matched, so only such merges can separate the two). `None`: store as sent.
+fn merge_replies(
+    scheduling: bool,
+    tag_matched: bool,
+    old: Option<&Component>,
+    new: Option<&Component>,
+    own: &[String],
+) -> Option<Component> {
+    let (old, new) = (old?, new?);
+    if !(scheduling && tag_matched && role(old, own) == Role::Organizer) {
+        return None;
+    }
+    let merged = keep_replies(old, new);
+    (merged != *new).then_some(merged)
 }
 
 /// DELETE of a calendar object in a calendar, with If-Schedule-Tag-Match and scheduling:
