@@ -368,3 +368,26 @@ def test_organizer_write_from_before_a_reply_keeps_the_answer(users):
     _, bobs, _ = the_copy(users["bob"], "bob", uid)
     assert str(master(bobs).get("SUMMARY")) == "Planning (agenda attached)"
     assert attendee(master(bobs), "bob").params["PARTSTAT"] == "ACCEPTED"
+
+
+def test_moving_the_meeting_to_another_calendar_sends_nothing(users):
+    """By MOVE, and as Thunderbird moves events: PUT into the other calendar, DELETE here."""
+    alice = users["alice"]
+    for way in ("MOVE", "PUT+DELETE"):
+        uid = new_uid()
+        organizer_put(users, uid, meeting(uid), created=True)
+        other = f"/dav/calendars/alice/work-{uuid.uuid4().hex[:8]}/"
+        assert alice.request("MKCALENDAR", other).status_code == 201
+        source = f"/dav/calendars/alice/calendar/{uid}.ics"
+        if way == "MOVE":
+            moved = alice.request("MOVE", source, headers={"Destination": other + "moved.ics"})
+            assert moved.status_code == 201, moved.text
+        else:
+            body = alice.request("GET", source).content
+            assert alice.request("PUT", other + "moved.ics", data=body,
+                                 headers={"Content-Type": "text/calendar"}).status_code == 201
+            assert alice.request("DELETE", source).status_code == 204
+        for name in ("bob", "tester"):
+            _, copy, _ = the_copy(users[name], name, uid)
+            assert master(copy).get("STATUS") is None, f"{way}: {name}'s copy was cancelled"
+            assert inbox_methods(users[name], name, uid) == ["REQUEST"], way

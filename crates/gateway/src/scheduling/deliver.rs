@@ -126,10 +126,10 @@ async fn apply_to_calendar(
     uid: &str,
     message: &Message,
 ) -> Result<(), GatewayError> {
-    let span = message_span(&message.calendar);
+    let span = time_span(&message.calendar);
     let mut hint: Option<(Folder, ItemName)> = None;
     for _ in 0..DELIVERY_ROUNDS {
-        let found = find_by_uid(session, uid, span, hint.as_ref()).await?;
+        let found = find_by_uid(session, uid, span, hint.as_ref(), None).await?;
         let (folder, name, existing, expected) = match found {
             Some((folder, item)) => {
                 let existing = std::str::from_utf8(&item.body).ok().and_then(|t| parse_calendar(t).ok());
@@ -177,17 +177,19 @@ fn derived_name(uid: &str) -> ItemName {
     ItemName::new(format!("{}.ics", hex::encode(&digest[..16])))
 }
 
-/// The recipient's copy of the event with this UID, in any of their calendars: first under
-/// the name deliveries give it, then among the objects whose time span meets the message's
-/// (a copy the user's client created, e.g. by accepting an iMIP mail).
-async fn find_by_uid(
+/// The user's copy of the event with this UID in any of their calendars, but `except`:
+/// first under the name deliveries give it, then among the objects whose time span meets
+/// `span` (a copy the user's client created, e.g. by accepting an iMIP mail).
+pub(crate) async fn find_by_uid(
     session: &dyn Session,
     uid: &str,
     span: TimeSpan,
     hint: Option<&(Folder, ItemName)>,
+    except: Option<(&Folder, &ItemName)>,
 ) -> Result<Option<(Folder, Item)>, StoreError> {
     let calendars: Vec<Folder> =
         session.folders().await?.into_iter().filter(|f| f.kind == FolderKind::Calendar).collect();
+    let allowed = |folder: &Folder, item: &Item| except.is_none_or(|(f, n)| f.id != folder.id || *n != item.meta.name);
     if let Some((folder, name)) = hint {
         if let Some(item) = matching(session, folder, std::slice::from_ref(name), uid).await? {
             return Ok(Some((folder.clone(), item)));
@@ -195,16 +197,20 @@ async fn find_by_uid(
     }
     let derived = derived_name(uid);
     for folder in &calendars {
-        if let Some(item) = matching(session, folder, std::slice::from_ref(&derived), uid).await? {
+        let found = matching(session, folder, std::slice::from_ref(&derived), uid).await?;
+        if let Some(item) = found.filter(|item| allowed(folder, item)) {
             return Ok(Some((folder.clone(), item)));
         }
     }
     for folder in &calendars {
         let query = CandidateQuery { component: None, range: Some(span) };
-        let names = match session.candidates(&folder.id, &query).await? {
+        let mut names = match session.candidates(&folder.id, &query).await? {
             Some(names) => names,
             None => session.list(&folder.id).await?.items.into_iter().map(|m| m.name).collect(),
         };
+        if let Some((_, name)) = except.filter(|(f, _)| f.id == folder.id) {
+            names.retain(|n| n != name);
+        }
         if let Some(item) = matching(session, folder, &names, uid).await? {
             return Ok(Some((folder.clone(), item)));
         }
@@ -236,9 +242,9 @@ fn uid_of(body: &[u8]) -> Option<String> {
         .map(|p| p.value.trim().to_owned())
 }
 
-/// The time the message is about, widened by a day on each side: every stored copy of the
-/// same event has a span meeting it (an instance's RECURRENCE-ID is inside its series).
-fn message_span(calendar: &Component) -> TimeSpan {
+/// The time a message (or a copy) is about, widened by a day on each side: every stored copy
+/// of the same event has a span meeting it (an instance's RECURRENCE-ID is inside its series).
+pub(crate) fn time_span(calendar: &Component) -> TimeSpan {
     let zones = Zones::new(calendar, Zone::utc());
     let instant = |c: &Component, name: &str| c.property(name).and_then(DateValue::of).map(|v| v.to_utc(&zones));
     let mut start = None;
@@ -295,7 +301,7 @@ mod tests {
     #[test]
     fn the_span_of_an_instance_message_covers_its_recurrence_id() {
         let text = "BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nBEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID:20261209T080000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let span = message_span(&parse_calendar(text).unwrap());
+        let span = time_span(&parse_calendar(text).unwrap());
         let at = chrono::DateTime::parse_from_rfc3339("2026-12-09T08:00:00Z").unwrap().timestamp();
         assert_eq!(span.start, Some(at - 86_400));
         assert_eq!(span.end, Some(at + 86_400));

@@ -8,7 +8,8 @@
 //! by the ETag the first one returned.
 //!
 //! A MOVE only moves the event between the user's own calendars (destinations outside the
-//! home are refused), which changes nothing any attendee sees: it sends nothing.
+//! home are refused), which changes nothing any attendee sees: it sends nothing. Nor does
+//! a move done as PUT into one calendar and DELETE from the other (see [`other_copy`]).
 
 use bytes::Bytes;
 use calendar::itip::{
@@ -21,7 +22,7 @@ use dav::Precondition;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use store::{Expected, Folder, Item, ItemName, NewItem, StoreError, Stored};
 
-use super::deliver::deliver;
+use super::deliver::{deliver, find_by_uid, time_span};
 use crate::error::GatewayError;
 use crate::methods::put::store_item;
 use crate::resources::RequestContext;
@@ -169,6 +170,10 @@ pub async fn put_object(
     let Some(new) = merged.or(new) else { return Ok(PutOutcome { stored, schedule_tag: None }) };
     let mut kept = new.clone();
     if scheduling {
+        let old = match old {
+            None if is_scheduling_object(&new) => other_copy(cx, folder, &item.name, &new).await,
+            old => old,
+        };
         if let Some(updated) = schedule_after_write(cx, old.as_ref(), Some(&new), &own).await {
             let body = Bytes::from(write_component(&updated));
             let rewrite = NewItem { body, ..item };
@@ -234,14 +239,34 @@ pub async fn delete_object(
             Err(StoreError::PreconditionFailed { .. }) if raced && round < ROUNDS => continue,
             Err(error) => return Err(error.into()),
             Ok(()) => {
-                if scheduling {
-                    schedule_after_write(cx, old.as_ref(), None, &own_addresses(cx)).await;
+                let Some(old) = old.filter(|_| scheduling) else { return Ok(()) };
+                if is_scheduling_object(&old) && other_copy(cx, folder, name, &old).await.is_none() {
+                    schedule_after_write(cx, Some(&old), None, &own_addresses(cx)).await;
                 }
                 return Ok(());
             }
         }
     }
     Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED))
+}
+
+/// Another copy of the same event in the user's calendars than `folder`/`name`.
+///
+/// Thunderbird and others move an event to another calendar by a PUT there and a DELETE
+/// here, not by MOVE: compared with that copy, the PUT is no new invitation and the DELETE
+/// no cancellation (without it, every attendee would get the event cancelled). RFC 6638's
+/// `CALDAV:unique-scheduling-object-resource` would refuse the second copy outright; the
+/// gateway lets clients that move this way keep working instead.
+async fn other_copy(cx: &RequestContext, folder: &Folder, name: &ItemName, calendar: &Component) -> Option<Component> {
+    let uid = calendar.components.iter().find_map(|c| c.property("UID"))?.value.trim().to_owned();
+    let span = time_span(calendar);
+    match find_by_uid(cx.session.as_ref(), &uid, span, None, Some((folder, name))).await {
+        Ok(found) => found.and_then(|(_, item)| parse(&item.body)),
+        Err(error) => {
+            tracing::warn!(%error, "looking for another copy of a scheduling object failed");
+            None
+        }
+    }
 }
 
 async fn read(cx: &RequestContext, folder: &Folder, name: &ItemName) -> Result<Option<Item>, GatewayError> {
