@@ -9,6 +9,10 @@
     cyrus.py start DIR --smtp PORT    as start, and Cyrus sends mail (JMAP EmailSubmission)
                             to an SMTP server on 127.0.0.1:PORT (0: a free port), written
                             to DIR/env as CYRUS_SMTP_PORT; without it Cyrus uses sendmail
+    cyrus.py start DIR --smtp PORT --relay PYTHON   as --smtp, and starts mail_relay.py (with
+                            PYTHON, which has aiosmtpd) on that port first: mail Cyrus sends
+                            is kept in DIR/mail (MAIL_SPOOL in DIR/env) and delivered to
+                            Cyrus's own users over LMTP, as the MTA of a mail server does
     cyrus.py deliver DIR RECIPIENT [SENDER] < MESSAGE   delivers one message into a user's
                             INBOX over LMTP, as an MTA does (lmtpd listens on
                             127.0.0.1:CYRUS_LMTP_PORT of DIR/env)
@@ -237,7 +241,28 @@ def _launch_master(d):
     return master
 
 
-def start(d, smtp_port=None):
+def start_relay(d, python, port, lmtp):
+    """mail_relay.py in its own process group (stopped by PID with Cyrus), listening before
+    Cyrus starts: Cyrus reads the relay's EHLO once per httpd process to decide whether it
+    offers EmailSubmission at all (jmap_emailsubmission_capabilities)."""
+    spool = d / "mail"
+    ready = d / "relay.port"
+    relay = subprocess.Popen(
+        [python, str(pathlib.Path(__file__).with_name("mail_relay.py")), "--spool", str(spool),
+         "--port", str(port), "--lmtp", f"127.0.0.1:{lmtp}", "--port-file", str(ready)],
+        stdout=open(d / "relay.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    (d / "relay.pid").write_text(f"{relay.pid}\n")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready.exists():
+        if relay.poll() is not None or time.monotonic() > deadline:
+            _stop_group(d / "relay.pid", signal.SIGTERM)
+            raise SystemExit(f"mail_relay.py did not start; see {d}/relay.log")
+        time.sleep(0.1)
+    return spool
+
+
+def start(d, smtp_port=None, relay_python=None):
     install()
     d = pathlib.Path(d).resolve()
     if (d / "pid").exists():
@@ -258,6 +283,7 @@ def start(d, smtp_port=None):
     for parent in d.parents:
         if not os.stat(parent).st_mode & 0o001:
             raise SystemExit(f"{parent} is not searchable by other users; Cyrus (user cyrus) could not reach {d}")
+    spool = start_relay(d, relay_python, smtp_port, lmtp) if relay_python and smtp_port else None
     sink = SyslogSink.start(d / "syslog")
     master = _launch_master(d)
     if sink:
@@ -274,6 +300,8 @@ def start(d, smtp_port=None):
     }
     if smtp_port is not None:
         env["CYRUS_SMTP_PORT"] = str(smtp_port)
+    if spool is not None:
+        env["MAIL_SPOOL"] = str(spool)
     (d / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -312,7 +340,7 @@ def start(d, smtp_port=None):
 
 def stop(d):
     d = pathlib.Path(d)
-    for name, sig in [("pid", signal.SIGTERM), ("syslog.pid", signal.SIGTERM)]:
+    for name, sig in [("pid", signal.SIGTERM), ("syslog.pid", signal.SIGTERM), ("relay.pid", signal.SIGTERM)]:
         _stop_group(d / name, sig)
 
 
@@ -380,6 +408,9 @@ def main(argv):
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) == 4 and argv[0] == "start" and argv[2] == "--smtp":
         env = start(argv[1], smtp_port=int(argv[3]))
+        print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
+    elif len(argv) == 6 and argv[0] == "start" and argv[2] == "--smtp" and argv[4] == "--relay":
+        env = start(argv[1], smtp_port=int(argv[3]), relay_python=argv[5])
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) in (3, 4) and argv[0] == "deliver":
         deliver(argv[1], argv[2], argv[3] if len(argv) == 4 else "sender@example.org", sys.stdin.buffer.read())
