@@ -45,7 +45,6 @@ ADMIN_PASSWORD = "admin-secret"
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
 START_TIMEOUT_S = 30
 REALM = "cyrus-test"
-PROBE = ("probe", "probe-secret")
 
 
 def install():
@@ -78,6 +77,15 @@ IMAPD_CONF = """\
 # Everything Cyrus keeps lives under this directory.
 configdirectory: {d}/conf
 partition-default: {d}/spool
+# Named, so that creating a user's INBOX never asks the partition list. Cyrus 3.6 builds that
+# list lazily, once per process, and calls srand(time(NULL)) as it does (imap/partlist.c);
+# Debian's build has no libuuid, so makeuuid() (lib/util.c) makes a mailbox's unique id from
+# rand() alone. Two imapd processes that each create their first INBOX in the same second
+# gave both the same id; the mailboxes.db id record then names the later mailbox, and JMAP,
+# which finds a user's INBOX by id, refuses the earlier user's every top-level Mailbox/set
+# create and Email/set into it (invalidProperties, parentId or mailboxIds) for good. With
+# the partition named, rand() keeps the seed master gives each process (time * pid).
+defaultpartition: default
 sievedir: {d}/sieve
 proc_path: {d}/proc
 mboxname_lockpath: {d}/lock
@@ -219,6 +227,25 @@ def _add_user(d, name, password):
                 raise RuntimeError(f"CREATE user/{name}: {status} {detail}")
         finally:
             imap.logout()
+        check_unique_ids(d)
+
+
+def check_unique_ids(d):
+    """Fails when two live mailboxes share a unique id: the earlier one is then unusable over
+    JMAP (see defaultpartition in IMAPD_CONF), and a test run on it fails far from the cause."""
+    dump = run_as_cyrus(
+        [str(CYRUS_BIN / "ctl_mboxlist"), "-C", str(pathlib.Path(d) / "imapd.conf"), "-d"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    owners = {}
+    for name, entry in json.loads(dump).items():
+        # "d": deleted, a tombstone that keeps the id of a mailbox that is gone.
+        if "d" in entry.get("mbtype", "") or not entry.get("uniqueid"):
+            continue
+        owners.setdefault(entry["uniqueid"], []).append(name)
+    shared = {uid: names for uid, names in owners.items() if len(names) > 1}
+    if shared:
+        raise RuntimeError(f"Cyrus gave mailboxes the same unique id: {shared}")
 
 
 def read_env(d):
@@ -317,15 +344,10 @@ def start(d, smtp_port=None, relay_python=None):
             time.sleep(0.1)
     try:
         add_user(d, ADMIN, ADMIN_PASSWORD)
-        # Measured on Cyrus 3.6: the first account created in a fresh mailboxes database
-        # refuses every top-level Mailbox/set create most of the time (invalidProperties on
-        # parentId, for good), later accounts never did. A probe account takes that place,
-        # and its JMAP session is the health check below.
-        add_user(d, *PROBE)
         for name, password in USERS.items():
             add_user(d, name, password)
-        # The JMAP session of the probe is the proof the whole chain works.
-        name, password = PROBE
+        # The JMAP session of a user is the proof the whole chain works.
+        name, password = next(iter(USERS.items()))
         request = urllib.request.Request(env["CYRUS_JMAP_URL"])
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode())
         with urllib.request.urlopen(request, timeout=10) as response:
