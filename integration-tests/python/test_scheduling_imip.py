@@ -70,8 +70,17 @@ def calendar_objects(http, user, collection="calendar"):
     return [icalendar.Calendar.from_ical(d.replace("&#13;", "\r").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")) for d in datas]
 
 
+def inbox_objects(http, user):
+    """The scheduling messages in the user's inbox, read as a client that lists and GETs."""
+    listing = http.request("PROPFIND", f"/dav/calendars/{user}/inbox/", headers={"Depth": "1"})
+    assert listing.status_code == 207, listing.text
+    hrefs = re.findall(r"<D:href>([^<]+\.ics)</D:href>", listing.text, re.I)
+    return [icalendar.Calendar.from_ical(http.request("GET", h).text) for h in hrefs]
+
+
 def events_with_uid(http, user, uid, collection="calendar"):
-    return [c for c in calendar_objects(http, user, collection) for e in c.walk("VEVENT") if str(e["UID"]) == uid]
+    objects = inbox_objects(http, user) if collection == "inbox" else calendar_objects(http, user, collection)
+    return [c for c in objects for e in c.walk("VEVENT") if str(e["UID"]) == uid]
 
 
 def partstat(cal, address):
