@@ -18,7 +18,7 @@ use store::{
     StoreError, TimeSpan,
 };
 
-use super::outbound::{send_by_mail, NOT_DELIVERED};
+use super::outbound::{self, NOT_DELIVERED};
 use crate::error::GatewayError;
 use crate::methods::put::calendar_item;
 use crate::resources::RequestContext;
@@ -60,14 +60,15 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
     statuses
 }
 
-/// A recipient who is not a user of this store: the message goes out as iMIP mail (RFC 6047)
-/// from the session's user, the organizer or the answering attendee (`outbound.rs`);
-/// `1.1` sent, `5.1` when no mail route exists or the submission failed.
+/// A recipient who is not a user of this store, or whom the store cannot reach (a JMAP
+/// backend without a service account): iMIP (RFC 6047) through the user's mail system or the
+/// configured submission server; `1.1` when handed on, `5.1` when that failed.
 pub async fn deliver_remote(cx: &RequestContext, recipient: &str, message: &Message) -> &'static str {
     let recipients = [recipient.to_owned()];
-    let sent =
-        send_by_mail(&cx.app, cx.session.as_ref(), message.method.as_str(), &message.calendar, &recipients).await;
-    sent.first().map_or(NOT_DELIVERED, |(_, status)| status)
+    let statuses =
+        outbound::send_by_mail(&cx.app, cx.session.as_ref(), message.method.as_str(), &message.calendar, &recipients)
+            .await;
+    statuses.first().map_or(NOT_DELIVERED, |(_, status)| status)
 }
 
 /// The session of the store user with this address, opened on the gateway's authority.
@@ -78,7 +79,7 @@ async fn local_user(cx: &RequestContext, address: &str) -> Result<Option<Arc<dyn
 }
 
 /// Into the recipient's inbox, then applied to their copy of the event.
-async fn deliver_local(
+pub(super) async fn deliver_local(
     cx: &RequestContext,
     session: &dyn Session,
     recipient: &str,

@@ -6,10 +6,11 @@
 //! - `deliver`: putting a message into a local user's schedule inbox and calendar, or
 //!   handing it on for mail (iMIP) when the recipient is not on this store.
 //! - `imip`, `mailer`, `outbound`: the mail itself (RFC 6047), how it is sent, and the
-//!   per-user limit on sending.
+//!   per-user limit on sending; `inbound`: iMIP mail from the INBOX applied once each.
 
 pub mod deliver;
 pub mod imip;
 pub mod implicit;
+pub mod inbound;
 pub mod mailer;
 pub mod outbound;
