@@ -309,6 +309,9 @@ fn an_attendee_may_not_move_the_meeting() {
         set_property(c, "TRANSP", "TRANSPARENT");
         set_property(c, "SEQUENCE", "3");
         set_property(c, "DTSTAMP", "20261130T000000Z");
+        set_property(c, "CREATED", "20261130T000000Z");
+        set_param(attendee_mut(c, "carol@example.com").unwrap(), "CUTYPE", "INDIVIDUAL");
+        set_property(c, "X-APPLE-TRAVEL-ADVISORY-BEHAVIOR", "AUTOMATIC");
         c.components.push(fixture("invite").components[1].components[0].clone());
     });
     assert_eq!(check_attendee_change(&delivered, &own_business, "bob@example.com"), Ok(()));
