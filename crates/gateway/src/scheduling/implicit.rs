@@ -102,9 +102,7 @@ pub struct PutOutcome {
     pub schedule_tag: Option<String>,
 }
 
-/// PUT of a calendar object into a calendar: the UID rule of RFC 4791 §4.1 (a PUT may not
-/// give an existing resource another UID: `no-uid-conflict` naming the resource, as Cyrus
-/// does), If-Schedule-Tag-Match, the attendee's limits, the write, then scheduling.
+/// PUT of a calendar object into a calendar: the checked write, then scheduling.
 pub async fn put_object(
     cx: &RequestContext,
     folder: &Folder,
@@ -113,61 +111,10 @@ pub async fn put_object(
     tag_condition: Option<Conditional>,
 ) -> Result<PutOutcome, GatewayError> {
     let scheduling = scheduling_enabled(cx);
-    let new = parse(&item.body);
     let own = own_addresses(cx);
-    let needs_read = !matches!(expected, Expected::Absent) || tag_condition.is_some();
-    let mut outcome = None;
-    for round in 1..=ROUNDS {
-        let current = if needs_read { read(cx, folder, &item.name).await? } else { None };
-        let old = current.as_ref().and_then(|c| parse(&c.body));
-        if let Some(current) = &current {
-            // A stored body that no longer validates (rules tightened since) has no UID to
-            // protect: the new body replaces it.
-            let old_uid = calendar::validate_object(&current.body).ok().map(|o| o.uid);
-            if old_uid.is_some_and(|uid| uid != item.uid) {
-                let href = dav::path::object_href(cx.user(), &folder.name, item.name.as_str());
-                return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
-            }
-        }
-        check_schedule_tag(tag_condition.as_ref(), old.as_ref())?;
-        if let (true, Some(old), Some(new)) = (scheduling, &old, &new) {
-            if let Role::Attendee(address) = role(old, &own) {
-                check_attendee_change(old, new, &address).map_err(|forbidden| {
-                    tracing::info!(%forbidden, "attendee change refused");
-                    GatewayError::forbidden(Precondition::AllowedAttendeeSchedulingObjectChange)
-                })?;
-            }
-        }
-        let merged = merge_replies(scheduling, tag_condition.is_some(), old.as_ref(), new.as_ref(), &own);
-        let to_write = match &merged {
-            Some(merged) => NewItem { body: Bytes::from(write_component(merged)), ..item.clone() },
-            None => item.clone(),
-        };
-        let guarded = match (&current, &expected) {
-            (Some(current), Expected::Anything | Expected::Present) => Expected::ETag(current.meta.etag.clone()),
-            _ => expected.clone(),
-        };
-        let raced = guarded != expected;
-        let last = round == ROUNDS;
-        // The last round of a client that asked for nothing writes unguarded, as before
-        // scheduling; one that sent If-Schedule-Tag-Match keeps its guard.
-        let guard = if last && raced && tag_condition.is_none() { expected.clone() } else { guarded };
-        match store_item(cx, folder, to_write, guard).await {
-            Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced && !last => continue,
-            Err(error) => return Err(error),
-            Ok(mut stored) => {
-                if merged.is_some() {
-                    stored.verbatim = false;
-                }
-                outcome = Some((stored, old, merged));
-                break;
-            }
-        }
-    }
-    let Some((mut stored, old, merged)) = outcome else {
-        return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED));
-    };
-    let Some(new) = merged.or(new) else { return Ok(PutOutcome { stored, schedule_tag: None }) };
+    let Written { mut stored, old, new } =
+        write_checked(cx, folder, &item, expected, tag_condition.as_ref(), scheduling, &own).await?;
+    let Some(new) = new else { return Ok(PutOutcome { stored, schedule_tag: None }) };
     let mut kept = new.clone();
     if scheduling {
         let old = match old {
@@ -191,6 +138,77 @@ pub async fn put_object(
     }
     let schedule_tag = is_scheduling_object(&kept).then(|| schedule_tag(&kept));
     Ok(PutOutcome { stored, schedule_tag })
+}
+
+/// What the checked write stored, and the copy it replaced.
+struct Written {
+    stored: Stored,
+    old: Option<Component>,
+    /// What is stored now, parsed (`None` for a body that does not parse as a whole).
+    new: Option<Component>,
+}
+
+/// The write of a PUT, guarded by the ETag of the copy its checks read: the UID rule of
+/// RFC 4791 §4.1 (a PUT may not give an existing resource another UID: `no-uid-conflict`
+/// naming the resource, as Cyrus does), If-Schedule-Tag-Match, and the attendee's limits.
+async fn write_checked(
+    cx: &RequestContext,
+    folder: &Folder,
+    item: &NewItem,
+    expected: Expected,
+    tag_condition: Option<&Conditional>,
+    scheduling: bool,
+    own: &[String],
+) -> Result<Written, GatewayError> {
+    let new = parse(&item.body);
+    let needs_read = !matches!(expected, Expected::Absent) || tag_condition.is_some();
+    for round in 1..=ROUNDS {
+        let current = if needs_read { read(cx, folder, &item.name).await? } else { None };
+        let old = current.as_ref().and_then(|c| parse(&c.body));
+        if let Some(current) = &current {
+            // A stored body that no longer validates (rules tightened since) has no UID to
+            // protect: the new body replaces it.
+            let old_uid = calendar::validate_object(&current.body).ok().map(|o| o.uid);
+            if old_uid.is_some_and(|uid| uid != item.uid) {
+                let href = dav::path::object_href(cx.user(), &folder.name, item.name.as_str());
+                return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
+            }
+        }
+        check_schedule_tag(tag_condition, old.as_ref())?;
+        if let (true, Some(old), Some(new)) = (scheduling, &old, &new) {
+            if let Role::Attendee(address) = role(old, own) {
+                check_attendee_change(old, new, &address).map_err(|forbidden| {
+                    tracing::info!(%forbidden, "attendee change refused");
+                    GatewayError::forbidden(Precondition::AllowedAttendeeSchedulingObjectChange)
+                })?;
+            }
+        }
+        let merged = merge_replies(scheduling, tag_condition.is_some(), old.as_ref(), new.as_ref(), own);
+        let to_write = match &merged {
+            Some(merged) => NewItem { body: Bytes::from(write_component(merged)), ..item.clone() },
+            None => item.clone(),
+        };
+        let guarded = match (&current, &expected) {
+            (Some(current), Expected::Anything | Expected::Present) => Expected::ETag(current.meta.etag.clone()),
+            _ => expected.clone(),
+        };
+        let raced = guarded != expected;
+        let last = round == ROUNDS;
+        // The last round of a client that asked for nothing writes unguarded, as before
+        // scheduling; one that sent If-Schedule-Tag-Match keeps its guard.
+        let guard = if last && raced && tag_condition.is_none() { expected.clone() } else { guarded };
+        match store_item(cx, folder, to_write, guard).await {
+            Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced && !last => continue,
+            Err(error) => return Err(error),
+            Ok(mut stored) => {
+                if merged.is_some() {
+                    stored.verbatim = false;
+                }
+                return Ok(Written { stored, old, new: merged.or(new) });
+            }
+        }
+    }
+    Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED))
 }
 
 /// The organizer's copy to store when the client wrote with If-Schedule-Tag-Match: the
