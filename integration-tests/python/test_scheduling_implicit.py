@@ -391,3 +391,19 @@ def test_moving_the_meeting_to_another_calendar_sends_nothing(users):
             _, copy, _ = the_copy(users[name], name, uid)
             assert master(copy).get("STATUS") is None, f"{way}: {name}'s copy was cancelled"
             assert inbox_methods(users[name], name, uid) == ["REQUEST"], way
+
+
+def test_an_invitation_never_overwrites_someone_elses_event_with_its_uid(users):
+    uid = new_uid()
+    private = meeting(uid, summary="bob's dentist", attendees=()).replace(
+        "ORGANIZER;CN=Alice:mailto:alice@example.com\r\n", "").replace(
+        "ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:alice@example.com\r\n", "")
+    own = f"/dav/calendars/bob/calendar/{uuid.uuid4().hex}.ics"
+    assert put_event(users["bob"], own, private).status_code == 201
+
+    organizer_put(users, uid, meeting(uid, attendees=("bob",)), created=True)
+
+    assert users["bob"].request("GET", own).content == private.encode()
+    assert inbox_methods(users["bob"], "bob", uid) == []
+    _, organizer_copy, _ = the_copy(users["alice"], "alice", uid)
+    assert attendee(master(organizer_copy), "bob").params["SCHEDULE-STATUS"] == "3.8"

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use calendar::itip::{apply_cancel, apply_reply, apply_request, Message, Method};
+use calendar::itip::{apply_cancel, apply_reply, apply_request, organizer_of, Message, Method};
 use calendar::zones::{Zone, Zones};
 use calendar::{parse_calendar, write_component, Component, DateValue};
 use chrono::{Duration, Utc};
@@ -25,6 +25,9 @@ use crate::resources::RequestContext;
 
 /// RFC 6638 §7.3 / RFC 5546 §3.6 request status written into SCHEDULE-STATUS: delivered.
 pub const DELIVERED: &str = "1.2";
+/// RFC 5546 §3.6 "No authority": the message would change an event its sender does not
+/// organize (or, for a REPLY, one the recipient does not organize).
+pub const NO_AUTHORITY: &str = "3.8";
 
 /// URL segment of the schedule inbox folder (the design on main: `FolderKind::ScheduleInbox`).
 pub const INBOX: &str = "inbox";
@@ -44,6 +47,10 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
             Ok(Some(session)) if session.principal().user == cx.user() => continue,
             Ok(Some(session)) => match deliver_local(cx, session.as_ref(), recipient, &message).await {
                 Ok(()) => DELIVERED,
+                Err(GatewayError::Refused { message: why, .. }) => {
+                    tracing::info!(reason = %why, method = message.method.as_str(), "scheduling message refused");
+                    NO_AUTHORITY
+                }
                 Err(error) => {
                     tracing::warn!(%error, method = message.method.as_str(), "local scheduling delivery failed");
                     NOT_DELIVERED
@@ -78,7 +85,8 @@ async fn local_user(cx: &RequestContext, address: &str) -> Result<Option<Arc<dyn
     Ok(Some(directory.open(&principal.user).await?))
 }
 
-/// Into the recipient's inbox, then applied to their copy of the event.
+/// Applied to the recipient's copy of the event, then into their inbox; a message refused
+/// for its copy (see [`apply_to_calendar`]) goes to neither.
 pub(super) async fn deliver_local(
     cx: &RequestContext,
     session: &dyn Session,
@@ -86,6 +94,7 @@ pub(super) async fn deliver_local(
     message: &Message,
 ) -> Result<(), GatewayError> {
     let uid = message.uid().ok_or(GatewayError::BadRequest("an iTIP message without UID".into()))?.to_owned();
+    apply_to_calendar(cx, session, recipient, &uid, message).await?;
     let inbox = inbox(session).await?;
     let item = NewItem {
         name: ItemName::new(format!("{:032x}.ics", rand::random::<u128>())),
@@ -96,7 +105,7 @@ pub(super) async fn deliver_local(
         span: None,
     };
     session.put(&inbox.id, item, Expected::Absent).await?;
-    apply_to_calendar(cx, session, recipient, &uid, message).await
+    Ok(())
 }
 
 /// The user's schedule inbox, created the first time something is delivered.
@@ -120,6 +129,11 @@ fn component_of(calendar: &Component) -> Option<store::Component> {
 /// REQUEST: the recipient's copy created or updated; CANCEL: marked cancelled; REPLY: the
 /// answer merged into the organizer's copy. Written with the ETag read, so a concurrent
 /// change by the recipient's client is read again rather than overwritten.
+///
+/// UIDs are chosen by clients, so a message may name an event of the recipient's that is
+/// not the sender's meeting: a REQUEST or CANCEL changes only a copy organized by the
+/// message's organizer, a REPLY only a copy the recipient organizes; anything else is
+/// `Refused` (status 3.8), never an overwritten event.
 async fn apply_to_calendar(
     cx: &RequestContext,
     session: &dyn Session,
@@ -143,6 +157,18 @@ async fn apply_to_calendar(
             }
             None => return Ok(()),
         };
+        if let Some(existing) = &existing {
+            let organizer = match message.method {
+                Method::Request | Method::Cancel => organizer_of(&message.calendar),
+                Method::Reply => Some(recipient.to_owned()),
+            };
+            if organizer.is_none() || organizer_of(existing) != organizer {
+                return Err(GatewayError::Refused {
+                    status: http::StatusCode::FORBIDDEN,
+                    message: format!("the recipient's event {uid} has another organizer"),
+                });
+            }
+        }
         let updated = match (message.method, &existing) {
             (Method::Request, existing) => apply_request(existing.as_ref(), &message.calendar, recipient),
             (Method::Cancel, Some(existing)) => apply_cancel(existing, &message.calendar),
