@@ -398,3 +398,52 @@ fn an_attendee_may_change_anything_when_the_organizers_client_schedules() {
     let moved = edited(&delivered, |c| set_property(c, "SUMMARY", "mine now"));
     assert_eq!(check_attendee_change(&delivered, &moved, "bob@example.com"), Ok(()));
 }
+
+#[test]
+fn an_attendee_of_one_instance_only_gets_that_instance_and_loses_it_alone() {
+    let before = fixture("recurring-instance-changed");
+    let dave = Property { name: "ATTENDEE".into(), params: vec![], value: "mailto:dave@example.com".into(), line: 0 };
+    let mut after = before.clone();
+    let moved = after.components.iter_mut().find(|c| c.property("RECURRENCE-ID").is_some()).unwrap();
+    moved.properties.push(dave);
+    let messages = to(&organizer_messages(Some(&before), Some(&after)), "dave@example.com");
+    assert_eq!(messages.len(), 1);
+    let parts = events(&messages[0].calendar);
+    assert_eq!(parts.len(), 1, "only the instance dave is invited to");
+    assert_eq!(value(parts[0], "RECURRENCE-ID"), Some("20261209T090000"));
+    let copy = apply_request(None, &messages[0].calendar, "dave@example.com");
+    crate::validate_object(write_component(&copy).as_bytes()).unwrap();
+    // Bob and carol see the attendee list of that instance change.
+    assert_eq!(to(&organizer_messages(Some(&before), Some(&after)), "bob@example.com")[0].method, Method::Request);
+
+    let cancel = to(&organizer_messages(Some(&after), Some(&before)), "dave@example.com");
+    assert_eq!(cancel.len(), 1);
+    assert_eq!(cancel[0].method, Method::Cancel);
+}
+
+#[test]
+fn an_override_cancelled_sends_an_instance_cancel_and_one_dropped_sends_the_whole_event() {
+    let before = fixture("recurring-instance-changed");
+    let cancelled = {
+        let mut calendar = before.clone();
+        let moved = calendar.components.iter_mut().find(|c| c.property("RECURRENCE-ID").is_some()).unwrap();
+        set_property(moved, "STATUS", "CANCELLED");
+        calendar
+    };
+    let messages = to(&organizer_messages(Some(&before), Some(&cancelled)), "bob@example.com");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].method, Method::Cancel);
+    assert_eq!(value(events(&messages[0].calendar)[0], "RECURRENCE-ID"), Some("20261209T090000"));
+
+    let reverted = {
+        let mut calendar = before.clone();
+        calendar.components.retain(|c| c.property("RECURRENCE-ID").is_none());
+        calendar
+    };
+    let messages = to(&organizer_messages(Some(&before), Some(&reverted)), "bob@example.com");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].method, Method::Request);
+    let parts = events(&messages[0].calendar);
+    assert_eq!(parts.len(), 1);
+    assert!(parts[0].property("RRULE").is_some(), "the whole series again");
+}
