@@ -68,7 +68,7 @@ jmap: build $(VENV)/.installed
 	command -v litmus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus; }
 	if [ -f $(CYRUS_DIR)/pid ]; then $(CYRUS) stop $(CYRUS_DIR); fi
 	rm -rf $(CYRUS_DIR)
-	$(CYRUS) start $(CYRUS_DIR) --smtp 0 >/dev/null
+	$(CYRUS) start $(CYRUS_DIR) --smtp 0 --relay $(CURDIR)/$(PYTHON) >/dev/null
 	status=0; set -a; . $(CYRUS_DIR)/env; set +a; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run -p store-jmap --features cyrus-tests --locked --no-fail-fast || status=$$?; \

@@ -9,6 +9,10 @@
     cyrus.py start DIR --smtp PORT    as start, and Cyrus sends mail (JMAP EmailSubmission)
                             to an SMTP server on 127.0.0.1:PORT (0: a free port), written
                             to DIR/env as CYRUS_SMTP_PORT; without it Cyrus uses sendmail
+    cyrus.py start DIR --smtp PORT --relay PYTHON   as --smtp, and starts mail_relay.py (with
+                            PYTHON, which has aiosmtpd) on that port first: mail Cyrus sends
+                            is kept in DIR/mail (MAIL_SPOOL in DIR/env) and delivered to
+                            Cyrus's own users over LMTP, as the MTA of a mail server does
     cyrus.py deliver DIR RECIPIENT [SENDER] < MESSAGE   delivers one message into a user's
                             INBOX over LMTP, as an MTA does (lmtpd listens on
                             127.0.0.1:CYRUS_LMTP_PORT of DIR/env)
@@ -41,7 +45,6 @@ ADMIN_PASSWORD = "admin-secret"
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
 START_TIMEOUT_S = 30
 REALM = "cyrus-test"
-PROBE = ("probe", "probe-secret")
 
 
 def install():
@@ -74,6 +77,15 @@ IMAPD_CONF = """\
 # Everything Cyrus keeps lives under this directory.
 configdirectory: {d}/conf
 partition-default: {d}/spool
+# Named, so that creating a user's INBOX never asks the partition list. Cyrus 3.6 builds that
+# list lazily, once per process, and calls srand(time(NULL)) as it does (imap/partlist.c);
+# Debian's build has no libuuid, so makeuuid() (lib/util.c) makes a mailbox's unique id from
+# rand() alone. Two imapd processes that each create their first INBOX in the same second
+# gave both the same id; the mailboxes.db id record then names the later mailbox, and JMAP,
+# which finds a user's INBOX by id, refuses the earlier user's every top-level Mailbox/set
+# create and Email/set into it (invalidProperties, parentId or mailboxIds) for good. With
+# the partition named, rand() keeps the seed master gives each process (time * pid).
+defaultpartition: default
 sievedir: {d}/sieve
 proc_path: {d}/proc
 mboxname_lockpath: {d}/lock
@@ -215,6 +227,25 @@ def _add_user(d, name, password):
                 raise RuntimeError(f"CREATE user/{name}: {status} {detail}")
         finally:
             imap.logout()
+        check_unique_ids(d)
+
+
+def check_unique_ids(d):
+    """Fails when two live mailboxes share a unique id: the earlier one is then unusable over
+    JMAP (see defaultpartition in IMAPD_CONF), and a test run on it fails far from the cause."""
+    dump = run_as_cyrus(
+        [str(CYRUS_BIN / "ctl_mboxlist"), "-C", str(pathlib.Path(d) / "imapd.conf"), "-d"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    owners = {}
+    for name, entry in json.loads(dump).items():
+        # "d": deleted, a tombstone that keeps the id of a mailbox that is gone.
+        if "d" in entry.get("mbtype", "") or not entry.get("uniqueid"):
+            continue
+        owners.setdefault(entry["uniqueid"], []).append(name)
+    shared = {uid: names for uid, names in owners.items() if len(names) > 1}
+    if shared:
+        raise RuntimeError(f"Cyrus gave mailboxes the same unique id: {shared}")
 
 
 def read_env(d):
@@ -237,7 +268,28 @@ def _launch_master(d):
     return master
 
 
-def start(d, smtp_port=None):
+def start_relay(d, python, port, lmtp):
+    """mail_relay.py in its own process group (stopped by PID with Cyrus), listening before
+    Cyrus starts: Cyrus reads the relay's EHLO once per httpd process to decide whether it
+    offers EmailSubmission at all (jmap_emailsubmission_capabilities)."""
+    spool = d / "mail"
+    ready = d / "relay.port"
+    relay = subprocess.Popen(
+        [python, str(pathlib.Path(__file__).with_name("mail_relay.py")), "--spool", str(spool),
+         "--port", str(port), "--lmtp", f"127.0.0.1:{lmtp}", "--port-file", str(ready)],
+        stdout=open(d / "relay.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    (d / "relay.pid").write_text(f"{relay.pid}\n")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready.exists():
+        if relay.poll() is not None or time.monotonic() > deadline:
+            _stop_group(d / "relay.pid", signal.SIGTERM)
+            raise SystemExit(f"mail_relay.py did not start; see {d}/relay.log")
+        time.sleep(0.1)
+    return spool
+
+
+def start(d, smtp_port=None, relay_python=None):
     install()
     d = pathlib.Path(d).resolve()
     if (d / "pid").exists():
@@ -258,6 +310,7 @@ def start(d, smtp_port=None):
     for parent in d.parents:
         if not os.stat(parent).st_mode & 0o001:
             raise SystemExit(f"{parent} is not searchable by other users; Cyrus (user cyrus) could not reach {d}")
+    spool = start_relay(d, relay_python, smtp_port, lmtp) if relay_python and smtp_port else None
     sink = SyslogSink.start(d / "syslog")
     master = _launch_master(d)
     if sink:
@@ -274,6 +327,8 @@ def start(d, smtp_port=None):
     }
     if smtp_port is not None:
         env["CYRUS_SMTP_PORT"] = str(smtp_port)
+    if spool is not None:
+        env["MAIL_SPOOL"] = str(spool)
     (d / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -289,15 +344,10 @@ def start(d, smtp_port=None):
             time.sleep(0.1)
     try:
         add_user(d, ADMIN, ADMIN_PASSWORD)
-        # Measured on Cyrus 3.6: the first account created in a fresh mailboxes database
-        # refuses every top-level Mailbox/set create most of the time (invalidProperties on
-        # parentId, for good), later accounts never did. A probe account takes that place,
-        # and its JMAP session is the health check below.
-        add_user(d, *PROBE)
         for name, password in USERS.items():
             add_user(d, name, password)
-        # The JMAP session of the probe is the proof the whole chain works.
-        name, password = PROBE
+        # The JMAP session of a user is the proof the whole chain works.
+        name, password = next(iter(USERS.items()))
         request = urllib.request.Request(env["CYRUS_JMAP_URL"])
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode())
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -312,7 +362,7 @@ def start(d, smtp_port=None):
 
 def stop(d):
     d = pathlib.Path(d)
-    for name, sig in [("pid", signal.SIGTERM), ("syslog.pid", signal.SIGTERM)]:
+    for name, sig in [("pid", signal.SIGTERM), ("syslog.pid", signal.SIGTERM), ("relay.pid", signal.SIGTERM)]:
         _stop_group(d / name, sig)
 
 
@@ -380,6 +430,9 @@ def main(argv):
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) == 4 and argv[0] == "start" and argv[2] == "--smtp":
         env = start(argv[1], smtp_port=int(argv[3]))
+        print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
+    elif len(argv) == 6 and argv[0] == "start" and argv[2] == "--smtp" and argv[4] == "--relay":
+        env = start(argv[1], smtp_port=int(argv[3]), relay_python=argv[5])
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) in (3, 4) and argv[0] == "deliver":
         deliver(argv[1], argv[2], argv[3] if len(argv) == 4 else "sender@example.org", sys.stdin.buffer.read())

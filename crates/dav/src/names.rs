@@ -116,6 +116,8 @@ prop_names! {
     // RFC 6638 §9.2, §9.1
     ScheduleDefaultCalendarUrl => (NS_CALDAV, "schedule-default-calendar-URL"),
     ScheduleCalendarTransp => (NS_CALDAV, "schedule-calendar-transp"),
+    // RFC 6638 §3.2.10, §9.3
+    ScheduleTag => (NS_CALDAV, "schedule-tag"),
     // CalendarServer
     GetCtag => (NS_CALENDARSERVER, "getctag"),
     // Apple iCal

@@ -37,6 +37,9 @@ use crate::error::GatewayError;
 use crate::resources::RequestContext;
 use crate::scheduling::policy::SchedulingPolicy;
 
+/// Seconds between two looks at one user's INBOX for iMIP mail.
+const INBOUND_CHECK_SECS: u64 = 10;
+
 /// Shared by every request.
 #[derive(Clone)]
 pub struct AppState(Arc<AppInner>);
@@ -47,9 +50,11 @@ struct AppInner {
     backend: Arc<dyn Backend>,
     metrics: bool,
     scheduling: SchedulingPolicy,
-    /// Also where scheduling delivers invitations to users who never logged in (default folders).
-    caldav: CaldavConfig,
     mailer: scheduling::mailer::Mailer,
+    /// Users whose INBOX was looked at for iMIP mail within the check interval.
+    inbound_checked: moka::future::Cache<String, ()>,
+    /// Where scheduling delivers invitations to users who never logged in (default folders).
+    caldav: CaldavConfig,
 }
 
 impl AppState {
@@ -61,9 +66,19 @@ impl AppState {
             backend,
             metrics: config.server.metrics,
             scheduling,
-            caldav: config.caldav.clone(),
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
+            inbound_checked: moka::future::Cache::builder()
+                .time_to_live(scheduling::inbound::check_interval(INBOUND_CHECK_SECS))
+                .max_capacity(config.auth.max_sessions)
+                .build(),
+            caldav: config.caldav.clone(),
         }))
+    }
+
+    /// Whether `user`'s INBOX is due to be looked at for iMIP mail; at most one request per
+    /// interval gets `true`, even when several arrive at once.
+    pub async fn inbound_check_due(&self, user: &str) -> bool {
+        self.0.inbound_checked.entry(user.to_owned()).or_insert(()).await.is_fresh()
     }
 
     /// The SMTP submission server for iMIP mail, when the backend sends none itself.
@@ -170,7 +185,10 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     let timeout = Duration::from_secs(state.limits().request_timeout_secs);
     let cx = RequestContext { app: state, session };
     // One scope per request: a backend may then check its mail server once per request.
-    let handled = store::scope::scoped(dispatch::dispatch(&cx, &parts.method, &path, root_href, &parts.headers, body));
+    let handled = store::scope::scoped(async {
+        scheduling::inbound::catch_up(&cx).await;
+        dispatch::dispatch(&cx, &parts.method, &path, root_href, &parts.headers, body).await
+    });
     match tokio::time::timeout(timeout, handled).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),

@@ -5,7 +5,7 @@ use dav::request::PropFind;
 use dav::response::{Element, PropStat, Property, Response, ResponseBody, Value};
 use dav::PropName;
 use http::StatusCode;
-use store::{DeadProperty, Folder, ItemMeta, Principal};
+use store::{DeadProperty, Folder, FolderKind, ItemMeta, Principal};
 
 use crate::resources::Resource;
 use crate::sync_token;
@@ -72,7 +72,10 @@ pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropF
 /// does not carry. The polls of calendar clients name live properties only.
 pub fn needs_bodies(selection: &PropFind) -> bool {
     match selection {
-        PropFind::Prop(names) => names.iter().any(|n| matches!(n, PropName::CalendarData | PropName::Unknown(_))),
+        // The Schedule-Tag is a digest of the body (see `calendar::itip::schedule_tag`).
+        PropFind::Prop(names) => {
+            names.iter().any(|n| matches!(n, PropName::CalendarData | PropName::ScheduleTag | PropName::Unknown(_)))
+        }
         PropFind::AllProp { .. } | PropFind::PropName => true,
     }
 }
@@ -212,6 +215,12 @@ pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> 
         }
         (Resource::ScheduleInbox(folder), _) => collection_value(folder, name),
         (Resource::Object { properties, .. }, P::Unknown(name)) => dead_value(properties, name),
+        // RFC 6638 §9.3: only scheduling object resources in calendars have one.
+        (Resource::Object { folder, meta, body, .. }, P::ScheduleTag) => {
+            let in_calendar = cx.scheduling && folder.kind == FolderKind::Calendar && meta.content_type.is_none();
+            let tag = body.as_deref().filter(|_| in_calendar).and_then(crate::scheduling::implicit::schedule_tag_of)?;
+            Some(Value::Text(dav::headers::quote_etag(&tag)))
+        }
         (Resource::Object { meta, body, .. }, _) => object_value(meta, body.as_deref(), name),
         _ => None,
     }

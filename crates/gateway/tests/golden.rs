@@ -11,7 +11,9 @@
 //! other way round, fails.
 //!
 //! Requests may use `{last-etag}` (the ETag header of the latest response that had one) and
-//! `{last-sync-token}` (the latest `<D:sync-token>` seen), so incremental steps can be written.
+//! `{last-sync-token}` (the latest `<D:sync-token>` seen), and `{last-schedule-tag}` (the latest
+//! Schedule-Tag header or `<C:schedule-tag>` value, RFC 6638 §3.2.10), so incremental steps can
+//! be written. Schedule-Tags are digests of the content, the same on every run: not masked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail on the spot
 
@@ -26,7 +28,7 @@ use store_embedded::EmbeddedBackend;
 use tower::ServiceExt;
 
 const COMPARED_HEADERS: &[&str] =
-    &["content-type", "dav", "allow", "etag", "location", "www-authenticate", "retry-after"];
+    &["content-type", "dav", "allow", "etag", "location", "www-authenticate", "retry-after", "schedule-tag"];
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -61,6 +63,7 @@ async fn run_scenario(dir: &Path, update: bool) -> Vec<String> {
     let mut failures = Vec::new();
     let mut last_etag = String::new();
     let mut last_sync_token = String::new();
+    let mut last_schedule_tag = String::new();
     for path in &entries {
         let ext = path.extension().and_then(|e| e.to_str());
         if ext == Some("response") && !path.with_extension("request").exists() {
@@ -71,14 +74,21 @@ async fn run_scenario(dir: &Path, update: bool) -> Vec<String> {
         let text = std::fs::read_to_string(request_path)
             .unwrap()
             .replace("{last-etag}", &last_etag)
-            .replace("{last-sync-token}", &last_sync_token);
+            .replace("{last-sync-token}", &last_sync_token)
+            .replace("{last-schedule-tag}", &last_schedule_tag);
         let response = app.clone().oneshot(parse_request(&text)).await.unwrap();
         if let Some(etag) = response.headers().get("etag") {
             last_etag = etag.to_str().unwrap().trim_matches('"').to_owned();
         }
+        if let Some(tag) = response.headers().get("schedule-tag") {
+            last_schedule_tag = tag.to_str().unwrap().trim_matches('"').to_owned();
+        }
         let (actual, raw_body) = render_response(response).await;
         if let Some(token) = between(&raw_body, "<D:sync-token>", "</D:sync-token>") {
             last_sync_token = token.to_owned();
+        }
+        if let Some(tag) = between(&raw_body, "<C:schedule-tag>", "</C:schedule-tag>") {
+            last_schedule_tag = tag.replace("&quot;", "").trim_matches('"').to_owned();
         }
         let expected_path = request_path.with_extension("response");
         if update {

@@ -25,13 +25,42 @@ pub(crate) const TAKEN_KEYWORD: &str = "$caldav-imip";
 
 /// Untaken INBOX messages looked at per call, newest first. JMAP cannot filter by the media
 /// type of a part (Cyrus's `attachmentType` needs a Xapian index, `hasAttachment` a flag set
-/// only with `mailbox_initial_flags`), so ordinary mail is looked at too. The gateway asks
-/// every few seconds while the user is active, so an invitation is among the newest this
-/// many mails unless that many arrived after it while the user's clients were away.
+/// only with `mailbox_initial_flags`), so ordinary mail is looked at too (once: see
+/// [`InboxCache`]). The gateway asks every few seconds while the user is active, so an
+/// invitation is among the newest this many mails unless that many arrived after it while
+/// the user's clients were away.
 const INBOX_WINDOW: usize = 256;
 
 const SUBMISSION_USING: [&str; 3] =
     ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:submission"];
+
+/// INBOX messages already looked at, per (account, message id), so each is asked about
+/// once. About 100 bytes each: the bound keeps this under ~20 MB.
+const INBOX_MESSAGES_KEPT: u64 = 200_000;
+
+/// What an INBOX message is for the gateway; `itip` is `None` for ordinary mail.
+#[derive(Debug)]
+pub(crate) struct InboxMessage {
+    itip: Option<Itip>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Itip {
+    /// `receivedAt` (RFC 3339 UTC, so its text orders by time).
+    received: String,
+    from: Option<String>,
+    /// The decoded `text/calendar` part.
+    blob: String,
+}
+
+pub(crate) type InboxCache = moka::future::Cache<(String, String), Arc<InboxMessage>>;
+
+pub(crate) fn inbox_cache() -> InboxCache {
+    moka::future::Cache::builder()
+        .max_capacity(INBOX_MESSAGES_KEPT)
+        .time_to_idle(std::time::Duration::from_secs(24 * 3600))
+        .build()
+}
 
 /// The account's mailboxes by role, looked up once per session (roles are set up when an
 /// account is made and hardly ever move).
@@ -132,53 +161,77 @@ impl JmapSession {
         }
         let filter = json!({"operator": "AND", "conditions": [{"inMailbox": inbox}, {"notKeyword": TAKEN_KEYWORD}]});
         let r = self
-            .call(vec![
-                (
-                    "Email/query",
-                    json!({"accountId": self.id(), "filter": filter,
-                           "sort": [{"property": "receivedAt", "isAscending": false}], "limit": INBOX_WINDOW}),
-                ),
-                (
-                    "Email/get",
-                    json!({"accountId": self.id(),
-                           "#ids": {"resultOf": "0", "name": "Email/query", "path": "/ids"},
-                           "properties": ["id", "from", "receivedAt", "bodyStructure"],
-                           "bodyProperties": ["partId", "blobId", "type", "header:Content-Type:asRaw", "subParts"]}),
-                ),
-            ])
+            .call(vec![(
+                "Email/query",
+                json!({"accountId": self.id(), "filter": filter,
+                       "sort": [{"property": "receivedAt", "isAscending": false}], "limit": INBOX_WINDOW}),
+            )])
             .await?;
-        client::response(&r, 0, "Email/query")?;
-        let list = client::response(&r, 1, "Email/get")?
-            .get("list")
+        let ids: Vec<String> = client::response(&r, 0, "Email/query")?
+            .get("ids")
             .and_then(Value::as_array)
-            .ok_or_else(|| garbage("Email/get list"))?;
-        let mut found: Vec<(String, String, Option<String>, String)> = list
+            .ok_or_else(|| garbage("Email/query ids"))?
             .iter()
-            .filter_map(|email| {
-                let id = email.get("id").and_then(Value::as_str)?;
-                let blob = itip_part(email.get("bodyStructure")?)?;
-                let received = email.get("receivedAt").and_then(Value::as_str).unwrap_or_default();
-                let from = email
-                    .pointer("/from/0/email")
-                    .and_then(Value::as_str)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_ascii_lowercase);
-                Some((received.to_owned(), id.to_owned(), from, blob.to_owned()))
-            })
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
             .collect();
+        let mut found = Vec::new();
+        let mut unknown = Vec::new();
+        for id in ids {
+            match self.shared.inbox.get(&(self.id().to_owned(), id.clone())).await {
+                Some(known) => found.extend(known.itip.clone().map(|itip| (itip, id))),
+                None => unknown.push(id),
+            }
+        }
+        if !unknown.is_empty() {
+            found.extend(self.inspect(unknown).await?);
+        }
         // Oldest first, as the contract says: a REQUEST is applied before its update.
-        found.sort();
+        found.sort_by(|a, b| (&a.0.received, &a.1).cmp(&(&b.0.received, &b.1)));
         found.truncate(limit);
         let mut incoming = Vec::with_capacity(found.len());
-        for (_, id, from, blob) in found {
-            match self.shared.client.download(&self.account, &blob).await {
-                Ok(calendar) => incoming.push(IncomingItip { id, from, calendar }),
+        for (itip, id) in found {
+            match self.blob(&itip.blob).await {
+                Ok(calendar) => incoming.push(IncomingItip { id, from: itip.from, calendar }),
                 // Expunged since the query: simply not there any more.
                 Err(StoreError::NotFound) => {}
                 Err(other) => return Err(other),
             }
         }
         Ok(incoming)
+    }
+
+    /// What the messages `ids` are, asked once: a message never changes, so the answer is
+    /// kept and the next poll of the INBOX costs only its `Email/query`.
+    async fn inspect(&self, ids: Vec<String>) -> Result<Vec<(Itip, String)>, StoreError> {
+        let r = self
+            .call(vec![(
+                "Email/get",
+                json!({"accountId": self.id(), "ids": ids,
+                       "properties": ["id", "from", "receivedAt", "bodyStructure"],
+                       "bodyProperties": ["partId", "blobId", "type", "header:Content-Type:asRaw", "subParts"]}),
+            )])
+            .await?;
+        let list = client::response(&r, 0, "Email/get")?
+            .get("list")
+            .and_then(Value::as_array)
+            .ok_or_else(|| garbage("Email/get list"))?;
+        let mut found = Vec::new();
+        for email in list {
+            let Some(id) = email.get("id").and_then(Value::as_str) else { continue };
+            let itip = email.get("bodyStructure").and_then(itip_part).map(|blob| Itip {
+                received: email.get("receivedAt").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                from: email
+                    .pointer("/from/0/email")
+                    .and_then(Value::as_str)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_ascii_lowercase),
+                blob: blob.to_owned(),
+            });
+            found.extend(itip.clone().map(|itip| (itip, id.to_owned())));
+            self.shared.inbox.insert((self.id().to_owned(), id.to_owned()), Arc::new(InboxMessage { itip })).await;
+        }
+        Ok(found)
     }
 
     pub(crate) async fn take(&self, id: &str) -> Result<(), StoreError> {

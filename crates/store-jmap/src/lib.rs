@@ -179,7 +179,8 @@ impl JmapBackend {
         let client = client::Client::new(&options)?;
         let cache = cache::Cache::new(&options);
         let writers = session::writers();
-        Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options, writers }) })
+        let inbox = imip::inbox_cache();
+        Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options, writers, inbox }) })
     }
 
     /// Hits and misses of the caches since start.

@@ -394,6 +394,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_schedule_inbox_flag_is_written_only_for_the_inbox() {
+        let calendar = FolderProps::of_kind(FolderKind::Calendar, ComponentSet::ALL);
+        // Properties messages written before the flag existed stay byte for byte the same.
+        assert!(!serde_json::to_string(&calendar).unwrap().contains("schedule_inbox"));
+        let inbox = FolderProps::of_kind(FolderKind::ScheduleInbox, ComponentSet::ALL);
+        let json = serde_json::to_string(&inbox).unwrap();
+        let read: FolderProps = serde_json::from_str(&json).unwrap();
+        assert_eq!((read.kind(), read.component_set()), (FolderKind::ScheduleInbox, ComponentSet::ALL));
+        let old: FolderProps = serde_json::from_str(r#"{"collection":false,"components":["VEVENT"]}"#).unwrap();
+        assert_eq!(old.kind(), FolderKind::Calendar);
+    }
+
+    #[test]
     fn foreign_invitations_use_their_calendar_part_and_their_id() {
         let email = json!({
             "id": "M1", "receivedAt": "2026-01-01T00:00:00Z",

@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     /// each other's `ifInState` fail; serialised, only writers outside the gateway (or in
     /// another gateway process) can, and the retry handles those.
     pub writers: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
+    /// What each INBOX message looked at for iMIP is.
+    pub inbox: crate::imip::InboxCache,
 }
 
 /// Accounts whose writer lock is kept. A lock evicted while held only lets a second writer

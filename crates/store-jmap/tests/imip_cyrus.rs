@@ -26,6 +26,15 @@ fn cyrus_py() -> PathBuf {
 }
 
 async fn fresh_session() -> Arc<dyn Session> {
+    fresh_user().await.1
+}
+
+/// HTTP requests the backend sent to the mail server so far.
+fn requests(backend: &JmapBackend) -> u64 {
+    backend.metrics().iter().find(|m| m.name == "jmap_requests_total").map(|m| m.value).unwrap()
+}
+
+async fn fresh_user() -> (JmapBackend, Arc<dyn Session>) {
     let name = format!("i{}x{}", std::process::id(), USERS.fetch_add(1, Ordering::Relaxed));
     let password = format!("{name}-secret");
     let status = tokio::process::Command::new("python3")
@@ -36,7 +45,8 @@ async fn fresh_session() -> Arc<dyn Session> {
         .unwrap();
     assert!(status.success(), "creating Cyrus user {name}");
     let backend = JmapBackend::new(JmapOptions { url: env("CYRUS_JMAP_URL"), ..JmapOptions::default() }).unwrap();
-    backend.login(&Credentials { username: name, password }).await.unwrap()
+    let session = backend.login(&Credentials { username: name, password }).await.unwrap();
+    (backend, session)
 }
 
 /// Delivers `message` into `user`'s INBOX over Cyrus's LMTP, as an MTA would.
@@ -71,7 +81,7 @@ fn invitation(id: &str, method: &str, calendar: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_in_the_inbox_is_incoming_until_taken() {
-    let session = fresh_session().await;
+    let (backend, session) = fresh_user().await;
     let user = session.principal().user.clone();
     assert_eq!(session.incoming_itip(10).await.unwrap(), vec![]);
     deliver(&user, "From: friend@example.org\nSubject: lunch?\nMessage-ID: <plain@example.org>\n\nNo calendar here.\n")
@@ -88,8 +98,11 @@ async fn an_invitation_in_the_inbox_is_incoming_until_taken() {
     assert_eq!(incoming.len(), 1, "{incoming:?}");
     assert_eq!(incoming[0].from.as_deref(), Some("org@example.org"));
     assert_eq!(incoming[0].calendar, Bytes::from(REQUEST), "the decoded text/calendar part");
-    // Asked again before taking: the same message again.
+    // Asked again before taking: the same message again, for one request (the INBOX query:
+    // what each message is, and the calendar, are known by now).
+    let before = requests(&backend);
     assert_eq!(session.incoming_itip(10).await.unwrap(), incoming);
+    assert_eq!(requests(&backend) - before, 1);
     session.take_itip(&incoming[0].id).await.unwrap();
     assert_eq!(session.incoming_itip(10).await.unwrap(), vec![]);
     // Taking is idempotent, and what was taken stays taken for a new session too.

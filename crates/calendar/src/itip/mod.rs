@@ -23,7 +23,7 @@ use crate::error::InvalidCalendar;
 use crate::writer::property_line;
 use crate::zones::{Zone, Zones};
 
-pub use apply::{apply_cancel, apply_reply, apply_request, set_schedule_status};
+pub use apply::{apply_cancel, apply_reply, apply_request, keep_replies, set_schedule_status};
 pub use attendee::{attendee_reply, check_attendee_change, ForbiddenChange};
 pub use organizer::organizer_messages;
 pub use tag::schedule_tag;
@@ -161,6 +161,31 @@ pub fn parse_message(body: &[u8]) -> Result<Message, InvalidMessage> {
         }
     };
     Ok(Message { method, recipients, calendar })
+}
+
+/// The organizer's address of a message or copy, bare and lower-cased.
+pub fn organizer_of(calendar: &Component) -> Option<String> {
+    organizer(calendar)
+}
+
+/// Whom a message of `method` speaks for, each with the SENT-BY they named (RFC 5545
+/// §3.2.18): the organizer of a REQUEST or CANCEL, the replying attendees of a REPLY. iMIP
+/// (RFC 6047 §3) takes a message only from one of these.
+pub fn authors(calendar: &Component, method: Method) -> Vec<String> {
+    let with_sent_by = |property: &Property| {
+        let sent_by = property.param("SENT-BY").and_then(address);
+        address(&property.value).into_iter().chain(sent_by)
+    };
+    let mut found: Vec<String> = match method {
+        Method::Request | Method::Cancel => organizer_property(calendar).into_iter().flat_map(with_sent_by).collect(),
+        Method::Reply => scheduling_components(calendar)
+            .flat_map(|c| c.properties_named("ATTENDEE"))
+            .flat_map(with_sent_by)
+            .collect(),
+    };
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// A calendar user address as the Rust side uses it: the mail address of a `mailto:` URI,

@@ -6,7 +6,7 @@
 //! - `deliver`: putting a message into a local user's schedule inbox and calendar, or
 //!   handing it on for mail (iMIP) when the recipient is not on this store.
 //! - `imip`, `mailer`, `outbound`: the mail itself (RFC 6047), how it is sent, and the
-//!   per-user limit on sending.
+//!   per-user limit on sending; `inbound`: iMIP mail from the INBOX applied once each.
 //! - `policy`: who may schedule; `mailboxes`: the inbox and outbox among the home's
 //!   resources; `outbox` and `busy_time`: free-busy through the outbox (§5);
 //!   `default_calendar`: where invitations go (§9.2).
@@ -16,6 +16,7 @@ pub mod default_calendar;
 pub mod deliver;
 pub mod imip;
 pub mod implicit;
+pub mod inbound;
 pub mod mailboxes;
 pub mod mailer;
 pub mod outbound;

@@ -29,14 +29,16 @@ impl SchedulingPolicy {
         }
     }
 
-    /// Whether `principal` may schedule. Mail addresses and domains compare without case
+    /// Whether `principal` may schedule: only with a calendar user address to schedule as
+    /// (RFC 6638 §2.4.1; Thunderbird and iOS offer nothing without one either), and then
+    /// unless the configuration says otherwise. Mail addresses and domains compare without case
     /// (RFC 5321 §2.4 leaves local parts to the mail server; every server this gateway
     /// fronts treats them without case), and so do login names, which mail servers match so.
     pub fn allows(&self, principal: &Principal) -> bool {
         if !self.enabled || self.disabled_users.contains(&principal.user.to_lowercase()) {
             return false;
         }
-        let Some(address) = principal.email.as_deref().map(str::to_lowercase) else { return true };
+        let Some(address) = principal.email.as_deref().map(str::to_lowercase) else { return false };
         if self.disabled_users.contains(&address) {
             return false;
         }
@@ -72,7 +74,7 @@ mod tests {
     fn on_for_everyone_by_default() {
         let policy = policy(true, &[], &[]);
         assert!(policy.allows(&principal("alice", Some("alice@example.com"))));
-        assert!(policy.allows(&principal("nomail", None)));
+        assert!(!policy.allows(&principal("nomail", None)), "no address to schedule as");
     }
 
     #[test]
