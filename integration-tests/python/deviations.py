@@ -72,15 +72,7 @@ CALDAV_SERVER_TESTER = {
 
 # The python caldav library's own suite (tests/test_caldav.py of its sdist, caldav 3.6.0).
 # Limitations declared to the suite, as it reads them from caldav_test_servers.yaml.
-_JMAP_NO_LOCAL_DELIVERY = Deviation(
-    "issue 9: on JMAP the gateway cannot write into another account without a service account "
-    "(docs/scheduling.md §2), so an invitation to a colleague goes out as iMIP mail through Cyrus; "
-    "the test Cyrus here has no SMTP relay (cyrus.py start without --smtp), so it never arrives",
-    backends=frozenset({"jmap"}))
-PYTHON_CALDAV_DECLARED = {
-    "scheduling.mailbox.inbox-delivery": ("unsupported", _JMAP_NO_LOCAL_DELIVERY),
-    "scheduling.auto-schedule": ("unsupported", _JMAP_NO_LOCAL_DELIVERY),
-}
+PYTHON_CALDAV_DECLARED = {}
 
 # Tests of that suite allowed to be skipped (or xfailed), by test name without parameters.
 PYTHON_CALDAV_SKIPS = {
@@ -91,7 +83,6 @@ PYTHON_CALDAV_SKIPS = {
         "the test user's login is no mail address; the suite skips the username-as-address fallback"),
     "testAcceptInviteUsernameEmailFallback": Deviation(
         "the attendee's login (bob) is no mail address, so the suite skips its username-as-address case"),
-    "testScheduleTagChangesOnOrganizerUpdate": _JMAP_NO_LOCAL_DELIVERY,
 }
 
 # Tests of that suite not run at all (deselected with -k): each fails, and declaring the feature
@@ -103,6 +94,4 @@ PYTHON_CALDAV_DESELECTED = {
         "(calendar/src/itip/tag.rs, View::Organizer), so the attendee's tag changes (RFC 6638 "
         "§3.2.10 says it must not); the suite's testCheckCompatibility probe sends no SEQUENCE and "
         "observes the tag stable, so declaring the feature unsupported makes that test fail instead"),
-    # It polls for the invitation whatever the declared features say.
-    "testInviteAndRespond": _JMAP_NO_LOCAL_DELIVERY,
 }
