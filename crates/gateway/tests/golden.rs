@@ -6,7 +6,8 @@
 //! `Authorization` header or `X-Golden-Anonymous: 1`. The response is compared with
 //! `NN-<step>.response`: status line, the headers in `COMPARED_HEADERS`, and the body, with
 //! values that differ between runs (ETags, ctags, sync tokens, dates, free-busy DTSTAMPs) masked. Only
-//! `UPDATE_GOLDEN=1` rewrites the `.response` files; a `.request` without `.response`, or the
+//! `UPDATE_GOLDEN=1` rewrites the `.response` files; a scenario's `gateway.toml`, if any, is
+//! added to its configuration; a `.request` without `.response`, or the
 //! other way round, fails.
 //!
 //! Requests may use `{last-etag}` (the ETag header of the latest response that had one) and
@@ -51,8 +52,10 @@ async fn run_scenario(dir: &Path, update: bool) -> Vec<String> {
     let backend = EmbeddedBackend::temporary().await.unwrap();
     backend.add_user("alice", "secret", Some("Alice Example"), Some("alice@example.com")).await.unwrap();
     backend.add_user("bob", "secret", Some("Bob Example"), Some("bob@example.com")).await.unwrap();
-    let config =
-        gateway::config::Config::load("[limits]\nmax_request_body = 65536\nmax_resource_size = 16384\n", []).unwrap();
+    // A scenario may bring settings of its own (e.g. scheduling turned off).
+    let extra = std::fs::read_to_string(dir.join("gateway.toml")).unwrap_or_default();
+    let config_text = format!("[limits]\nmax_request_body = 65536\nmax_resource_size = 16384\n{extra}");
+    let config = gateway::config::Config::load(&config_text, []).unwrap();
     let app = gateway::app(gateway::AppState::new(Arc::new(backend), &config));
 
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -169,6 +172,8 @@ fn mask(body: &str) -> String {
         ("<D:getlastmodified>", "</D:getlastmodified>", "{date}"),
         // A free-busy answer is stamped with the time it was computed (RFC 4791 §7.10).
         ("BEGIN:VFREEBUSY\nDTSTAMP:", "\n", "{now}"),
+        // The same inside a schedule-response's calendar-data, where CR is a character reference.
+        ("BEGIN:VFREEBUSY&#13;\nDTSTAMP:", "&#13;", "{now}"),
     ] {
         text = mask_between(&text, open, close, placeholder);
     }

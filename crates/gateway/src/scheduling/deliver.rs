@@ -29,9 +29,6 @@ pub const DELIVERED: &str = "1.2";
 /// organize (or, for a REPLY, one the recipient does not organize).
 pub const NO_AUTHORITY: &str = "3.8";
 
-/// URL segment of the schedule inbox folder (the design on main: `FolderKind::ScheduleInbox`).
-pub const INBOX: &str = "inbox";
-
 /// Writes of a recipient's copy retried when it changes under the delivery (the recipient's
 /// own client writing at the same moment); then the delivery counts as failed.
 const DELIVERY_ROUNDS: usize = 4;
@@ -78,10 +75,15 @@ pub async fn deliver_remote(cx: &RequestContext, recipient: &str, message: &Mess
     statuses.first().map_or(NOT_DELIVERED, |(_, status)| status)
 }
 
-/// The session of the store user with this address, opened on the gateway's authority.
+/// The session of the store user with this address, opened on the gateway's authority. A
+/// user without scheduling (`[scheduling]` policy) has no inbox to deliver to: they are
+/// reached by mail like someone on another server.
 async fn local_user(cx: &RequestContext, address: &str) -> Result<Option<Arc<dyn Session>>, StoreError> {
-    let Some(directory) = cx.app.backend().directory() else { return Ok(None) };
+    let Some(directory) = cx.app.directory() else { return Ok(None) };
     let Some(principal) = directory.resolve(address).await? else { return Ok(None) };
+    if !cx.app.scheduling().allows(&principal) {
+        return Ok(None);
+    }
     Ok(Some(directory.open(&principal.user).await?))
 }
 
@@ -113,11 +115,12 @@ async fn inbox(session: &dyn Session) -> Result<Folder, GatewayError> {
     if let Some(inbox) = session.folders().await?.into_iter().find(|f| f.kind == FolderKind::ScheduleInbox) {
         return Ok(inbox);
     }
-    let spec = NewFolder { kind: FolderKind::ScheduleInbox, ..NewFolder::named(INBOX, ComponentSet::ALL) };
+    let spec =
+        NewFolder { kind: FolderKind::ScheduleInbox, ..NewFolder::named(dav::path::SCHEDULE_INBOX, ComponentSet::ALL) };
     match session.create_folder(&spec).await {
         Ok(folder) => Ok(folder),
         // Two deliveries racing: the other one created it.
-        Err(StoreError::AlreadyExists) => Ok(session.folder(INBOX).await?),
+        Err(StoreError::AlreadyExists) => Ok(session.folder(dav::path::SCHEDULE_INBOX).await?),
         Err(error) => Err(error.into()),
     }
 }
@@ -297,15 +300,9 @@ pub(crate) fn time_span(calendar: &Component) -> TimeSpan {
 /// run) gets the default calendar made, when the configuration provisions it at all.
 async fn default_calendar(cx: &RequestContext, session: &dyn Session) -> Result<Folder, GatewayError> {
     let config = cx.app.caldav();
-    let mut calendars: Vec<Folder> = session
-        .folders()
-        .await?
-        .into_iter()
-        .filter(|f| f.kind == FolderKind::Calendar && f.components.event && !f.read_only)
-        .collect();
-    calendars.sort_by_key(|f| (f.name != config.default_calendar, f.name.clone()));
-    if let Some(first) = calendars.into_iter().next() {
-        return Ok(first);
+    let folders = session.folders().await?;
+    if let Some(found) = super::default_calendar::default_calendar(&folders, &config.default_calendar) {
+        return Ok(found.clone());
     }
     if !config.provision_defaults {
         return Err(GatewayError::Store(StoreError::NotFound));

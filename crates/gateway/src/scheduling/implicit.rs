@@ -27,12 +27,10 @@ use crate::error::GatewayError;
 use crate::methods::put::store_item;
 use crate::resources::RequestContext;
 
-/// Whether the user's writes schedule. INTERIM (h-itip): the `[scheduling]` policy of
-/// `scheduling/policy.rs` (h-surface) replaces this; until then scheduling is on for every
-/// user who has a calendar user address (`Principal.email`, from `[mail] domain`), the only
-/// existing setting it depends on.
+/// Whether the user's writes schedule: the `[scheduling]` policy (`scheduling::policy`),
+/// which also asks for a calendar user address to schedule as.
 pub fn scheduling_enabled(cx: &RequestContext) -> bool {
-    cx.session.principal().email.is_some()
+    cx.scheduling()
 }
 
 /// The user's calendar user addresses, bare and lower-cased (RFC 6638 §2.4.1).
