@@ -88,10 +88,4 @@ PYTHON_CALDAV_SKIPS = {
 # Tests of that suite not run at all (deselected with -k): each fails, and declaring the feature
 # unsupported is no way out when another test of the suite observes it working.
 PYTHON_CALDAV_DESELECTED = {
-    "testScheduleTagStableOnPartstateUpdate": Deviation(
-        "issue 9, open: python caldav's change_attendee_status() also bumps SEQUENCE, which "
-        "check_attendee_change allows (Android does the same) but the Schedule-Tag digest counts "
-        "(calendar/src/itip/tag.rs, View::Organizer), so the attendee's tag changes (RFC 6638 "
-        "§3.2.10 says it must not); the suite's testCheckCompatibility probe sends no SEQUENCE and "
-        "observes the tag stable, so declaring the feature unsupported makes that test fail instead"),
 }
