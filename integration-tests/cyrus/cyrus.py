@@ -6,6 +6,8 @@
                             test users, and writes DIR/env (shell `KEY=value` lines) and DIR/pid
     cyrus.py stop DIR       stops that master by its PID (SIGTERM, bounded wait, SIGKILL)
     cyrus.py user DIR NAME PASSWORD   adds one more user (shared with the service account)
+    cyrus.py grant DIR NAME RIGHTS   sets the service account's rights on every mailbox of
+                            user NAME ("" removes them), as a mail operator would
     cyrus.py start DIR --smtp PORT    as start, and Cyrus sends mail (JMAP EmailSubmission)
                             to an SMTP server on 127.0.0.1:PORT (0: a free port), written
                             to DIR/env as CYRUS_SMTP_PORT; without it Cyrus uses sendmail
@@ -231,8 +233,9 @@ def add_user(d, name, password):
     grant_service(d, name)
 
 
-def grant_service(d, name):
-    """Shares every mailbox of user `name` with the service account (SERVICE_RIGHTS). Set on
+def grant_service(d, name, rights=SERVICE_RIGHTS):
+    """Shares every mailbox of user `name` with the service account (`rights`, none when
+    empty). Set on
     the INBOX (`user/NAME`), the rights are copied to mailboxes created below it later
     (Cyrus gives a new mailbox its parent's ACL); mailboxes that exist already get them too."""
     if name in (ADMIN, SERVICE_USER):
@@ -250,7 +253,10 @@ def grant_service(d, name):
             if line:
                 mailboxes.append(line.decode().split(' "/" ', 1)[1].strip('"').replace('\\"', '"'))
         for mailbox in mailboxes:
-            status, detail = imap.setacl(_imap_quote(mailbox), SERVICE_USER, SERVICE_RIGHTS)
+            if rights:
+                status, detail = imap.setacl(_imap_quote(mailbox), SERVICE_USER, rights)
+            else:
+                status, detail = imap.deleteacl(_imap_quote(mailbox), SERVICE_USER)
             if status != "OK":
                 raise RuntimeError(f"SETACL {mailbox} {SERVICE_USER}: {status} {detail}")
     finally:
@@ -496,6 +502,8 @@ def main(argv):
         stop(argv[1])
     elif len(argv) == 4 and argv[0] == "user":
         add_user(argv[1], argv[2], argv[3])
+    elif len(argv) == 4 and argv[0] == "grant":
+        grant_service(argv[1], argv[2], argv[3])
     else:
         raise SystemExit(__doc__)
 

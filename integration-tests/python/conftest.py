@@ -25,6 +25,9 @@ START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
 BACKEND = os.environ.get("CALDAV_TEST_BACKEND", "embedded")
+# extra_env of a JMAP gateway that has no service account (config/gateway.toml: empty
+# service_user), so colleagues are reached only by iMIP mail. Harmless on the embedded store.
+WITHOUT_SERVICE_ACCOUNT = {"GATEWAY__BACKEND__JMAP__SERVICE_USER": "", "GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD": ""}
 # Where outside suites write their full output, below integration-tests/.work/.
 RESULTS_DIR = "results" if BACKEND == "embedded" else f"results-{BACKEND}"
 
@@ -70,6 +73,12 @@ def _env(data_dir, extra):
     if BACKEND == "jmap":
         env["GATEWAY__BACKEND__KIND"] = "jmap"
         env["GATEWAY__BACKEND__JMAP__URL"] = os.environ["CYRUS_JMAP_URL"]
+        # The service account cyrus.py shares every test user with: colleagues are scheduled
+        # directly and their free-busy answered. A test of the mail path passes
+        # WITHOUT_SERVICE_ACCOUNT as extra_env.
+        if os.environ.get("CYRUS_SERVICE_USER"):
+            env["GATEWAY__BACKEND__JMAP__SERVICE_USER"] = os.environ["CYRUS_SERVICE_USER"]
+            env["GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD"] = os.environ["CYRUS_SERVICE_PASSWORD"]
     env.update(extra)
     return env
 

@@ -285,12 +285,22 @@ impl Session for JmapSession {
             None => (None, spec.name.as_str()),
         };
         let mut create = Map::new();
-        let parent_id = match (parent_name, &snapshot.root) {
+        let parent = match (parent_name, &snapshot.root) {
             (Some(parent), _) => {
-                json!(snapshot.folders.iter().find(|(_, n)| n == parent).ok_or(StoreError::NotFound)?.0)
+                Some(&snapshot.folders.iter().find(|(_, n)| n == parent).ok_or(StoreError::NotFound)?.0)
             }
-            (None, Some(root)) => json!(root),
-            (None, None) => {
+            (None, root) => root.as_ref(),
+        };
+        // Cyrus answers a create below a mailbox the login may not create in with
+        // `invalidProperties` (parentId); it is a missing right, as the rights say.
+        if let Some(parent) = parent {
+            if snapshot.mailboxes.iter().any(|m| m.id == *parent && !m.may_create_child) {
+                return Err(StoreError::Forbidden("the mail server grants no right to create a calendar here".into()));
+            }
+        }
+        let parent_id = match parent {
+            Some(parent) => json!(parent),
+            None => {
                 create.insert("root".into(), json!({"name": self.shared.options.calendar_folder, "parentId": null}));
                 json!("#root")
             }

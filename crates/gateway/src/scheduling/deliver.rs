@@ -46,6 +46,13 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
             Ok(Some(session)) if session.principal().user == cx.user() => continue,
             Ok(Some(session)) => match deliver_local(cx, session.as_ref(), recipient, &message).await {
                 Ok(()) => DELIVERED,
+                // The mail store lets the gateway see this user but not write for them (a
+                // JMAP service account the operator granted reading only, for free-busy):
+                // the user's mail reaches them still.
+                Err(GatewayError::Store(StoreError::Forbidden(reason))) => {
+                    tracing::info!(%reason, "local scheduling delivery refused by the mail store, sending iMIP");
+                    deliver_remote(cx, recipient, &message).await
+                }
                 Err(error) => {
                     tracing::warn!(%error, method = message.method.as_str(), "local scheduling delivery failed");
                     NOT_DELIVERED
