@@ -177,16 +177,29 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"gateway {gateway.url} (pid {gateway.process.pid}) log", gateway.log_tail()))
 
 
-@pytest.fixture(scope="session")
-def gateway():
-    """One gateway for the session, with users alice, bob and tester."""
+def _serving():
+    """Yields a fresh gateway and stops it when the fixture using it ends; returns it."""
     gw = start_gateway()
     try:
         yield gw
     finally:
         stop_gateway(gw)
+    return gw
+
+
+@pytest.fixture(scope="session")
+def gateway():
+    """One gateway for the session, with users alice, bob and tester."""
+    gw = yield from _serving()
     # A gateway that did not stop on SIGTERM by itself is a bug worth a red test.
     assert gw.process.returncode == 0, f"gateway exited {gw.process.returncode} on SIGTERM:\n{gw.log_tail()}"
+
+
+@pytest.fixture(scope="module")
+def module_gateway():
+    """A gateway of the test module's own, with the same users: what its tests store (e.g.
+    meetings delivered into other users' calendars) stays out of the other modules' sight."""
+    yield from _serving()
 
 
 @pytest.fixture

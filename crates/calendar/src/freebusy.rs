@@ -99,34 +99,45 @@ pub fn merge(mut periods: Vec<BusyPeriod>) -> Vec<BusyPeriod> {
 
 /// The VCALENDAR answering a free-busy-query: one VFREEBUSY spanning the range.
 pub fn vfreebusy(periods: &[BusyPeriod], range: &TimeRange, now: DateTime<Utc>) -> String {
-    let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let property =
-        |name: &str, value: String, params: Vec<Parameter>| Property { name: name.into(), params, value, line: 0 };
+    crate::writer::write_component(&vcalendar(Vec::new(), freebusy_component(periods, range, now)))
+}
+
+/// A property without parameters.
+pub(crate) fn simple_property(name: &str, value: String) -> Property {
+    Property { name: name.into(), params: Vec::new(), value, line: 0 }
+}
+
+pub(crate) fn utc_text(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// One VFREEBUSY with DTSTAMP, the range and the periods, each with its FBTYPE.
+pub(crate) fn freebusy_component(periods: &[BusyPeriod], range: &TimeRange, now: DateTime<Utc>) -> Component {
     let mut freebusy = Component { name: "VFREEBUSY".into(), properties: Vec::new(), components: Vec::new() };
-    freebusy.properties.push(property("DTSTAMP", utc(now), vec![]));
+    freebusy.properties.push(simple_property("DTSTAMP", utc_text(now)));
     if let Some(start) = range.start {
-        freebusy.properties.push(property("DTSTART", utc(start), vec![]));
+        freebusy.properties.push(simple_property("DTSTART", utc_text(start)));
     }
     if let Some(end) = range.end {
-        freebusy.properties.push(property("DTEND", utc(end), vec![]));
+        freebusy.properties.push(simple_property("DTEND", utc_text(end)));
     }
     for period in periods {
         let fbtype = Parameter { name: "FBTYPE".into(), values: vec![period.kind.fbtype().into()] };
-        freebusy.properties.push(property(
-            "FREEBUSY",
-            format!("{}/{}", utc(period.start), utc(period.end)),
-            vec![fbtype],
-        ));
+        let mut property = simple_property("FREEBUSY", format!("{}/{}", utc_text(period.start), utc_text(period.end)));
+        property.params.push(fbtype);
+        freebusy.properties.push(property);
     }
-    let calendar = Component {
-        name: "VCALENDAR".into(),
-        properties: vec![
-            property("VERSION", "2.0".into(), vec![]),
-            property("PRODID", "-//caldav-gateway//free-busy//EN".into(), vec![]),
-        ],
-        components: vec![freebusy],
-    };
-    crate::writer::write_component(&calendar)
+    freebusy
+}
+
+/// VERSION, PRODID, then `extra` (e.g. METHOD), around `component`.
+pub(crate) fn vcalendar(extra: Vec<Property>, component: Component) -> Component {
+    let mut properties = vec![
+        simple_property("VERSION", "2.0".into()),
+        simple_property("PRODID", "-//caldav-gateway//free-busy//EN".into()),
+    ];
+    properties.extend(extra);
+    Component { name: "VCALENDAR".into(), properties, components: vec![component] }
 }
 
 /// `start/end` or `start/duration` (RFC 5545 §3.3.9).

@@ -15,6 +15,7 @@ mod datetime;
 mod error;
 pub mod filter;
 pub mod freebusy;
+pub mod freebusy_request;
 pub mod itip;
 mod limits;
 mod property_values;

@@ -113,6 +113,11 @@ prop_names! {
     CalendarUserType => (NS_CALDAV, "calendar-user-type"),
     ScheduleInboxUrl => (NS_CALDAV, "schedule-inbox-URL"),
     ScheduleOutboxUrl => (NS_CALDAV, "schedule-outbox-URL"),
+    // RFC 6638 §9.2, §9.1
+    ScheduleDefaultCalendarUrl => (NS_CALDAV, "schedule-default-calendar-URL"),
+    ScheduleCalendarTransp => (NS_CALDAV, "schedule-calendar-transp"),
+    // RFC 6638 §3.2.10, §9.3
+    ScheduleTag => (NS_CALDAV, "schedule-tag"),
     // CalendarServer
     GetCtag => (NS_CALENDARSERVER, "getctag"),
     // Apple iCal

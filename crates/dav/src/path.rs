@@ -10,7 +10,12 @@
 //! /dav/calendars/{user}/{calendar}/{item} Object
 //! /dav/calendars/{user}/{a}/{b}/          Calendar "a/b": a collection nested in plain collections
 //! /dav/calendars/{user}/{a}/{b}/{file}    Object in collection "a/b"
+//! /dav/calendars/{user}/outbox/           ScheduleOutbox (RFC 6638 §2.1)
 //! ```
+//! The schedule inbox (RFC 6638 §2.2) is a stored folder, so `/dav/calendars/{user}/inbox/`
+//! parses as a `Calendar` named [`SCHEDULE_INBOX`] and its messages as objects in it; the
+//! outbox is no folder (nothing is ever stored in it), so it has a path of its own. Both names
+//! are reserved at the top of a home ([`is_reserved_folder`]).
 //! Below the home, a path ending in `/` names a collection; one without names an object in
 //! the collection above it, except that one segment always names a collection (clients drop
 //! the slash of a calendar). The gateway corrects the rest when the name turns out to be a
@@ -24,6 +29,11 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 
 /// The mount point of the DAV tree.
 pub const DAV_ROOT: &str = "/dav/";
+
+/// URL segment of a user's schedule inbox (RFC 6638 §2.2), a folder of the home.
+pub const SCHEDULE_INBOX: &str = "inbox";
+/// URL segment of a user's schedule outbox (RFC 6638 §2.1), which only takes POSTs.
+pub const SCHEDULE_OUTBOX: &str = "outbox";
 
 /// How many segments a path below a calendar home may have.
 pub const MAX_DEPTH: usize = 16;
@@ -48,6 +58,10 @@ pub enum ResourcePath {
         user: String,
         calendar: String,
         item: String,
+    },
+    /// The user's schedule outbox: free-busy requests are POSTed here (RFC 6638 §5).
+    ScheduleOutbox {
+        user: String,
     },
 }
 
@@ -101,6 +115,9 @@ impl ResourcePath {
             (Some("principals"), Some(user), None, ..) => ResourcePath::Principal { user: owned(user) },
             (Some("calendars"), None, ..) => ResourcePath::Calendars,
             (Some("calendars"), Some(user), None, ..) => ResourcePath::CalendarHome { user: owned(user) },
+            (Some("calendars"), Some(user), Some(SCHEDULE_OUTBOX), None, _) => {
+                ResourcePath::ScheduleOutbox { user: owned(user) }
+            }
             (Some("calendars"), Some(user), Some(calendar), None, _) => {
                 ResourcePath::Calendar { user: owned(user), calendar: owned(calendar) }
             }
@@ -152,6 +169,7 @@ impl ResourcePath {
             ResourcePath::Object { user, calendar, item } => {
                 format!("{DAV_ROOT}calendars/{}/{}/{}", e(user), encode_folder(calendar), e(item))
             }
+            ResourcePath::ScheduleOutbox { user } => format!("{DAV_ROOT}calendars/{}/{SCHEDULE_OUTBOX}/", e(user)),
         }
     }
 
@@ -161,7 +179,8 @@ impl ResourcePath {
             ResourcePath::Principal { user }
             | ResourcePath::CalendarHome { user }
             | ResourcePath::Calendar { user, .. }
-            | ResourcePath::Object { user, .. } => Some(user),
+            | ResourcePath::Object { user, .. }
+            | ResourcePath::ScheduleOutbox { user } => Some(user),
             ResourcePath::Root | ResourcePath::Principals | ResourcePath::Calendars => None,
         }
     }
@@ -197,6 +216,13 @@ fn encode_folder(name: &str) -> String {
     name.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
 }
 
+/// Whether `name` is a folder name only scheduling may use: `inbox` and `outbox` at the top
+/// of a home (MKCALENDAR, MKCOL, COPY and MOVE to them are refused, whether or not scheduling
+/// is on for the user, so turning it on later never finds a calendar in their place).
+pub fn is_reserved_folder(name: &str) -> bool {
+    name == SCHEDULE_INBOX || name == SCHEDULE_OUTBOX
+}
+
 /// The folder a nested folder lives in, `None` for one at the top of the home.
 pub fn parent_folder(name: &str) -> Option<&str> {
     name.rsplit_once('/').map(|(parent, _)| parent)
@@ -227,6 +253,14 @@ pub fn calendar_home_href(user: &str) -> String {
 
 pub fn calendar_href(user: &str, calendar: &str) -> String {
     ResourcePath::Calendar { user: user.to_owned(), calendar: calendar.to_owned() }.href()
+}
+
+pub fn schedule_inbox_href(user: &str) -> String {
+    calendar_href(user, SCHEDULE_INBOX)
+}
+
+pub fn schedule_outbox_href(user: &str) -> String {
+    ResourcePath::ScheduleOutbox { user: user.to_owned() }.href()
 }
 
 pub fn object_href(user: &str, calendar: &str, item: &str) -> String {
@@ -276,6 +310,26 @@ mod tests {
         assert_eq!(ResourcePath::parse("/dav/principals/a/b/c/d"), Err(PathError::NotFound));
         let deep = format!("/dav/calendars/a/{}", "x/".repeat(MAX_DEPTH + 1));
         assert_eq!(ResourcePath::parse(&deep), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn outbox_has_its_own_path_and_inbox_is_a_folder() {
+        let outbox = ResourcePath::ScheduleOutbox { user: "a@b.example".into() };
+        assert_eq!(ResourcePath::parse("/dav/calendars/a@b.example/outbox/"), Ok(outbox.clone()));
+        assert_eq!(ResourcePath::parse("/dav/calendars/a@b.example/outbox"), Ok(outbox.clone()));
+        assert_eq!(outbox.href(), "/dav/calendars/a@b.example/outbox/");
+        assert_eq!(schedule_outbox_href("a"), "/dav/calendars/a/outbox/");
+        assert_eq!(
+            ResourcePath::parse(&schedule_inbox_href("a")),
+            Ok(ResourcePath::Calendar { user: "a".into(), calendar: "inbox".into() })
+        );
+        // Nothing lives in the outbox; a member path names an object of a folder that is not there.
+        assert_eq!(
+            ResourcePath::parse("/dav/calendars/a/outbox/x.ics"),
+            Ok(ResourcePath::Object { user: "a".into(), calendar: "outbox".into(), item: "x.ics".into() })
+        );
+        assert!(is_reserved_folder("inbox") && is_reserved_folder("outbox"));
+        assert!(!is_reserved_folder("docs/inbox") && !is_reserved_folder("Inbox"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Pre- and postcondition codes that go inside `<D:error>` (RFC 4918 §16, RFC 4791 §5.3.2.1,
-//! §7.7, §9, RFC 6578 §3.2, RFC 5689 §3, RFC 6638 §3.2.2.1).
+//! §7.7, §9, RFC 6578 §3.2, RFC 5689 §3, RFC 6638 §3.2.2.1, §3.2.4, §5.1, §9.2).
 
 /// A closed vocabulary of the condition elements the gateway emits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +37,24 @@ pub enum Precondition {
     SupportedCollation,
     // RFC 3253 §3.6
     SupportedReport,
-    // RFC 6638 §3.2.2.1 (PUT by an attendee changing what only the organizer may)
+    // RFC 6638 §3.2.2.1, §3.2.4.1-§3.2.4.3 (PUT/COPY/MOVE/DELETE of scheduling object resources)
+    /// Carries the href of the scheduling object resource that already has the UID.
+    UniqueSchedulingObjectResource(String),
+    SameOrganizerInAllComponents,
+    AllowedOrganizerSchedulingObjectChange,
     AllowedAttendeeSchedulingObjectChange,
+    DefaultCalendarNeeded,
+    // RFC 6638 §9.2 (PROPPATCH of schedule-default-calendar-URL)
+    ValidScheduleDefaultCalendarUrl,
+    // RFC 6638 §3.2.4, §5.1 (the scheduling message itself, POST to the outbox)
+    ValidSchedulingMessage,
+    ValidOrganizer,
+    OriginatorSpecified,
+    OriginatorAllowed,
+    OrganizerAllowed,
+    RecipientSpecified,
+    RecipientPermissions,
+    MaxRecipients,
 }
 
 impl Precondition {
@@ -69,7 +85,20 @@ impl Precondition {
             Precondition::SupportedFilter => (C, "supported-filter"),
             Precondition::SupportedCollation => (C, "supported-collation"),
             Precondition::SupportedReport => (D, "supported-report"),
+            Precondition::UniqueSchedulingObjectResource(_) => (C, "unique-scheduling-object-resource"),
+            Precondition::SameOrganizerInAllComponents => (C, "same-organizer-in-all-components"),
+            Precondition::AllowedOrganizerSchedulingObjectChange => (C, "allowed-organizer-scheduling-object-change"),
             Precondition::AllowedAttendeeSchedulingObjectChange => (C, "allowed-attendee-scheduling-object-change"),
+            Precondition::DefaultCalendarNeeded => (C, "default-calendar-needed"),
+            Precondition::ValidScheduleDefaultCalendarUrl => (C, "valid-schedule-default-calendar-URL"),
+            Precondition::ValidSchedulingMessage => (C, "valid-scheduling-message"),
+            Precondition::ValidOrganizer => (C, "valid-organizer"),
+            Precondition::OriginatorSpecified => (C, "originator-specified"),
+            Precondition::OriginatorAllowed => (C, "originator-allowed"),
+            Precondition::OrganizerAllowed => (C, "organizer-allowed"),
+            Precondition::RecipientSpecified => (C, "recipient-specified"),
+            Precondition::RecipientPermissions => (C, "recipient-permissions"),
+            Precondition::MaxRecipients => (C, "max-recipients"),
         }
     }
 }

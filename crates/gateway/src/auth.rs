@@ -16,6 +16,7 @@ use store::{Backend, Credentials, Session, StoreError};
 
 use crate::config::{AuthConfig, CaldavConfig};
 use crate::provision;
+use crate::scheduling::policy::SchedulingPolicy;
 
 /// Why a request carries no usable identity.
 #[derive(Debug)]
@@ -32,18 +33,24 @@ pub struct Authenticator {
     /// Random per process, so cache keys reveal nothing about passwords even in a memory dump.
     key_secret: [u8; 32],
     caldav: CaldavConfig,
+    scheduling: SchedulingPolicy,
     challenge: HeaderValue,
 }
 
 impl Authenticator {
-    pub fn new(backend: Arc<dyn Backend>, config: &AuthConfig, caldav: &CaldavConfig) -> Self {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        config: &AuthConfig,
+        caldav: &CaldavConfig,
+        scheduling: SchedulingPolicy,
+    ) -> Self {
         let sessions = Cache::builder()
             .max_capacity(config.max_sessions)
             .time_to_live(Duration::from_secs(config.session_ttl_secs))
             .build();
         let challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", config.realm))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"CalDAV\""));
-        Authenticator { backend, sessions, key_secret: rand::random(), caldav: caldav.clone(), challenge }
+        Authenticator { backend, sessions, key_secret: rand::random(), caldav: caldav.clone(), scheduling, challenge }
     }
 
     /// `WWW-Authenticate` value for 401 responses.
@@ -56,13 +63,13 @@ impl Authenticator {
         let key = self.cache_key(&credentials);
         let backend = self.backend.clone();
         let caldav = self.caldav.clone();
+        let scheduling = self.scheduling.clone();
         // `try_get_with` coalesces concurrent logins of the same user into one backend call.
         self.sessions
             .try_get_with(key, async move {
                 let session = backend.login(&credentials).await?;
-                if caldav.provision_defaults {
-                    provision::default_folders(session.as_ref(), &caldav).await?;
-                }
+                let schedules = scheduling.allows(session.principal());
+                provision::provision(session.as_ref(), &caldav, schedules).await?;
                 Ok::<_, StoreError>(session)
             })
             .await

@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub caldav: CaldavConfig,
     pub mail: MailConfig,
+    pub scheduling: SchedulingConfig,
     pub log: LogConfig,
     pub demo: DemoConfig,
 }
@@ -352,6 +353,25 @@ impl MailConfig {
     }
 }
 
+/// Who may schedule (RFC 6638: inbox, outbox, free-busy, invitations). A user for whom it is
+/// off keeps plain calendar access and sees none of scheduling (see `scheduling::policy`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulingConfig {
+    /// Off: scheduling for nobody, whatever the lists say.
+    pub enabled: bool,
+    /// Mail domains (the part after `@` of a user's address) without scheduling.
+    pub disabled_domains: Vec<String>,
+    /// Users without scheduling, by login name or mail address.
+    pub disabled_users: Vec<String>,
+}
+
+impl Default for SchedulingConfig {
+    fn default() -> Self {
+        SchedulingConfig { enabled: true, disabled_domains: Vec::new(), disabled_users: Vec::new() }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -529,6 +549,31 @@ impl Config {
                 reason: "a host name such as mail.example.org (letters, digits, hyphens, dots), or empty".into(),
             });
         }
+        for domain in &self.scheduling.disabled_domains {
+            if !store::mail_address::is_mail_domain(domain) {
+                return Err(ConfigError::Invalid {
+                    setting: "scheduling.disabled_domains",
+                    reason: format!("{domain:?} is no mail domain (such as mail.example.org)"),
+                });
+            }
+        }
+        if self.scheduling.disabled_users.iter().any(|u| u.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                setting: "scheduling.disabled_users",
+                reason: "an empty name matches nobody".into(),
+            });
+        }
+        for (setting, segment) in [
+            ("caldav.default_calendar", &self.caldav.default_calendar),
+            ("caldav.default_tasks", &self.caldav.default_tasks),
+        ] {
+            if dav::path::is_reserved_folder(segment) {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    reason: "inbox and outbox are the scheduling collections".into(),
+                });
+            }
+        }
         let submission = &self.mail.submission;
         let host_ok = submission.host.parse::<std::net::IpAddr>().is_ok()
             || store::mail_address::is_mail_domain(&submission.host);
@@ -652,6 +697,32 @@ mod tests {
         assert_eq!(config.mail.effective_domain(None), "localhost");
         let config = Config::load("[mail]\ndomain = \"mail.example\"", env(&[])).unwrap();
         assert_eq!(config.mail.effective_domain(Some("box1")), "mail.example");
+    }
+
+    #[test]
+    fn scheduling_is_on_by_default_and_its_lists_come_from_file_or_environment() {
+        let config = Config::load("", env(&[])).unwrap();
+        assert!(config.scheduling.enabled);
+        assert!(config.scheduling.disabled_domains.is_empty() && config.scheduling.disabled_users.is_empty());
+        let config = Config::load(
+            "[scheduling]\ndisabled_domains = [\"free.example\"]\n",
+            env(&[("GATEWAY__SCHEDULING__DISABLED_USERS", "[\"bob\", \"Carol@Example.org\"]")]),
+        )
+        .unwrap();
+        assert_eq!(config.scheduling.disabled_domains, vec!["free.example".to_owned()]);
+        assert_eq!(config.scheduling.disabled_users, vec!["bob".to_owned(), "Carol@Example.org".to_owned()]);
+        let config = Config::load("", env(&[("GATEWAY__SCHEDULING__ENABLED", "false")])).unwrap();
+        assert!(!config.scheduling.enabled);
+    }
+
+    #[test]
+    fn scheduling_lists_with_unusable_entries_are_refused() {
+        let error = Config::load("[scheduling]\ndisabled_domains = [\"@example.org\"]", env(&[])).unwrap_err();
+        assert!(error.to_string().contains("scheduling.disabled_domains"), "{error}");
+        let error = Config::load("[scheduling]\ndisabled_users = [\" \"]", env(&[])).unwrap_err();
+        assert!(error.to_string().contains("scheduling.disabled_users"), "{error}");
+        let error = Config::load("[caldav]\ndefault_calendar = \"inbox\"", env(&[])).unwrap_err();
+        assert!(error.to_string().contains("caldav.default_calendar"), "{error}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use store::{FolderKind, StoreError};
 use crate::error::GatewayError;
 use crate::methods::{copymove, delete, get, mkcalendar, options, propfind, proppatch, put, report};
 use crate::resources::RequestContext;
+use crate::scheduling::{mailboxes, outbox};
 
 pub async fn dispatch(
     cx: &RequestContext,
@@ -18,7 +19,7 @@ pub async fn dispatch(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, GatewayError> {
-    use ResourcePath::{Calendar, Object};
+    use ResourcePath::{Calendar, Object, ScheduleOutbox};
     let corrected;
     let path = match method.as_str() {
         "PROPFIND" | "PROPPATCH" | "DELETE" | "COPY" | "MOVE" => {
@@ -27,6 +28,7 @@ pub async fn dispatch(
         }
         _ => path,
     };
+    mailboxes::guard(cx, method.as_str(), path).await?;
     match (method.as_str(), path) {
         ("PROPFIND", _) => propfind::propfind(cx, path, root_href, headers, &body).await,
         ("PROPPATCH", _) => proppatch::proppatch(cx, path, &body).await,
@@ -35,6 +37,7 @@ pub async fn dispatch(
         ("MKCOL", _) => mkcalendar::mkcol(cx, path, headers, &body).await,
         ("GET" | "HEAD", Object { .. }) => get::get(cx, path, headers).await,
         ("PUT", Object { .. }) => put::put(cx, path, headers, body).await,
+        ("POST", ScheduleOutbox { .. }) => outbox::post(cx, headers, &body).await,
         ("DELETE", Object { .. } | Calendar { .. }) => delete::delete(cx, path, headers).await,
         ("COPY" | "MOVE", Object { .. } | Calendar { .. }) => {
             copymove::copy_or_move(cx, method.as_str() == "MOVE", path, headers).await

@@ -35,6 +35,7 @@ use crate::auth::{AuthFailure, Authenticator};
 use crate::config::{CaldavConfig, Config, LimitsConfig};
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
+use crate::scheduling::policy::SchedulingPolicy;
 
 /// Seconds between two looks at one user's INBOX for iMIP mail.
 const INBOUND_CHECK_SECS: u64 = 10;
@@ -48,6 +49,7 @@ struct AppInner {
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
     metrics: bool,
+    scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     /// Users whose INBOX was looked at for iMIP mail within the check interval.
     inbound_checked: moka::future::Cache<String, ()>,
@@ -57,11 +59,13 @@ struct AppInner {
 
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: &Config) -> Self {
+        let scheduling = SchedulingPolicy::new(&config.scheduling);
         AppState(Arc::new(AppInner {
-            auth: Authenticator::new(backend.clone(), &config.auth, &config.caldav),
+            auth: Authenticator::new(backend.clone(), &config.auth, &config.caldav, scheduling.clone()),
             limits: config.limits.clone(),
             backend,
             metrics: config.server.metrics,
+            scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             inbound_checked: moka::future::Cache::builder()
                 .time_to_live(scheduling::inbound::check_interval(INBOUND_CHECK_SECS))
@@ -88,6 +92,15 @@ impl AppState {
 
     pub fn caldav(&self) -> &CaldavConfig {
         &self.0.caldav
+    }
+
+    pub fn scheduling(&self) -> &SchedulingPolicy {
+        &self.0.scheduling
+    }
+
+    /// The other users of the mail system, when the backend can reach them (scheduling).
+    pub fn directory(&self) -> Option<&dyn store::Directory> {
+        self.0.backend.directory()
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -140,7 +153,8 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
         (ResourcePath::parse(raw_path), dav::path::DAV_ROOT)
     };
     if parts.method == Method::OPTIONS {
-        return methods::options::options(path.as_ref().ok());
+        let scheduling = options_scheduling(&state, &parts.headers).await;
+        return methods::options::options(path.as_ref().ok(), scheduling);
     }
     let path = match path {
         Ok(path) => path,
@@ -179,6 +193,19 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),
         Err(_) => GatewayError::Timeout.into_response(),
+    }
+}
+
+/// Whether OPTIONS advertises scheduling: for the user when the request carries valid
+/// credentials (Thunderbird's OPTIONS does, after its first PROPFIND), else the deployment's
+/// setting. OPTIONS never answers 401, so wrong credentials fall back to the same default.
+async fn options_scheduling(state: &AppState, headers: &http::HeaderMap) -> bool {
+    if !state.0.scheduling.enabled() || auth::basic_credentials(headers).is_none() {
+        return state.0.scheduling.enabled();
+    }
+    match state.0.auth.authenticate(headers).await {
+        Ok(session) => state.0.scheduling.allows(session.principal()),
+        Err(_) => state.0.scheduling.enabled(),
     }
 }
 

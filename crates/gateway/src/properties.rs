@@ -5,7 +5,7 @@ use dav::request::PropFind;
 use dav::response::{Element, PropStat, Property, Response, ResponseBody, Value};
 use dav::PropName;
 use http::StatusCode;
-use store::{DeadProperty, Folder, ItemMeta, Principal};
+use store::{DeadProperty, Folder, FolderKind, ItemMeta, Principal};
 
 use crate::resources::Resource;
 use crate::sync_token;
@@ -18,6 +18,11 @@ pub struct PropertyContext<'a> {
     pub max_attendees_per_instance: usize,
     pub max_attachments_per_resource: usize,
     pub max_attachment_size: u64,
+    /// The user may schedule: the RFC 6638 properties exist (else they are unknown, 404).
+    pub scheduling: bool,
+    /// Href of the calendar invitations go to (`scheduling::default_calendar`), looked up only
+    /// when a request asks for `schedule-default-calendar-URL`.
+    pub default_calendar: Option<String>,
 }
 
 /// RFC 4791 §5.2.6/§5.2.7: the span of date-times the gateway handles, which is the whole
@@ -32,7 +37,7 @@ pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropF
     let mut missing = Vec::new();
     match selection {
         PropFind::PropName => {
-            found = names(resource).into_iter().map(Property::empty).collect();
+            found = names(cx, resource).into_iter().map(Property::empty).collect();
         }
         PropFind::AllProp { include } => {
             // RFC 4918 §9.1: allprop is the RFC 4918 live properties; RFC 4791 §5.2 and the
@@ -67,7 +72,10 @@ pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropF
 /// does not carry. The polls of calendar clients name live properties only.
 pub fn needs_bodies(selection: &PropFind) -> bool {
     match selection {
-        PropFind::Prop(names) => names.iter().any(|n| matches!(n, PropName::CalendarData | PropName::Unknown(_))),
+        // The Schedule-Tag is a digest of the body (see `calendar::itip::schedule_tag`).
+        PropFind::Prop(names) => {
+            names.iter().any(|n| matches!(n, PropName::CalendarData | PropName::ScheduleTag | PropName::Unknown(_)))
+        }
         PropFind::AllProp { .. } | PropFind::PropName => true,
     }
 }
@@ -82,15 +90,18 @@ fn allprop_names(resource: &Resource) -> Vec<PropName> {
                 .chain(dead_names(properties))
                 .collect()
         }
-        Resource::Calendar(folder) | Resource::Collection(folder) => {
+        Resource::Calendar(folder) | Resource::Collection(folder) | Resource::ScheduleInbox(folder) => {
             [ResourceType, DisplayName, GetETag].into_iter().chain(dead_names(&folder.properties)).collect()
         }
+        Resource::ScheduleOutbox => vec![ResourceType],
         _ => vec![ResourceType, DisplayName],
     }
 }
 
+/// A dead property may have a name the gateway also interprets (`schedule-calendar-transp`
+/// is kept as set, RFC 6638 §9.1), so names go through `from_qname`.
 fn dead_names(properties: &[DeadProperty]) -> impl Iterator<Item = PropName> + '_ {
-    properties.iter().map(|p| PropName::Unknown(QName::new(p.namespace.clone(), p.name.clone())))
+    properties.iter().map(|p| PropName::from_qname(&p.namespace, &p.name))
 }
 
 fn dead_value(properties: &[DeadProperty], name: &QName) -> Option<Value> {
@@ -98,20 +109,20 @@ fn dead_value(properties: &[DeadProperty], name: &QName) -> Option<Value> {
 }
 
 /// Every property the resource has (PROPFIND propname).
-fn names(resource: &Resource) -> Vec<PropName> {
+fn names(cx: &PropertyContext<'_>, resource: &Resource) -> Vec<PropName> {
     use PropName::*;
     let common = [ResourceType, CurrentUserPrincipal, CurrentUserPrivilegeSet, SupportedReportSet];
+    let scheduling: &[PropName] = match (resource, cx.scheduling) {
+        (Resource::Principal, true) => &[ScheduleInboxUrl, ScheduleOutboxUrl, CalendarUserType],
+        (Resource::Home | Resource::ScheduleInbox(_), true) => &[ScheduleDefaultCalendarUrl],
+        (Resource::Calendar(_), true) => &[ScheduleCalendarTransp],
+        _ => &[],
+    };
     let specific: &[PropName] = match resource {
         Resource::Root { .. } | Resource::Principals | Resource::Calendars => &[DisplayName, PrincipalCollectionSet],
-        Resource::Principal => &[
-            DisplayName,
-            PrincipalUrl,
-            PrincipalCollectionSet,
-            CalendarHomeSet,
-            CalendarUserAddressSet,
-            CalendarUserType,
-            Owner,
-        ],
+        Resource::Principal => {
+            &[DisplayName, PrincipalUrl, PrincipalCollectionSet, CalendarHomeSet, CalendarUserAddressSet, Owner]
+        }
         Resource::Home => &[DisplayName, Owner, CalendarHomeSet],
         Resource::Calendar(_) => &[
             DisplayName,
@@ -133,15 +144,26 @@ fn names(resource: &Resource) -> Vec<PropName> {
             MaxAttachmentsPerResource,
             MaxAttachmentSize,
         ],
-        Resource::Collection(_) => &[DisplayName, Owner, GetETag, GetCtag, SyncToken],
+        Resource::Collection(_) | Resource::ScheduleInbox(_) => &[DisplayName, Owner, GetETag, GetCtag, SyncToken],
+        Resource::ScheduleOutbox => &[Owner],
         Resource::Object { .. } => &[GetETag, GetContentType, GetContentLength, GetLastModified, Owner],
     };
     let dead: Vec<PropName> = match resource {
-        Resource::Calendar(folder) | Resource::Collection(folder) => dead_names(&folder.properties).collect(),
+        Resource::Calendar(folder) | Resource::Collection(folder) | Resource::ScheduleInbox(folder) => {
+            dead_names(&folder.properties).collect()
+        }
         Resource::Object { properties, .. } => dead_names(properties).collect(),
         _ => Vec::new(),
     };
-    common.into_iter().chain(specific.iter().cloned()).chain(dead).collect()
+    let mut all: Vec<PropName> =
+        common.into_iter().chain(specific.iter().cloned()).chain(scheduling.iter().cloned()).collect();
+    for name in dead {
+        // A dead property the gateway interprets is named once, and only when it exists.
+        if !all.contains(&name) && value(cx, resource, &name).is_some() {
+            all.push(name);
+        }
+    }
+    all
 }
 
 /// The value of one property, or `None` when the resource does not have it (404 propstat).
@@ -162,12 +184,24 @@ pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> 
             Some(Value::Href(dav::path::calendar_home_href(user)))
         }
         (Resource::Principal, P::CalendarUserAddressSet) => Some(calendar_user_addresses(cx.principal)),
-        (Resource::Principal, P::CalendarUserType) => Some(Value::Text("INDIVIDUAL".into())),
+        // RFC 6638 §2.4.2, §2.2, §2.1, §9.2: only for a user who may schedule.
+        (Resource::Principal, P::CalendarUserType) if cx.scheduling => Some(Value::Text("INDIVIDUAL".into())),
+        (Resource::Principal, P::ScheduleInboxUrl) if cx.scheduling => {
+            Some(Value::Href(dav::path::schedule_inbox_href(user)))
+        }
+        (Resource::Principal, P::ScheduleOutboxUrl) if cx.scheduling => {
+            Some(Value::Href(dav::path::schedule_outbox_href(user)))
+        }
+        (Resource::Home | Resource::ScheduleInbox(_), P::ScheduleDefaultCalendarUrl) if cx.scheduling => {
+            cx.default_calendar.clone().map(Value::Href)
+        }
         (
             Resource::Principal
             | Resource::Home
             | Resource::Calendar(_)
             | Resource::Collection(_)
+            | Resource::ScheduleInbox(_)
+            | Resource::ScheduleOutbox
             | Resource::Object { .. },
             P::Owner,
         ) => Some(principal_href()),
@@ -176,7 +210,17 @@ pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> 
 
         (Resource::Calendar(folder), _) => calendar_value(cx, folder, name),
         (Resource::Collection(folder), _) => collection_value(folder, name),
+        (Resource::ScheduleInbox(folder), P::DisplayName) => {
+            Some(Value::Text(folder.display_name.clone().unwrap_or_else(|| folder.name.clone())))
+        }
+        (Resource::ScheduleInbox(folder), _) => collection_value(folder, name),
         (Resource::Object { properties, .. }, P::Unknown(name)) => dead_value(properties, name),
+        // RFC 6638 §9.3: only scheduling object resources in calendars have one.
+        (Resource::Object { folder, meta, body, .. }, P::ScheduleTag) => {
+            let in_calendar = cx.scheduling && folder.kind == FolderKind::Calendar && meta.content_type.is_none();
+            let tag = body.as_deref().filter(|_| in_calendar).and_then(crate::scheduling::implicit::schedule_tag_of)?;
+            Some(Value::Text(dav::headers::quote_etag(&tag)))
+        }
         (Resource::Object { meta, body, .. }, _) => object_value(meta, body.as_deref(), name),
         _ => None,
     }
@@ -212,6 +256,10 @@ fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) ->
         P::MaxAttendeesPerInstance => Some(Value::Text(cx.max_attendees_per_instance.to_string())),
         P::MaxAttachmentsPerResource => Some(Value::Text(cx.max_attachments_per_resource.to_string())),
         P::MaxAttachmentSize => Some(Value::Text(cx.max_attachment_size.to_string())),
+        P::ScheduleCalendarTransp if cx.scheduling => {
+            let transparency = crate::scheduling::busy_time::transparency(folder);
+            Some(Value::Elements(vec![Element::empty(QName::caldav(transparency.local_name()))]))
+        }
         P::Unknown(name) => dead_value(&folder.properties, name),
         _ => None,
     }
@@ -254,6 +302,10 @@ fn resource_type(resource: &Resource) -> Value {
         Resource::Object { .. } => Value::Empty,
         Resource::Principal => Value::Elements(vec![collection, Element::empty(QName::dav("principal"))]),
         Resource::Calendar(_) => Value::Elements(vec![collection, Element::empty(QName::caldav("calendar"))]),
+        Resource::ScheduleInbox(_) => {
+            Value::Elements(vec![collection, Element::empty(QName::caldav("schedule-inbox"))])
+        }
+        Resource::ScheduleOutbox => Value::Elements(vec![collection, Element::empty(QName::caldav("schedule-outbox"))]),
         _ => Value::Elements(vec![collection]),
     }
 }
@@ -272,9 +324,31 @@ fn privileges(resource: &Resource) -> Value {
         (NS_CALDAV, "read-free-busy"),
     ];
     let read_only: &[(&str, &str)] = &[(NS_DAV, "read"), (NS_DAV, "read-current-user-privilege-set")];
+    // RFC 6638 §6.1.1: the owner reads and removes messages and may be delivered to.
+    let inbox: &[(&str, &str)] = &[
+        (NS_DAV, "read"),
+        (NS_DAV, "write-properties"),
+        (NS_DAV, "unbind"),
+        (NS_DAV, "read-current-user-privilege-set"),
+        (NS_CALDAV, "schedule-deliver"),
+        (NS_CALDAV, "schedule-deliver-invite"),
+        (NS_CALDAV, "schedule-deliver-reply"),
+        (NS_CALDAV, "schedule-query-freebusy"),
+    ];
+    // RFC 6638 §6.2.1: the owner sends through it.
+    let outbox: &[(&str, &str)] = &[
+        (NS_DAV, "read"),
+        (NS_DAV, "read-current-user-privilege-set"),
+        (NS_CALDAV, "schedule-send"),
+        (NS_CALDAV, "schedule-send-invite"),
+        (NS_CALDAV, "schedule-send-reply"),
+        (NS_CALDAV, "schedule-send-freebusy"),
+    ];
     // A folder the mail store lets the user only read (JMAP `myRights`), and what is in it.
     let list = match resource {
         Resource::Home => owned,
+        Resource::ScheduleInbox(_) => inbox,
+        Resource::ScheduleOutbox => outbox,
         Resource::Calendar(folder) | Resource::Collection(folder) | Resource::Object { folder, .. }
             if !folder.read_only =>
         {
@@ -303,6 +377,7 @@ fn supported_reports(resource: &Resource) -> Value {
             ]
         }
         Resource::Collection(_) => vec![QName::dav("sync-collection")],
+        Resource::ScheduleInbox(_) => vec![QName::caldav("calendar-multiget"), QName::dav("sync-collection")],
         Resource::Object { meta, .. } if meta.content_type.is_none() => vec![QName::caldav("calendar-multiget")],
         Resource::Principals | Resource::Principal => {
             vec![QName::dav("principal-property-search"), QName::dav("principal-search-property-set")]

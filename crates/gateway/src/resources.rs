@@ -21,6 +21,11 @@ impl RequestContext {
     pub fn user(&self) -> &str {
         &self.session.principal().user
     }
+
+    /// Whether the user may schedule (`scheduling::policy`).
+    pub fn scheduling(&self) -> bool {
+        self.app.scheduling().allows(self.session.principal())
+    }
 }
 
 /// A DAV resource, loaded.
@@ -39,6 +44,10 @@ pub enum Resource {
     Calendar(Folder),
     /// A plain WebDAV collection (MKCOL) in the home or nested in another one.
     Collection(Folder),
+    /// The user's schedule inbox (RFC 6638 §2.2): delivered iTIP messages.
+    ScheduleInbox(Folder),
+    /// The user's schedule outbox (RFC 6638 §2.1): takes free-busy POSTs, holds nothing.
+    ScheduleOutbox,
     /// A calendar object, or a file in a plain collection. `body` and `properties` are
     /// loaded only when the request needs them (see [`load`]).
     Object {
@@ -53,9 +62,9 @@ impl Resource {
     /// A folder as the resource its kind makes it.
     pub fn folder(folder: Folder) -> Resource {
         match folder.kind {
-            // Until the scheduling surface lands the inbox is shown as a calendar.
-            FolderKind::Calendar | FolderKind::ScheduleInbox => Resource::Calendar(folder),
+            FolderKind::Calendar => Resource::Calendar(folder),
             FolderKind::Collection => Resource::Collection(folder),
+            FolderKind::ScheduleInbox => Resource::ScheduleInbox(folder),
         }
     }
 
@@ -66,7 +75,10 @@ impl Resource {
             Resource::Principal => dav::path::principal_href(user),
             Resource::Calendars => ResourcePath::Calendars.href(),
             Resource::Home => dav::path::calendar_home_href(user),
-            Resource::Calendar(folder) | Resource::Collection(folder) => dav::path::calendar_href(user, &folder.name),
+            Resource::Calendar(folder) | Resource::Collection(folder) | Resource::ScheduleInbox(folder) => {
+                dav::path::calendar_href(user, &folder.name)
+            }
+            Resource::ScheduleOutbox => dav::path::schedule_outbox_href(user),
             Resource::Object { folder, meta, .. } => dav::path::object_href(user, &folder.name, meta.name.as_str()),
         }
     }
@@ -107,10 +119,16 @@ pub async fn load(
         ResourcePath::CalendarHome { .. } => {
             resources.push(Resource::Home);
             if members {
+                let scheduling = cx.scheduling();
                 let mut folders = session.folders().await?;
-                folders.retain(|f| dav::path::parent_folder(&f.name).is_none());
+                folders.retain(|f| {
+                    dav::path::parent_folder(&f.name).is_none() && (scheduling || f.kind != FolderKind::ScheduleInbox)
+                });
                 folders.sort_by(|a, b| a.name.cmp(&b.name));
                 resources.extend(folders.into_iter().map(Resource::folder));
+                if scheduling {
+                    resources.push(Resource::ScheduleOutbox);
+                }
             }
         }
         ResourcePath::Calendar { calendar, .. } => {
@@ -136,6 +154,8 @@ pub async fn load(
             let folder = session.folder(calendar).await?;
             resources.push(object(session, folder, item).await?);
         }
+        // `scheduling::mailboxes::guard` answered 404 already for a user without scheduling.
+        ResourcePath::ScheduleOutbox { .. } => resources.push(Resource::ScheduleOutbox),
     }
     Ok(resources)
 }

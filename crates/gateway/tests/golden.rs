@@ -6,11 +6,14 @@
 //! `Authorization` header or `X-Golden-Anonymous: 1`. The response is compared with
 //! `NN-<step>.response`: status line, the headers in `COMPARED_HEADERS`, and the body, with
 //! values that differ between runs (ETags, ctags, sync tokens, dates, free-busy DTSTAMPs) masked. Only
-//! `UPDATE_GOLDEN=1` rewrites the `.response` files; a `.request` without `.response`, or the
+//! `UPDATE_GOLDEN=1` rewrites the `.response` files; a scenario's `gateway.toml`, if any, is
+//! added to its configuration; a `.request` without `.response`, or the
 //! other way round, fails.
 //!
 //! Requests may use `{last-etag}` (the ETag header of the latest response that had one) and
-//! `{last-sync-token}` (the latest `<D:sync-token>` seen), so incremental steps can be written.
+//! `{last-sync-token}` (the latest `<D:sync-token>` seen), and `{last-schedule-tag}` (the latest
+//! Schedule-Tag header or `<C:schedule-tag>` value, RFC 6638 §3.2.10), so incremental steps can
+//! be written. Schedule-Tags are digests of the content, the same on every run: not masked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail on the spot
 
@@ -25,7 +28,7 @@ use store_embedded::EmbeddedBackend;
 use tower::ServiceExt;
 
 const COMPARED_HEADERS: &[&str] =
-    &["content-type", "dav", "allow", "etag", "location", "www-authenticate", "retry-after"];
+    &["content-type", "dav", "allow", "etag", "location", "www-authenticate", "retry-after", "schedule-tag"];
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -49,8 +52,10 @@ async fn run_scenario(dir: &Path, update: bool) -> Vec<String> {
     let backend = EmbeddedBackend::temporary().await.unwrap();
     backend.add_user("alice", "secret", Some("Alice Example"), Some("alice@example.com")).await.unwrap();
     backend.add_user("bob", "secret", Some("Bob Example"), Some("bob@example.com")).await.unwrap();
-    let config =
-        gateway::config::Config::load("[limits]\nmax_request_body = 65536\nmax_resource_size = 16384\n", []).unwrap();
+    // A scenario may bring settings of its own (e.g. scheduling turned off).
+    let extra = std::fs::read_to_string(dir.join("gateway.toml")).unwrap_or_default();
+    let config_text = format!("[limits]\nmax_request_body = 65536\nmax_resource_size = 16384\n{extra}");
+    let config = gateway::config::Config::load(&config_text, []).unwrap();
     let app = gateway::app(gateway::AppState::new(Arc::new(backend), &config));
 
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -58,6 +63,7 @@ async fn run_scenario(dir: &Path, update: bool) -> Vec<String> {
     let mut failures = Vec::new();
     let mut last_etag = String::new();
     let mut last_sync_token = String::new();
+    let mut last_schedule_tag = String::new();
     for path in &entries {
         let ext = path.extension().and_then(|e| e.to_str());
         if ext == Some("response") && !path.with_extension("request").exists() {
@@ -68,14 +74,21 @@ async fn run_scenario(dir: &Path, update: bool) -> Vec<String> {
         let text = std::fs::read_to_string(request_path)
             .unwrap()
             .replace("{last-etag}", &last_etag)
-            .replace("{last-sync-token}", &last_sync_token);
+            .replace("{last-sync-token}", &last_sync_token)
+            .replace("{last-schedule-tag}", &last_schedule_tag);
         let response = app.clone().oneshot(parse_request(&text)).await.unwrap();
         if let Some(etag) = response.headers().get("etag") {
             last_etag = etag.to_str().unwrap().trim_matches('"').to_owned();
         }
+        if let Some(tag) = response.headers().get("schedule-tag") {
+            last_schedule_tag = tag.to_str().unwrap().trim_matches('"').to_owned();
+        }
         let (actual, raw_body) = render_response(response).await;
         if let Some(token) = between(&raw_body, "<D:sync-token>", "</D:sync-token>") {
             last_sync_token = token.to_owned();
+        }
+        if let Some(tag) = between(&raw_body, "<C:schedule-tag>", "</C:schedule-tag>") {
+            last_schedule_tag = tag.replace("&quot;", "").trim_matches('"').to_owned();
         }
         let expected_path = request_path.with_extension("response");
         if update {
@@ -159,6 +172,8 @@ fn mask(body: &str) -> String {
         ("<D:getlastmodified>", "</D:getlastmodified>", "{date}"),
         // A free-busy answer is stamped with the time it was computed (RFC 4791 §7.10).
         ("BEGIN:VFREEBUSY\nDTSTAMP:", "\n", "{now}"),
+        // The same inside a schedule-response's calendar-data, where CR is a character reference.
+        ("BEGIN:VFREEBUSY&#13;\nDTSTAMP:", "&#13;", "{now}"),
     ] {
         text = mask_between(&text, open, close, placeholder);
     }

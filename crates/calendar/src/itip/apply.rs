@@ -13,12 +13,14 @@ use crate::recurrence::{instances, length, Window};
 use crate::zones::Zones;
 
 /// Properties whose change makes an attendee's earlier answer void: the time of the event
-/// (RFC 6638 §3.2.2.1 leaves the rule to the server; these are sabre/vobject's "significant
-/// change" properties less STATUS, which CANCEL handles).
-const TIME_PROPERTIES: [&str; 7] = ["DTSTART", "DTEND", "DURATION", "DUE", "RRULE", "RDATE", "EXDATE"];
+/// (RFC 6638 §3.2.2.1 leaves the rule to the server). These are sabre/vobject's
+/// "significant change" properties less STATUS (CANCEL handles it) and EXDATE: an instance
+/// the organizer drops moves no other instance, so the answer to the series still holds.
+const TIME_PROPERTIES: [&str; 6] = ["DTSTART", "DTEND", "DURATION", "DUE", "RRULE", "RDATE"];
 
 /// The attendee's copy after an organizer's REQUEST: the organizer's content, with the
-/// attendee's own answer kept unless the time changed, and the attendee's alarms kept.
+/// attendee's own answer kept unless the time changed (then NEEDS-ACTION), and the
+/// attendee's alarms kept.
 ///
 /// A REQUEST with the master replaces every component; one with only overrides (an
 /// instance rescheduled) replaces or adds just those. The result has no METHOD.
@@ -61,6 +63,10 @@ pub fn apply_request(existing: Option<&Component>, request: &Component, attendee
             };
             if same_time {
                 keep_answer(previous, &mut component, attendee_address);
+            } else if let Some(own) = attendee_mut(&mut component, attendee_address) {
+                // Whatever the organizer's copy says of this attendee (their answer to the
+                // old time, merged from a reply), the new time is unanswered.
+                set_param(own, "PARTSTAT", "NEEDS-ACTION");
             }
             component.components.retain(|c| c.name != "VALARM");
             component.components.extend(previous.components_named("VALARM").cloned());
@@ -192,6 +198,33 @@ pub fn set_schedule_status(copy: &Component, statuses: &[(String, String)]) -> C
             let Some(who) = address(&property.value) else { continue };
             if let Some((_, status)) = statuses.iter().find(|(a, _)| a.eq_ignore_ascii_case(&who)) {
                 set_param(property, "SCHEDULE-STATUS", status);
+            }
+        }
+    }
+    result
+}
+
+/// The organizer's new copy with the answers the stored copy holds: each attendee's
+/// PARTSTAT and SCHEDULE-STATUS per instance, where both copies list that attendee.
+///
+/// For a PUT with If-Schedule-Tag-Match (RFC 6638 §3.2.10, §8.3): the tag matched, so the
+/// client's copy differs from the stored one at most by replies merged since it read it;
+/// those answers are the newer ones and must not be overwritten by the client's stale view.
+pub fn keep_replies(stored: &Component, new: &Component) -> Component {
+    let mut result = new.clone();
+    let new_zones = zones(new);
+    let answers: Vec<(Key, &Component)> = keyed(stored);
+    for component in result.components.iter_mut().filter(|c| is_scheduling(c)) {
+        let Ok(instance) = key(component, &new_zones) else { continue };
+        let Some((_, before)) = answers.iter().find(|(k, _)| *k == instance) else { continue };
+        for property in component.properties.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            let Some(who) = address(&property.value) else { continue };
+            let Some(previous) = attendee(before, &who) else { continue };
+            for name in ["PARTSTAT", "SCHEDULE-STATUS"] {
+                match previous.param(name) {
+                    Some(value) => set_param(property, name, value),
+                    None => remove_params(property, &[name]),
+                }
             }
         }
     }

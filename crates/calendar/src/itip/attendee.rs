@@ -147,11 +147,17 @@ pub struct ForbiddenChange {
 const INSTANCE_PROPERTIES: [&str; 7] = ["DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE"];
 
 /// Whether `new` (an attendee's PUT over their stored copy `old`) changes only what RFC
-/// 6638 §3.2.2.1 lets an attendee change: PARTSTAT (and RSVP) answers, their alarms,
-/// TRANSP, `X-` properties, DTSTAMP/LAST-MODIFIED/SEQUENCE bookkeeping, overrides that
-/// answer one instance, and EXDATEs that remove an instance from their calendar.
+/// 6638 §3.2.2.1 lets an attendee change: their answer (PARTSTAT and the other parameters
+/// of ORGANIZER/ATTENDEE: only who is invited counts), their alarms, TRANSP, COLOR, `X-`
+/// properties, DTSTAMP/LAST-MODIFIED/CREATED/SEQUENCE bookkeeping, overrides that answer
+/// one instance, and EXDATEs that remove an instance from their calendar.
 pub fn check_attendee_change(old: &Component, new: &Component, attendee_address: &str) -> Result<(), ForbiddenChange> {
     let forbidden = |what: String| ForbiddenChange { attendee: attendee_address.to_owned(), what };
+    // RFC 6638 §7.1: with SCHEDULE-AGENT=CLIENT (or NONE) on the organizer the server does
+    // not schedule this event, so the attendee's client may keep its copy as it likes.
+    if organizer_property(old).is_some_and(|o| !server_schedules(o)) {
+        return Ok(());
+    }
     let old_keyed = keyed(old);
     let new_keyed = keyed(new);
     let (old_zones, new_zones) = (zones(old), zones(new));

@@ -23,7 +23,7 @@ use crate::error::InvalidCalendar;
 use crate::writer::property_line;
 use crate::zones::{Zone, Zones};
 
-pub use apply::{apply_cancel, apply_reply, apply_request, set_schedule_status};
+pub use apply::{apply_cancel, apply_reply, apply_request, keep_replies, set_schedule_status};
 pub use attendee::{attendee_reply, check_attendee_change, ForbiddenChange};
 pub use organizer::organizer_messages;
 pub use tag::schedule_tag;

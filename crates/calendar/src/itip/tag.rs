@@ -14,7 +14,9 @@ pub(crate) enum View {
     Organizer,
     /// What an attendee may not change in their copy (RFC 6638 §3.2.2.1): the organizer's
     /// content, less SEQUENCE (Android's calendar provider, through DAVx5, bumps it on any
-    /// local edit) and TRANSP (the attendee's own busy/free choice).
+    /// local edit), TRANSP (the attendee's own busy/free choice), and CREATED and COLOR, which
+    /// a client's own store writes when it first saves the copy it received (RFC 7986 COLOR is
+    /// how that user's calendar shows it).
     Attendee,
 }
 
@@ -70,7 +72,7 @@ fn collect(component: &Component, view: View, except: &[&str], prefix: &str, lin
         if except.contains(&property.name.as_str()) || ignored(&property.name, view) {
             continue;
         }
-        lines.push(format!("{prefix}{}", canonical_line(&comparable(property))));
+        lines.push(format!("{prefix}{}", canonical_line(&comparable(property, view))));
     }
     for child in component.components.iter().filter(|c| c.name != "VALARM") {
         collect(child, view, except, &format!("{prefix}{}/", child.name), lines);
@@ -80,11 +82,17 @@ fn collect(component: &Component, view: View, except: &[&str], prefix: &str, lin
 fn ignored(name: &str, view: View) -> bool {
     matches!(name, "DTSTAMP" | "LAST-MODIFIED")
         || name.starts_with("X-")
-        || (view == View::Attendee && matches!(name, "SEQUENCE" | "TRANSP"))
+        || (view == View::Attendee && matches!(name, "SEQUENCE" | "TRANSP" | "CREATED" | "COLOR"))
 }
 
-fn comparable(property: &Property) -> Property {
+fn comparable(property: &Property, view: View) -> Property {
     let mut property = property.clone();
+    if view == View::Attendee && matches!(property.name.as_str(), "ATTENDEE" | "ORGANIZER") {
+        // Who is invited and who organizes, nothing more: clients rewrite these parameters
+        // when they store a copy (CUTYPE=INDIVIDUAL added, RSVP=FALSE dropped, CN re-quoted).
+        property.params.clear();
+        return property;
+    }
     match property.name.as_str() {
         "ATTENDEE" => remove_params(&mut property, &["PARTSTAT", "RSVP", "SCHEDULE-STATUS", "SCHEDULE-FORCE-SEND"]),
         "ORGANIZER" => remove_params(&mut property, &["SCHEDULE-STATUS", "SCHEDULE-FORCE-SEND"]),

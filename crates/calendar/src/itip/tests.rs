@@ -309,6 +309,9 @@ fn an_attendee_may_not_move_the_meeting() {
         set_property(c, "TRANSP", "TRANSPARENT");
         set_property(c, "SEQUENCE", "3");
         set_property(c, "DTSTAMP", "20261130T000000Z");
+        set_property(c, "CREATED", "20261130T000000Z");
+        set_param(attendee_mut(c, "carol@example.com").unwrap(), "CUTYPE", "INDIVIDUAL");
+        set_property(c, "X-APPLE-TRAVEL-ADVISORY-BEHAVIOR", "AUTOMATIC");
         c.components.push(fixture("invite").components[1].components[0].clone());
     });
     assert_eq!(check_attendee_change(&delivered, &own_business, "bob@example.com"), Ok(()));
@@ -358,4 +361,89 @@ fn messages_read_back_as_what_they_are() {
     let parsed = parse_message(write_component(&reply.calendar).as_bytes()).unwrap();
     assert_eq!((parsed.method, parsed.recipients), (Method::Reply, vec!["alice@example.com".to_owned()]));
     assert!(matches!(parse_message(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"), Err(InvalidMessage::NoMethod)));
+}
+
+#[test]
+fn a_client_copy_older_than_the_replies_keeps_the_answers() {
+    let stored = apply_reply(
+        &fixture("recurring"),
+        &attendee_reply(
+            Some(&fixture("recurring-accepted-by-bob")),
+            Some(&fixture("recurring-one-instance-declined")),
+            "bob@example.com",
+        )
+        .unwrap()
+        .calendar,
+    )
+    .unwrap();
+    let stale = edited(&stored, |c| {
+        set_property(c, "SUMMARY", "Standup (new room)");
+        for attendee in c.properties.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            set_param(attendee, "PARTSTAT", "NEEDS-ACTION");
+        }
+    });
+    let merged = keep_replies(&stored, &stale);
+    let declined = events(&merged).into_iter().find(|c| c.property("RECURRENCE-ID").is_some()).unwrap();
+    assert_eq!(answer(declined, "bob@example.com"), "DECLINED");
+    assert_eq!(attendee(declined, "bob@example.com").unwrap().param("SCHEDULE-STATUS"), Some("2.0"));
+    assert_eq!(answer(events(&merged)[0], "alice@example.com"), "ACCEPTED");
+    assert_eq!(value(events(&merged)[0], "SUMMARY"), Some("Standup (new room)"));
+}
+
+#[test]
+fn an_attendee_may_change_anything_when_the_organizers_client_schedules() {
+    let delivered = edited(&bobs_copy("invite", "NEEDS-ACTION"), |c| {
+        set_param(c.properties.iter_mut().find(|p| p.name == "ORGANIZER").unwrap(), "SCHEDULE-AGENT", "CLIENT")
+    });
+    let moved = edited(&delivered, |c| set_property(c, "SUMMARY", "mine now"));
+    assert_eq!(check_attendee_change(&delivered, &moved, "bob@example.com"), Ok(()));
+}
+
+#[test]
+fn an_attendee_of_one_instance_only_gets_that_instance_and_loses_it_alone() {
+    let before = fixture("recurring-instance-changed");
+    let dave = Property { name: "ATTENDEE".into(), params: vec![], value: "mailto:dave@example.com".into(), line: 0 };
+    let mut after = before.clone();
+    let moved = after.components.iter_mut().find(|c| c.property("RECURRENCE-ID").is_some()).unwrap();
+    moved.properties.push(dave);
+    let messages = to(&organizer_messages(Some(&before), Some(&after)), "dave@example.com");
+    assert_eq!(messages.len(), 1);
+    let parts = events(&messages[0].calendar);
+    assert_eq!(parts.len(), 1, "only the instance dave is invited to");
+    assert_eq!(value(parts[0], "RECURRENCE-ID"), Some("20261209T090000"));
+    let copy = apply_request(None, &messages[0].calendar, "dave@example.com");
+    crate::validate_object(write_component(&copy).as_bytes()).unwrap();
+    // Bob and carol see the attendee list of that instance change.
+    assert_eq!(to(&organizer_messages(Some(&before), Some(&after)), "bob@example.com")[0].method, Method::Request);
+
+    let cancel = to(&organizer_messages(Some(&after), Some(&before)), "dave@example.com");
+    assert_eq!(cancel.len(), 1);
+    assert_eq!(cancel[0].method, Method::Cancel);
+}
+
+#[test]
+fn an_override_cancelled_sends_an_instance_cancel_and_one_dropped_sends_the_whole_event() {
+    let before = fixture("recurring-instance-changed");
+    let cancelled = {
+        let mut calendar = before.clone();
+        let moved = calendar.components.iter_mut().find(|c| c.property("RECURRENCE-ID").is_some()).unwrap();
+        set_property(moved, "STATUS", "CANCELLED");
+        calendar
+    };
+    let messages = to(&organizer_messages(Some(&before), Some(&cancelled)), "bob@example.com");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].method, Method::Cancel);
+    assert_eq!(value(events(&messages[0].calendar)[0], "RECURRENCE-ID"), Some("20261209T090000"));
+
+    let reverted = {
+        let mut calendar = before.clone();
+        calendar.components.retain(|c| c.property("RECURRENCE-ID").is_none());
+        calendar
+    };
+    let messages = to(&organizer_messages(Some(&before), Some(&reverted)), "bob@example.com");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].method, Method::Request);
+    let parts = events(&messages[0].calendar);
+    assert_eq!(parts.len(), 1);
+    assert!(parts[0].property("RRULE").is_some(), "the whole series again");
 }

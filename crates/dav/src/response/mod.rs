@@ -1,13 +1,16 @@
-//! Response bodies: RFC 4918 §13 multistatus and §16 `<D:error>`.
+//! Response bodies: RFC 4918 §13 multistatus and §16 `<D:error>`, RFC 6638 §10.2
+//! schedule-response.
 //!
 //! Values are built by the gateway as plain data and written to XML here, so the gateway never
 //! touches XML syntax or escaping.
 
 mod error;
 mod multistatus;
+mod schedule_response;
 
 pub use error::error_body;
 pub use multistatus::{document, propstat_document, MultiStatus};
+pub use schedule_response::{RecipientResponse, ScheduleResponse};
 
 use http::StatusCode;
 

@@ -73,6 +73,7 @@ async fn destination(cx: &RequestContext, headers: &HeaderMap) -> Result<Resourc
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| GatewayError::BadRequest("COPY and MOVE need a Destination header".into()))?;
     let path = ResourcePath::parse_href(value)?;
+    crate::scheduling::mailboxes::refuse_reserved_destination(&path)?;
     match &path {
         ResourcePath::Calendar { user, .. } | ResourcePath::Object { user, .. } if user == cx.user() => {
             Ok(nested_collection(cx, &path).await?.unwrap_or(path))

@@ -1,7 +1,8 @@
 //! Which calendar properties a client may set (PROPPATCH, MKCALENDAR, extended MKCOL) and how
 //! their values are checked, shared so all three accept exactly the same values.
 
-use dav::request::PropValue;
+use dav::names::NS_CALDAV;
+use dav::request::{PropValue, Transparency};
 use dav::PropName;
 use http::StatusCode;
 use store::{Change, Component, ComponentSet, DeadProperty, DeadPropertyChange, FolderPatch, NewFolder};
@@ -44,6 +45,11 @@ pub fn apply(patch: &mut FolderPatch, name: &PropName, value: Option<&PropValue>
         PropName::CalendarColor => patch.color = change(value, color)?,
         PropName::CalendarOrder => patch.order = change(value, order)?,
         PropName::CalendarTimezone => patch.timezone = change(value, timezone)?,
+        PropName::ScheduleCalendarTransp => patch.properties.push(DeadPropertyChange {
+            namespace: NS_CALDAV.into(),
+            name: "schedule-calendar-transp".into(),
+            xml: value.map(schedule_calendar_transp).transpose()?,
+        }),
         PropName::Unknown(name) => patch.properties.push(DeadPropertyChange {
             namespace: name.ns.clone(),
             name: name.local.clone(),
@@ -116,6 +122,13 @@ pub fn new_folder(name: &str, properties: &[(PropName, PropValue)]) -> Result<Ne
             PropName::Unknown(name) => dead_value(value).map(|xml| {
                 spec.properties.push(DeadProperty { namespace: name.ns.clone(), name: name.local.clone(), xml })
             }),
+            PropName::ScheduleCalendarTransp => schedule_calendar_transp(value).map(|xml| {
+                spec.properties.push(DeadProperty {
+                    namespace: NS_CALDAV.into(),
+                    name: "schedule-calendar-transp".into(),
+                    xml,
+                })
+            }),
             _ => apply(&mut patch, prop, Some(value)),
         };
         if let Err(refusal) = outcome {
@@ -131,6 +144,14 @@ pub fn new_folder(name: &str, properties: &[(PropName, PropValue)]) -> Result<Ne
     spec.order = patch.order.apply(None);
     spec.timezone = patch.timezone.apply(None);
     Ok(spec)
+}
+
+/// RFC 6638 §9.1: `<C:opaque/>` or `<C:transparent/>`. Kept as a dead property in its
+/// canonical form (every store keeps those); `scheduling::busy_time` reads it back.
+fn schedule_calendar_transp(value: &PropValue) -> Result<String, Refusal> {
+    Transparency::from_value(value)
+        .map(Transparency::to_xml)
+        .ok_or_else(|| Refusal::InvalidValue("schedule-calendar-transp takes <C:opaque/> or <C:transparent/>".into()))
 }
 
 /// Most bytes one dead property may hold: enough for any client's metadata, not a file store.

@@ -53,5 +53,7 @@ pub fn property_context(cx: &RequestContext) -> PropertyContext<'_> {
         max_attendees_per_instance: cx.app.limits().max_attendees_per_instance,
         max_attachments_per_resource: cx.app.limits().max_attachments_per_resource,
         max_attachment_size: cx.app.limits().max_attachment_size,
+        scheduling: cx.scheduling(),
+        default_calendar: None,
     }
 }

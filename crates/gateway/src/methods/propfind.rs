@@ -11,6 +11,13 @@ use super::{depth, multistatus, property_context};
 use crate::error::GatewayError;
 use crate::properties;
 use crate::resources::{self, RequestContext};
+use crate::scheduling::default_calendar::default_calendar;
+
+/// Only a request naming `schedule-default-calendar-URL` pays for the folder listing it needs
+/// (it is not part of allprop, RFC 4918 §9.1).
+fn names_default_calendar(selection: &dav::request::PropFind) -> bool {
+    matches!(selection, dav::request::PropFind::Prop(names) if names.contains(&dav::PropName::ScheduleDefaultCalendarUrl))
+}
 
 pub async fn propfind(
     cx: &RequestContext,
@@ -27,7 +34,12 @@ pub async fn propfind(
     }
     let selection = dav::request::parse_propfind(body)?;
     let loaded = resources::load(cx, path, root_href, depth, properties::needs_bodies(&selection)).await?;
-    let pcx = property_context(cx);
+    let mut pcx = property_context(cx);
+    if pcx.scheduling && names_default_calendar(&selection) {
+        let folders = cx.session.folders().await?;
+        pcx.default_calendar = default_calendar(&folders, &cx.app.caldav().default_calendar)
+            .map(|folder| dav::path::calendar_href(cx.user(), &folder.name));
+    }
     let responses = loaded.iter().map(|r| properties::response(&pcx, r, &selection)).collect();
     Ok(multistatus(&MultiStatus { responses, sync_token: None }))
 }

@@ -3,12 +3,12 @@
 //! A recipient on this mail store (found through [`store::Directory`]) gets the message in
 //! their schedule inbox and applied to their calendar at once: DAVx5 and Windows Calendar
 //! never read an inbox, so the event must already be in the default calendar (see
-//! docs/scheduling.md §1). Any other recipient is for mail ([`deliver_remote`]).
+//! docs/scheduling.md §1). Any other recipient gets mail ([`deliver_remote`]).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use calendar::itip::{apply_cancel, apply_reply, apply_request, Message, Method};
+use calendar::itip::{apply_cancel, apply_reply, apply_request, organizer_of, Message, Method};
 use calendar::zones::{Zone, Zones};
 use calendar::{parse_calendar, write_component, Component, DateValue};
 use chrono::{Duration, Utc};
@@ -18,18 +18,16 @@ use store::{
     StoreError, TimeSpan,
 };
 
-use super::outbound;
+use super::outbound::{self, NOT_DELIVERED};
 use crate::error::GatewayError;
 use crate::methods::put::calendar_item;
-use crate::provision;
 use crate::resources::RequestContext;
 
-/// RFC 6638 §7.3 / RFC 5546 §3.6 request statuses written into SCHEDULE-STATUS.
+/// RFC 6638 §7.3 / RFC 5546 §3.6 request status written into SCHEDULE-STATUS: delivered.
 pub const DELIVERED: &str = "1.2";
-pub const NOT_DELIVERED: &str = "5.1";
-
-/// URL segment of the schedule inbox folder (the design on main: `FolderKind::ScheduleInbox`).
-pub const INBOX: &str = "inbox";
+/// RFC 5546 §3.6 "No authority": the message would change an event its sender does not
+/// organize (or, for a REPLY, one the recipient does not organize).
+pub const NO_AUTHORITY: &str = "3.8";
 
 /// Writes of a recipient's copy retried when it changes under the delivery (the recipient's
 /// own client writing at the same moment); then the delivery counts as failed.
@@ -52,6 +50,10 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
                 Err(GatewayError::Store(StoreError::Forbidden(reason))) => {
                     tracing::info!(%reason, "local scheduling delivery refused by the mail store, sending iMIP");
                     deliver_remote(cx, recipient, &message).await
+                }
+                Err(GatewayError::Refused { message: why, .. }) => {
+                    tracing::info!(reason = %why, method = message.method.as_str(), "scheduling message refused");
+                    NO_AUTHORITY
                 }
                 Err(error) => {
                     tracing::warn!(%error, method = message.method.as_str(), "local scheduling delivery failed");
@@ -80,14 +82,20 @@ pub async fn deliver_remote(cx: &RequestContext, recipient: &str, message: &Mess
     statuses.first().map_or(NOT_DELIVERED, |(_, status)| status)
 }
 
-/// The session of the store user with this address, opened on the gateway's authority.
+/// The session of the store user with this address, opened on the gateway's authority. A
+/// user without scheduling (`[scheduling]` policy) has no inbox to deliver to: they are
+/// reached by mail like someone on another server.
 async fn local_user(cx: &RequestContext, address: &str) -> Result<Option<Arc<dyn Session>>, StoreError> {
-    let Some(directory) = cx.app.backend().directory() else { return Ok(None) };
+    let Some(directory) = cx.app.directory() else { return Ok(None) };
     let Some(principal) = directory.resolve(address).await? else { return Ok(None) };
+    if !cx.app.scheduling().allows(&principal) {
+        return Ok(None);
+    }
     Ok(Some(directory.open(&principal.user).await?))
 }
 
-/// Into the recipient's inbox, then applied to their copy of the event.
+/// Applied to the recipient's copy of the event, then into their inbox; a message refused
+/// for its copy (see [`apply_to_calendar`]) goes to neither.
 pub(super) async fn deliver_local(
     cx: &RequestContext,
     session: &dyn Session,
@@ -95,6 +103,7 @@ pub(super) async fn deliver_local(
     message: &Message,
 ) -> Result<(), GatewayError> {
     let uid = message.uid().ok_or(GatewayError::BadRequest("an iTIP message without UID".into()))?.to_owned();
+    apply_to_calendar(cx, session, recipient, &uid, message).await?;
     let inbox = inbox(session).await?;
     let item = NewItem {
         name: ItemName::new(format!("{:032x}.ics", rand::random::<u128>())),
@@ -105,7 +114,7 @@ pub(super) async fn deliver_local(
         span: None,
     };
     session.put(&inbox.id, item, Expected::Absent).await?;
-    apply_to_calendar(cx, session, recipient, &uid, message).await
+    Ok(())
 }
 
 /// The user's schedule inbox, created the first time something is delivered.
@@ -113,11 +122,12 @@ async fn inbox(session: &dyn Session) -> Result<Folder, GatewayError> {
     if let Some(inbox) = session.folders().await?.into_iter().find(|f| f.kind == FolderKind::ScheduleInbox) {
         return Ok(inbox);
     }
-    let spec = NewFolder { kind: FolderKind::ScheduleInbox, ..NewFolder::named(INBOX, ComponentSet::ALL) };
+    let spec =
+        NewFolder { kind: FolderKind::ScheduleInbox, ..NewFolder::named(dav::path::SCHEDULE_INBOX, ComponentSet::ALL) };
     match session.create_folder(&spec).await {
         Ok(folder) => Ok(folder),
         // Two deliveries racing: the other one created it.
-        Err(StoreError::AlreadyExists) => Ok(session.folder(INBOX).await?),
+        Err(StoreError::AlreadyExists) => Ok(session.folder(dav::path::SCHEDULE_INBOX).await?),
         Err(error) => Err(error.into()),
     }
 }
@@ -129,6 +139,11 @@ fn component_of(calendar: &Component) -> Option<store::Component> {
 /// REQUEST: the recipient's copy created or updated; CANCEL: marked cancelled; REPLY: the
 /// answer merged into the organizer's copy. Written with the ETag read, so a concurrent
 /// change by the recipient's client is read again rather than overwritten.
+///
+/// UIDs are chosen by clients, so a message may name an event of the recipient's that is
+/// not the sender's meeting: a REQUEST or CANCEL changes only a copy organized by the
+/// message's organizer, a REPLY only a copy the recipient organizes; anything else is
+/// `Refused` (status 3.8), never an overwritten event.
 async fn apply_to_calendar(
     cx: &RequestContext,
     session: &dyn Session,
@@ -136,10 +151,10 @@ async fn apply_to_calendar(
     uid: &str,
     message: &Message,
 ) -> Result<(), GatewayError> {
-    let span = message_span(&message.calendar);
+    let span = time_span(&message.calendar);
     let mut hint: Option<(Folder, ItemName)> = None;
     for _ in 0..DELIVERY_ROUNDS {
-        let found = find_by_uid(session, uid, span, hint.as_ref()).await?;
+        let found = find_by_uid(session, uid, span, hint.as_ref(), None).await?;
         let (folder, name, existing, expected) = match found {
             Some((folder, item)) => {
                 let existing = std::str::from_utf8(&item.body).ok().and_then(|t| parse_calendar(t).ok());
@@ -152,6 +167,18 @@ async fn apply_to_calendar(
             }
             None => return Ok(()),
         };
+        if let Some(existing) = &existing {
+            let organizer = match message.method {
+                Method::Request | Method::Cancel => organizer_of(&message.calendar),
+                Method::Reply => Some(recipient.to_owned()),
+            };
+            if organizer.is_none() || organizer_of(existing) != organizer {
+                return Err(GatewayError::Refused {
+                    status: http::StatusCode::FORBIDDEN,
+                    message: format!("the recipient's event {uid} has another organizer"),
+                });
+            }
+        }
         let updated = match (message.method, &existing) {
             (Method::Request, existing) => apply_request(existing.as_ref(), &message.calendar, recipient),
             (Method::Cancel, Some(existing)) => apply_cancel(existing, &message.calendar),
@@ -187,17 +214,19 @@ fn derived_name(uid: &str) -> ItemName {
     ItemName::new(format!("{}.ics", hex::encode(&digest[..16])))
 }
 
-/// The recipient's copy of the event with this UID, in any of their calendars: first under
-/// the name deliveries give it, then among the objects whose time span meets the message's
-/// (a copy the user's client created, e.g. by accepting an iMIP mail).
-async fn find_by_uid(
+/// The user's copy of the event with this UID in any of their calendars, but `except`:
+/// first under the name deliveries give it, then among the objects whose time span meets
+/// `span` (a copy the user's client created, e.g. by accepting an iMIP mail).
+pub(crate) async fn find_by_uid(
     session: &dyn Session,
     uid: &str,
     span: TimeSpan,
     hint: Option<&(Folder, ItemName)>,
+    except: Option<(&Folder, &ItemName)>,
 ) -> Result<Option<(Folder, Item)>, StoreError> {
     let calendars: Vec<Folder> =
         session.folders().await?.into_iter().filter(|f| f.kind == FolderKind::Calendar).collect();
+    let allowed = |folder: &Folder, item: &Item| except.is_none_or(|(f, n)| f.id != folder.id || *n != item.meta.name);
     if let Some((folder, name)) = hint {
         if let Some(item) = matching(session, folder, std::slice::from_ref(name), uid).await? {
             return Ok(Some((folder.clone(), item)));
@@ -205,16 +234,20 @@ async fn find_by_uid(
     }
     let derived = derived_name(uid);
     for folder in &calendars {
-        if let Some(item) = matching(session, folder, std::slice::from_ref(&derived), uid).await? {
+        let found = matching(session, folder, std::slice::from_ref(&derived), uid).await?;
+        if let Some(item) = found.filter(|item| allowed(folder, item)) {
             return Ok(Some((folder.clone(), item)));
         }
     }
     for folder in &calendars {
         let query = CandidateQuery { component: None, range: Some(span) };
-        let names = match session.candidates(&folder.id, &query).await? {
+        let mut names = match session.candidates(&folder.id, &query).await? {
             Some(names) => names,
             None => session.list(&folder.id).await?.items.into_iter().map(|m| m.name).collect(),
         };
+        if let Some((_, name)) = except.filter(|(f, _)| f.id == folder.id) {
+            names.retain(|n| n != name);
+        }
         if let Some(item) = matching(session, folder, &names, uid).await? {
             return Ok(Some((folder.clone(), item)));
         }
@@ -246,9 +279,9 @@ fn uid_of(body: &[u8]) -> Option<String> {
         .map(|p| p.value.trim().to_owned())
 }
 
-/// The time the message is about, widened by a day on each side: every stored copy of the
-/// same event has a span meeting it (an instance's RECURRENCE-ID is inside its series).
-fn message_span(calendar: &Component) -> TimeSpan {
+/// The time a message (or a copy) is about, widened by a day on each side: every stored copy
+/// of the same event has a span meeting it (an instance's RECURRENCE-ID is inside its series).
+pub(crate) fn time_span(calendar: &Component) -> TimeSpan {
     let zones = Zones::new(calendar, Zone::utc());
     let instant = |c: &Component, name: &str| c.property(name).and_then(DateValue::of).map(|v| v.to_utc(&zones));
     let mut start = None;
@@ -269,28 +302,25 @@ fn message_span(calendar: &Component) -> TimeSpan {
 }
 
 /// Where a new invitation goes (RFC 6638 §3.2.2 leaves it to the server): the configured
-/// default calendar, else the first calendar that takes events; a user who never logged in
-/// gets the default folders first, as at their first login.
+/// default calendar, else the first calendar that takes events. A user without one (who
+/// never logged in: their inbox may already exist, so first-login provisioning would not
+/// run) gets the default calendar made, when the configuration provisions it at all.
 async fn default_calendar(cx: &RequestContext, session: &dyn Session) -> Result<Folder, GatewayError> {
     let config = cx.app.caldav();
-    for round in 0..2 {
-        let mut calendars: Vec<Folder> = session
-            .folders()
-            .await?
-            .into_iter()
-            .filter(|f| f.kind == FolderKind::Calendar && f.components.event && !f.read_only)
-            .collect();
-        calendars.sort_by(|a, b| {
-            (a.name != config.default_calendar, &a.name).cmp(&(b.name != config.default_calendar, &b.name))
-        });
-        if let Some(first) = calendars.into_iter().next() {
-            return Ok(first);
-        }
-        if round == 0 && config.provision_defaults {
-            provision::default_folders(session, config).await?;
-        }
+    let folders = session.folders().await?;
+    if let Some(found) = super::default_calendar::default_calendar(&folders, &config.default_calendar) {
+        return Ok(found.clone());
     }
-    Err(GatewayError::Store(StoreError::NotFound))
+    if !config.provision_defaults {
+        return Err(GatewayError::Store(StoreError::NotFound));
+    }
+    let mut spec = NewFolder::named(config.default_calendar.clone(), ComponentSet::EVENTS);
+    spec.display_name = Some(config.default_calendar_name.clone());
+    match session.create_folder(&spec).await {
+        Ok(folder) => Ok(folder),
+        Err(StoreError::AlreadyExists) => Ok(session.folder(&config.default_calendar).await?),
+        Err(error) => Err(error.into()),
+    }
 }
 
 #[cfg(test)]
@@ -302,7 +332,7 @@ mod tests {
     #[test]
     fn the_span_of_an_instance_message_covers_its_recurrence_id() {
         let text = "BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nBEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID:20261209T080000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let span = message_span(&parse_calendar(text).unwrap());
+        let span = time_span(&parse_calendar(text).unwrap());
         let at = chrono::DateTime::parse_from_rfc3339("2026-12-09T08:00:00Z").unwrap().timestamp();
         assert_eq!(span.start, Some(at - 86_400));
         assert_eq!(span.end, Some(at + 86_400));

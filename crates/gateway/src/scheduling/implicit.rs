@@ -8,11 +8,13 @@
 //! by the ETag the first one returned.
 //!
 //! A MOVE only moves the event between the user's own calendars (destinations outside the
-//! home are refused), which changes nothing any attendee sees: it sends nothing.
+//! home are refused), which changes nothing any attendee sees: it sends nothing. Nor does
+//! a move done as PUT into one calendar and DELETE from the other (see [`other_copy`]).
 
 use bytes::Bytes;
 use calendar::itip::{
-    attendee_reply, check_attendee_change, organizer_messages, role, schedule_tag, set_schedule_status, Role,
+    attendee_reply, check_attendee_change, keep_replies, organizer_messages, role, schedule_tag, set_schedule_status,
+    Role,
 };
 use calendar::{parse_calendar, write_component, Component};
 use dav::headers::{parse_conditional, quote_etag, Conditional};
@@ -20,17 +22,15 @@ use dav::Precondition;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use store::{Expected, Folder, Item, ItemName, NewItem, StoreError, Stored};
 
-use super::deliver::deliver;
+use super::deliver::{deliver, find_by_uid, time_span};
 use crate::error::GatewayError;
 use crate::methods::put::store_item;
 use crate::resources::RequestContext;
 
-/// Whether the user's writes schedule. INTERIM (h-itip): the `[scheduling]` policy of
-/// `scheduling/policy.rs` (h-surface) replaces this; until then scheduling is on for every
-/// user who has a calendar user address (`Principal.email`, from `[mail] domain`), the only
-/// existing setting it depends on.
+/// Whether the user's writes schedule: the `[scheduling]` policy (`scheduling::policy`),
+/// which also asks for a calendar user address to schedule as.
 pub fn scheduling_enabled(cx: &RequestContext) -> bool {
-    cx.session.principal().email.is_some()
+    cx.scheduling()
 }
 
 /// The user's calendar user addresses, bare and lower-cased (RFC 6638 §2.4.1).
@@ -100,9 +100,7 @@ pub struct PutOutcome {
     pub schedule_tag: Option<String>,
 }
 
-/// PUT of a calendar object into a calendar: the UID rule of RFC 4791 §4.1 (a PUT may not
-/// give an existing resource another UID: `no-uid-conflict` naming the resource, as Cyrus
-/// does), If-Schedule-Tag-Match, the attendee's limits, the write, then scheduling.
+/// PUT of a calendar object into a calendar: the checked write, then scheduling.
 pub async fn put_object(
     cx: &RequestContext,
     folder: &Folder,
@@ -111,53 +109,16 @@ pub async fn put_object(
     tag_condition: Option<Conditional>,
 ) -> Result<PutOutcome, GatewayError> {
     let scheduling = scheduling_enabled(cx);
-    let new = parse(&item.body);
     let own = own_addresses(cx);
-    let needs_read = !matches!(expected, Expected::Absent) || tag_condition.is_some();
-    let mut outcome = None;
-    for round in 1..=ROUNDS {
-        let current = if needs_read { read(cx, folder, &item.name).await? } else { None };
-        let old = current.as_ref().and_then(|c| parse(&c.body));
-        if let Some(current) = &current {
-            // A stored body that no longer validates (rules tightened since) has no UID to
-            // protect: the new body replaces it.
-            let old_uid = calendar::validate_object(&current.body).ok().map(|o| o.uid);
-            if old_uid.is_some_and(|uid| uid != item.uid) {
-                let href = dav::path::object_href(cx.user(), &folder.name, item.name.as_str());
-                return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
-            }
-        }
-        check_schedule_tag(tag_condition.as_ref(), old.as_ref())?;
-        if let (true, Some(old), Some(new)) = (scheduling, &old, &new) {
-            if let Role::Attendee(address) = role(old, &own) {
-                check_attendee_change(old, new, &address).map_err(|forbidden| {
-                    tracing::info!(%forbidden, "attendee change refused");
-                    GatewayError::forbidden(Precondition::AllowedAttendeeSchedulingObjectChange)
-                })?;
-            }
-        }
-        let guarded = match (&current, &expected) {
-            (Some(current), Expected::Anything | Expected::Present) => Expected::ETag(current.meta.etag.clone()),
-            _ => expected.clone(),
-        };
-        let raced = guarded != expected;
-        let last = round == ROUNDS;
-        // The last round of a client that asked for nothing writes unguarded, as before
-        // scheduling; one that sent If-Schedule-Tag-Match keeps its guard.
-        let guard = if last && raced && tag_condition.is_none() { expected.clone() } else { guarded };
-        match store_item(cx, folder, item.clone(), guard).await {
-            Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced && !last => continue,
-            Err(error) => return Err(error),
-            Ok(stored) => {
-                outcome = Some((stored, old));
-                break;
-            }
-        }
-    }
-    let Some((mut stored, old)) = outcome else { return Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED)) };
+    let Written { mut stored, old, new } =
+        write_checked(cx, folder, &item, expected, tag_condition.as_ref(), scheduling, &own).await?;
     let Some(new) = new else { return Ok(PutOutcome { stored, schedule_tag: None }) };
     let mut kept = new.clone();
     if scheduling {
+        let old = match old {
+            None if is_scheduling_object(&new) => other_copy(cx, folder, &item.name, &new).await,
+            old => old,
+        };
         if let Some(updated) = schedule_after_write(cx, old.as_ref(), Some(&new), &own).await {
             let body = Bytes::from(write_component(&updated));
             let rewrite = NewItem { body, ..item };
@@ -175,6 +136,95 @@ pub async fn put_object(
     }
     let schedule_tag = is_scheduling_object(&kept).then(|| schedule_tag(&kept));
     Ok(PutOutcome { stored, schedule_tag })
+}
+
+/// What the checked write stored, and the copy it replaced.
+struct Written {
+    stored: Stored,
+    old: Option<Component>,
+    /// What is stored now, parsed (`None` for a body that does not parse as a whole).
+    new: Option<Component>,
+}
+
+/// The write of a PUT, guarded by the ETag of the copy its checks read: the UID rule of
+/// RFC 4791 §4.1 (a PUT may not give an existing resource another UID: `no-uid-conflict`
+/// naming the resource, as Cyrus does), If-Schedule-Tag-Match, and the attendee's limits.
+async fn write_checked(
+    cx: &RequestContext,
+    folder: &Folder,
+    item: &NewItem,
+    expected: Expected,
+    tag_condition: Option<&Conditional>,
+    scheduling: bool,
+    own: &[String],
+) -> Result<Written, GatewayError> {
+    let new = parse(&item.body);
+    let needs_read = !matches!(expected, Expected::Absent) || tag_condition.is_some();
+    for round in 1..=ROUNDS {
+        let current = if needs_read { read(cx, folder, &item.name).await? } else { None };
+        let old = current.as_ref().and_then(|c| parse(&c.body));
+        if let Some(current) = &current {
+            // A stored body that no longer validates (rules tightened since) has no UID to
+            // protect: the new body replaces it.
+            let old_uid = calendar::validate_object(&current.body).ok().map(|o| o.uid);
+            if old_uid.is_some_and(|uid| uid != item.uid) {
+                let href = dav::path::object_href(cx.user(), &folder.name, item.name.as_str());
+                return Err(GatewayError::forbidden(Precondition::NoUidConflict(href)));
+            }
+        }
+        check_schedule_tag(tag_condition, old.as_ref())?;
+        if let (true, Some(old), Some(new)) = (scheduling, &old, &new) {
+            if let Role::Attendee(address) = role(old, own) {
+                check_attendee_change(old, new, &address).map_err(|forbidden| {
+                    tracing::info!(%forbidden, "attendee change refused");
+                    GatewayError::forbidden(Precondition::AllowedAttendeeSchedulingObjectChange)
+                })?;
+            }
+        }
+        let merged = merge_replies(scheduling, tag_condition.is_some(), old.as_ref(), new.as_ref(), own);
+        let to_write = match &merged {
+            Some(merged) => NewItem { body: Bytes::from(write_component(merged)), ..item.clone() },
+            None => item.clone(),
+        };
+        let guarded = match (&current, &expected) {
+            (Some(current), Expected::Anything | Expected::Present) => Expected::ETag(current.meta.etag.clone()),
+            _ => expected.clone(),
+        };
+        let raced = guarded != expected;
+        let last = round == ROUNDS;
+        // The last round of a client that asked for nothing writes unguarded, as before
+        // scheduling; one that sent If-Schedule-Tag-Match keeps its guard.
+        let guard = if last && raced && tag_condition.is_none() { expected.clone() } else { guarded };
+        match store_item(cx, folder, to_write, guard).await {
+            Err(GatewayError::Store(StoreError::PreconditionFailed { .. })) if raced && !last => continue,
+            Err(error) => return Err(error),
+            Ok(mut stored) => {
+                if merged.is_some() {
+                    stored.verbatim = false;
+                }
+                return Ok(Written { stored, old, new: merged.or(new) });
+            }
+        }
+    }
+    Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED))
+}
+
+/// The organizer's copy to store when the client wrote with If-Schedule-Tag-Match: the
+/// answers merged from replies since the client read its copy stay (RFC 6638 §3.2.10:
+/// the tag matched, so only such merges can separate the two). `None`: store as sent.
+fn merge_replies(
+    scheduling: bool,
+    tag_matched: bool,
+    old: Option<&Component>,
+    new: Option<&Component>,
+    own: &[String],
+) -> Option<Component> {
+    let (old, new) = (old?, new?);
+    if !(scheduling && tag_matched && role(old, own) == Role::Organizer) {
+        return None;
+    }
+    let merged = keep_replies(old, new);
+    (merged != *new).then_some(merged)
 }
 
 /// DELETE of a calendar object in a calendar, with If-Schedule-Tag-Match and scheduling:
@@ -205,14 +255,34 @@ pub async fn delete_object(
             Err(StoreError::PreconditionFailed { .. }) if raced && round < ROUNDS => continue,
             Err(error) => return Err(error.into()),
             Ok(()) => {
-                if scheduling {
-                    schedule_after_write(cx, old.as_ref(), None, &own_addresses(cx)).await;
+                let Some(old) = old.filter(|_| scheduling) else { return Ok(()) };
+                if is_scheduling_object(&old) && other_copy(cx, folder, name, &old).await.is_none() {
+                    schedule_after_write(cx, Some(&old), None, &own_addresses(cx)).await;
                 }
                 return Ok(());
             }
         }
     }
     Err(GatewayError::Status(StatusCode::PRECONDITION_FAILED))
+}
+
+/// Another copy of the same event in the user's calendars than `folder`/`name`.
+///
+/// Thunderbird and others move an event to another calendar by a PUT there and a DELETE
+/// here, not by MOVE: compared with that copy, the PUT is no new invitation and the DELETE
+/// no cancellation (without it, every attendee would get the event cancelled). RFC 6638's
+/// `CALDAV:unique-scheduling-object-resource` would refuse the second copy outright; the
+/// gateway lets clients that move this way keep working instead.
+async fn other_copy(cx: &RequestContext, folder: &Folder, name: &ItemName, calendar: &Component) -> Option<Component> {
+    let uid = calendar.components.iter().find_map(|c| c.property("UID"))?.value.trim().to_owned();
+    let span = time_span(calendar);
+    match find_by_uid(cx.session.as_ref(), &uid, span, None, Some((folder, name))).await {
+        Ok(found) => found.and_then(|(_, item)| parse(&item.body)),
+        Err(error) => {
+            tracing::warn!(%error, "looking for another copy of a scheduling object failed");
+            None
+        }
+    }
 }
 
 async fn read(cx: &RequestContext, folder: &Folder, name: &ItemName) -> Result<Option<Item>, GatewayError> {

@@ -7,10 +7,37 @@
 //!   handing it on for mail (iMIP) when the recipient is not on this store.
 //! - `imip`, `mailer`, `outbound`: the mail itself (RFC 6047), how it is sent, and the
 //!   per-user limit on sending; `inbound`: iMIP mail from the INBOX applied once each.
+//! - `policy`: who may schedule; `mailboxes`: the inbox and outbox among the home's
+//!   resources; `outbox` and `busy_time`: free-busy through the outbox (§5);
+//!   `default_calendar`: where invitations go (§9.2).
 
+pub mod busy_time;
+pub mod default_calendar;
 pub mod deliver;
 pub mod imip;
 pub mod implicit;
 pub mod inbound;
+pub mod mailboxes;
 pub mod mailer;
 pub mod outbound;
+pub mod outbox;
+pub mod policy;
+
+/// A folder as a store would return it, for the tests of this module.
+#[cfg(test)]
+pub(crate) fn test_folder(name: &str, kind: store::FolderKind, components: store::ComponentSet) -> store::Folder {
+    store::Folder {
+        id: store::FolderId::new(name),
+        name: name.into(),
+        kind,
+        display_name: None,
+        description: None,
+        color: None,
+        order: None,
+        timezone: None,
+        components,
+        state: store::State::new("1"),
+        read_only: false,
+        properties: Vec::new(),
+    }
+}

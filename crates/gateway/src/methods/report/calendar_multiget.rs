@@ -37,7 +37,7 @@ pub async fn calendar_multiget(
     // The Request-URI itself must be a calendar (403 supported-report otherwise); kept, so
     // the usual multiget costs no second folder lookup.
     let scope_folder = match scope {
-        MultigetScope::Calendar(calendar) => Some(super::calendar_folder(session, calendar).await?),
+        MultigetScope::Calendar(calendar) => Some(super::readable_folder(session, calendar).await?),
         MultigetScope::Home => None,
     };
     // Each href either names an object in scope or is answered 404 on its own line: a

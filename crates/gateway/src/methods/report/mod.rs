@@ -4,10 +4,10 @@ mod calendar_data;
 mod calendar_multiget;
 mod calendar_query;
 mod candidates;
-mod evaluation_budget;
-mod free_busy_query;
+pub(crate) mod evaluation_budget;
+pub(crate) mod free_busy_query;
 mod principal_search;
-mod scope;
+pub(crate) mod scope;
 mod sync_collection;
 
 use axum::response::Response;
@@ -26,6 +26,17 @@ use crate::resources::RequestContext;
 async fn calendar_folder(session: &dyn store::Session, name: &str) -> Result<store::Folder, GatewayError> {
     let folder = session.folder(name).await?;
     if folder.kind == store::FolderKind::Calendar {
+        Ok(folder)
+    } else {
+        Err(GatewayError::forbidden(Precondition::SupportedReport))
+    }
+}
+
+/// A folder whose members a client reads by href or by changes: a calendar, or the schedule
+/// inbox (RFC 6638 §2.2: clients list it, multiget and sync it).
+async fn readable_folder(session: &dyn store::Session, name: &str) -> Result<store::Folder, GatewayError> {
+    let folder = session.folder(name).await?;
+    if matches!(folder.kind, store::FolderKind::Calendar | store::FolderKind::ScheduleInbox) {
         Ok(folder)
     } else {
         Err(GatewayError::forbidden(Precondition::SupportedReport))

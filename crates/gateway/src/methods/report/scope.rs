@@ -21,6 +21,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// All of one calendar.
+    pub fn whole(folder: Folder) -> Target {
+        Target { folder, item: None }
+    }
+
     /// The items to test: the one named, or the candidates of the calendar for `query`.
     pub async fn load(&self, session: &dyn Session, query: &CandidateQuery) -> Result<Vec<Item>, GatewayError> {
         match &self.item {
