@@ -24,6 +24,11 @@
 //! - iMIP (`imip.rs`): scheduling mail goes out through JMAP submission as the user, and
 //!   comes in from the INBOX, where the keyword `$caldav-imip` marks what was applied.
 //!
+//! - Other users (`directory.rs`, RFC 6638 delivery and free-busy): with a service account
+//!   configured, the accounts its session resource lists (shared with it by IMAP ACL) are the
+//!   directory, and a session of such a user is the service account's credentials with that
+//!   user's account id. Without one there is no directory.
+//!
 //! - A calendar is read-only (`Folder::read_only`, shown in `current-user-privilege-set`)
 //!   when the mailbox's `myRights` (RFC 8621 §2) lack `mayAddItems` or `mayRemoveItems`: every
 //!   write adds a message and most remove one. Writes to it are refused as `Forbidden` before
