@@ -206,6 +206,19 @@ class TestThroughTheMailServer:
         time.sleep(2)  # a mail handed to the relay would be spooled by now
         assert spooled(spool, before) == [], "colleagues reached through the service account get no mail"
 
+    @pytest.mark.skipif(not os.environ.get("CYRUS_SERVICE_USER"), reason="Cyrus without the service account")
+    def test_a_service_account_the_mail_server_refuses_falls_back_to_mail(self, start_dedicated_gateway, spool):
+        gateway = start_dedicated_gateway(GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD="not-the-password")
+        alice, bob = Http(gateway, "alice"), Http(gateway, "bob")
+        a, b = address_of(alice, "alice"), address_of(bob, "bob")
+        before = len(spooled(spool))
+        uid = str(uuid.uuid4())
+        assert put_event(alice, f"/dav/calendars/alice/calendar/{uid}.ics", meeting(uid, a, [b])).status_code == 201
+        assert partstat(events_with_uid(alice, "alice", uid)[0], b) == ("NEEDS-ACTION", "1.1")
+        sent = wait_for(lambda: spooled(spool, before), 10)
+        assert len(sent) == 1, sent
+        check_imip_mail(*sent[0], "REQUEST", a, b, uid)
+
     def test_invitation_from_outside_reaches_inbox_and_calendar_once_and_forged_answers_do_not(self, gateway):
         bob = Http(gateway, "bob")
         b = address_of(bob, "bob")

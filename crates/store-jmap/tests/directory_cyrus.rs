@@ -100,3 +100,18 @@ async fn a_read_only_grant_gives_busy_time_reads_and_refuses_writes() {
     // The user's own view is untouched by what the service account saw.
     assert!(!own.folder("calendar").await.unwrap().read_only);
 }
+
+/// A service password the mail server refuses is an outage of the directory, never the
+/// caller's wrong password (a 401 would make a phone ask its user for a new one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_service_account_is_unavailable_not_unauthenticated() {
+    let service = ServiceAccount { username: env("CYRUS_SERVICE_USER"), password: "wrong".into() };
+    let backend =
+        JmapBackend::new(JmapOptions { url: env("CYRUS_JMAP_URL"), service: Some(service), ..JmapOptions::default() })
+            .unwrap();
+    let directory = backend.directory().unwrap();
+    let resolved = directory.resolve("alice@localhost").await;
+    assert!(matches!(resolved, Err(StoreError::Unavailable { .. })), "{resolved:?}");
+    let opened = directory.open("alice").await;
+    assert!(matches!(opened, Err(StoreError::Unavailable { .. })), "{:?}", opened.err());
+}

@@ -61,9 +61,11 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
                 }
             },
             Ok(None) => deliver_remote(cx, recipient, &message).await,
+            // The directory cannot answer (a JMAP service account the mail server refuses, an
+            // outage of it): the mail system still knows where the address goes, colleague or not.
             Err(error) => {
-                tracing::warn!(%error, "looking up a scheduling recipient failed");
-                NOT_DELIVERED
+                tracing::warn!(%error, "looking up a scheduling recipient failed, sending iMIP");
+                deliver_remote(cx, recipient, &message).await
             }
         };
         statuses.push((recipient.clone(), status.to_owned()));
