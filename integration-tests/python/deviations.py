@@ -9,10 +9,7 @@ names the RFC section, the issue, or the client whose behaviour it matches.
 holds for both.
 """
 
-import os
 from dataclasses import dataclass
-
-from conftest import DIRECTORY
 
 BOTH = frozenset({"embedded", "jmap"})
 
@@ -75,18 +72,7 @@ CALDAV_SERVER_TESTER = {
 
 # The python caldav library's own suite (tests/test_caldav.py of its sdist, caldav 3.6.0).
 # Limitations declared to the suite, as it reads them from caldav_test_servers.yaml.
-# An invitation reaches a colleague on JMAP directly through the service account (conftest
-# DIRECTORY), or as iMIP mail when Cyrus has its relay (cyrus.py start --relay: MAIL_SPOOL).
-_JMAP_DELIVERS = DIRECTORY or bool(os.environ.get("MAIL_SPOOL"))
-_JMAP_NO_LOCAL_DELIVERY = Deviation(
-    "issue 9: on JMAP without a service account the gateway cannot write into another account "
-    "(docs/scheduling.md §7), so an invitation to a colleague goes out as iMIP mail through Cyrus, "
-    "and this Cyrus has no relay (cyrus.py start without --relay), so it never arrives",
-    backends=frozenset() if _JMAP_DELIVERS else frozenset({"jmap"}))
-PYTHON_CALDAV_DECLARED = {
-    "scheduling.mailbox.inbox-delivery": ("unsupported", _JMAP_NO_LOCAL_DELIVERY),
-    "scheduling.auto-schedule": ("unsupported", _JMAP_NO_LOCAL_DELIVERY),
-}
+PYTHON_CALDAV_DECLARED = {}
 
 # Tests of that suite allowed to be skipped (or xfailed), by test name without parameters.
 PYTHON_CALDAV_SKIPS = {
@@ -97,18 +83,9 @@ PYTHON_CALDAV_SKIPS = {
         "the test user's login is no mail address; the suite skips the username-as-address fallback"),
     "testAcceptInviteUsernameEmailFallback": Deviation(
         "the attendee's login (bob) is no mail address, so the suite skips its username-as-address case"),
-    "testScheduleTagChangesOnOrganizerUpdate": _JMAP_NO_LOCAL_DELIVERY,
 }
 
 # Tests of that suite not run at all (deselected with -k): each fails, and declaring the feature
 # unsupported is no way out when another test of the suite observes it working.
 PYTHON_CALDAV_DESELECTED = {
-    "testScheduleTagStableOnPartstateUpdate": Deviation(
-        "issue 9, open: python caldav's change_attendee_status() also bumps SEQUENCE, which "
-        "check_attendee_change allows (Android does the same) but the Schedule-Tag digest counts "
-        "(calendar/src/itip/tag.rs, View::Organizer), so the attendee's tag changes (RFC 6638 "
-        "§3.2.10 says it must not); the suite's testCheckCompatibility probe sends no SEQUENCE and "
-        "observes the tag stable, so declaring the feature unsupported makes that test fail instead"),
-    # It polls for the invitation whatever the declared features say.
-    "testInviteAndRespond": _JMAP_NO_LOCAL_DELIVERY,
 }

@@ -407,3 +407,21 @@ def test_an_invitation_never_overwrites_someone_elses_event_with_its_uid(users):
     assert inbox_methods(users["bob"], "bob", uid) == []
     _, organizer_copy, _ = the_copy(users["alice"], "alice", uid)
     assert attendee(master(organizer_copy), "bob").params["SCHEDULE-STATUS"] == "3.8"
+
+
+def test_more_invitations_than_the_hourly_limit_are_refused_with_429_and_nothing_changes(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__SCHEDULING__MAX_INVITATIONS_PER_HOUR="3")
+    alice = Http(gw, "alice")
+    uid = new_uid()
+    path = f"/dav/calendars/alice/calendar/{uuid.uuid4()}.ics"
+    assert put_event(alice, path, meeting(uid)).status_code == 201  # two invitations
+    before = alice.request("GET", path)
+    # Rescheduling would send two more: over the limit of three.
+    refused = put_event(alice, path, meeting(uid, start="20261202T100000", end="20261202T110000", sequence=1))
+    assert refused.status_code == 429, refused.text
+    assert "max_invitations_per_hour" in refused.text
+    assert 3000 <= int(refused.headers["Retry-After"]) <= 3600
+    after = alice.request("GET", path)
+    assert after.text == before.text and after.headers["ETag"] == before.headers["ETag"], "nothing was written"
+    # A change that sends nothing still goes through.
+    assert put_event(alice, f"/dav/calendars/alice/calendar/{uuid.uuid4()}.ics", meeting(new_uid(), attendees=())).status_code == 201

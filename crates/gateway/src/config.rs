@@ -364,11 +364,23 @@ pub struct SchedulingConfig {
     pub disabled_domains: Vec<String>,
     /// Users without scheduling, by login name or mail address.
     pub disabled_users: Vec<String>,
+    /// Scheduling messages (one per recipient: invitations, updates, cancellations, answers)
+    /// a user may send in an hour; beyond it a write that would send more is 429.
+    pub max_invitations_per_hour: u32,
+    /// Seconds between two looks at one user's mail INBOX for iMIP messages (at that
+    /// user's requests; 1 or more).
+    pub inbound_check_secs: u64,
 }
 
 impl Default for SchedulingConfig {
     fn default() -> Self {
-        SchedulingConfig { enabled: true, disabled_domains: Vec::new(), disabled_users: Vec::new() }
+        SchedulingConfig {
+            enabled: true,
+            disabled_domains: Vec::new(),
+            disabled_users: Vec::new(),
+            max_invitations_per_hour: 500,
+            inbound_check_secs: 10,
+        }
     }
 }
 

@@ -37,9 +37,6 @@ use crate::error::GatewayError;
 use crate::resources::RequestContext;
 use crate::scheduling::policy::SchedulingPolicy;
 
-/// Seconds between two looks at one user's INBOX for iMIP mail.
-const INBOUND_CHECK_SECS: u64 = 10;
-
 /// Shared by every request.
 #[derive(Clone)]
 pub struct AppState(Arc<AppInner>);
@@ -51,6 +48,8 @@ struct AppInner {
     metrics: bool,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
+    invitations: scheduling::mailer::HourlyLimit,
+    max_invitations_per_hour: u32,
     /// Users whose INBOX was looked at for iMIP mail within the check interval.
     inbound_checked: moka::future::Cache<String, ()>,
     /// Where scheduling delivers invitations to users who never logged in (default folders).
@@ -67,8 +66,10 @@ impl AppState {
             metrics: config.server.metrics,
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
+            invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
+            max_invitations_per_hour: config.scheduling.max_invitations_per_hour,
             inbound_checked: moka::future::Cache::builder()
-                .time_to_live(scheduling::inbound::check_interval(INBOUND_CHECK_SECS))
+                .time_to_live(scheduling::inbound::check_interval(config.scheduling.inbound_check_secs))
                 .max_capacity(config.auth.max_sessions)
                 .build(),
             caldav: config.caldav.clone(),
@@ -79,6 +80,15 @@ impl AppState {
     /// interval gets `true`, even when several arrive at once.
     pub async fn inbound_check_due(&self, user: &str) -> bool {
         self.0.inbound_checked.entry(user.to_owned()).or_insert(()).await.is_fresh()
+    }
+
+    /// Each user's scheduling messages of the last hour (`scheduling.max_invitations_per_hour`).
+    pub fn invitations(&self) -> &scheduling::mailer::HourlyLimit {
+        &self.0.invitations
+    }
+
+    pub fn max_invitations_per_hour(&self) -> u32 {
+        self.0.max_invitations_per_hour
     }
 
     /// The SMTP submission server for iMIP mail, when the backend sends none itself.

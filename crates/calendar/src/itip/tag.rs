@@ -31,7 +31,10 @@ pub(crate) enum View {
 ///   `SCHEDULE-STATUS`/`SCHEDULE-FORCE-SEND`: what replies and delivery write;
 /// - DTSTAMP and LAST-MODIFIED: every client rewrites them on every save;
 /// - VALARMs and `X-` properties: each user's own client state (alarms, Apple/Mozilla
-///   bookkeeping such as `X-MOZ-LASTACK`), which the organizer does not control either.
+///   bookkeeping such as `X-MOZ-LASTACK`), which the organizer does not control either;
+/// - SEQUENCE, TRANSP, CREATED and COLOR, which attendees' clients rewrite in their own copy
+///   (Android through DAVx5 and python caldav's `change_attendee_status` bump SEQUENCE with an
+///   answer): every organizer change that matters changes other content as well.
 ///
 /// An attendee's own answer therefore keeps the tag too: the attendee's client, which
 /// sends `If-Schedule-Tag-Match` (DAVx5), is not made to re-read its copy for its own change.
@@ -39,7 +42,7 @@ pub fn schedule_tag(calendar: &Component) -> String {
     let mut hasher = Sha256::new();
     let mut instances: Vec<(Option<i64>, Vec<String>)> = keyed(calendar)
         .into_iter()
-        .map(|(key, component)| (key.map(|k| k.timestamp()), content(component, View::Organizer, &[])))
+        .map(|(key, component)| (key.map(|k| k.timestamp()), content(component, View::Organizer, TAG_IGNORES)))
         .collect();
     instances.sort();
     for (key, lines) in instances {
@@ -57,6 +60,9 @@ pub fn schedule_tag(calendar: &Component) -> String {
     }
     format!("s{}", hex::encode(&hasher.finalize()[..12]))
 }
+
+/// What the Schedule-Tag leaves out beyond what `View::Organizer` does (see [`schedule_tag`]).
+const TAG_IGNORES: &[&str] = &["SEQUENCE", "TRANSP", "CREATED", "COLOR"];
 
 /// The content lines of `component` as `view` sees it, sorted, without the properties named
 /// in `except`. Sub-components other than VALARM count, each line prefixed with its name.

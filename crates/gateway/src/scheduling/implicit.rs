@@ -181,6 +181,9 @@ async fn write_checked(
                 })?;
             }
         }
+        if scheduling && round == 1 {
+            within_hourly_limit(cx, outgoing(old.as_ref(), new.as_ref(), own)).await?;
+        }
         let merged = merge_replies(scheduling, tag_condition.is_some(), old.as_ref(), new.as_ref(), own);
         let to_write = match &merged {
             Some(merged) => NewItem { body: Bytes::from(write_component(merged)), ..item.clone() },
@@ -246,6 +249,9 @@ pub async fn delete_object(
         let current = read(cx, folder, name).await?.ok_or(StoreError::NotFound)?;
         let old = parse(&current.body);
         check_schedule_tag(tag_condition.as_ref(), old.as_ref())?;
+        if scheduling && round == 1 {
+            within_hourly_limit(cx, outgoing(old.as_ref(), None, &own_addresses(cx))).await?;
+        }
         let guarded = match &expected {
             Expected::Anything | Expected::Present => Expected::ETag(current.meta.etag.clone()),
             other => other.clone(),
@@ -292,6 +298,31 @@ async fn read(cx: &RequestContext, folder: &Folder, name: &ItemName) -> Result<O
 /// Sends what the change from `old` to `new` means for the user's role in the event and
 /// delivers it. For an organizer, returns the copy with each attendee's SCHEDULE-STATUS
 /// (and SCHEDULE-FORCE-SEND gone) when that differs from `new`.
+/// How many scheduling messages (one per recipient) the change from `old` to `new` sends,
+/// counted before the write so that a user over the limit gets 429 and nothing changes.
+fn outgoing(old: Option<&Component>, new: Option<&Component>, own: &[String]) -> u32 {
+    let current_role = new.map(|n| role(n, own)).filter(|r| *r != Role::Neither);
+    let count = match current_role.or_else(|| old.map(|o| role(o, own))) {
+        Some(Role::Organizer) => organizer_messages(old, new).iter().map(|m| m.recipients.len()).sum(),
+        Some(Role::Attendee(address)) => usize::from(attendee_reply(old, new, &address).is_some()),
+        Some(Role::Neither) | None => 0,
+    };
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// `scheduling.max_invitations_per_hour`: a compromised account must not turn the gateway
+/// into a relay for invitation spam (mail goes out as the user).
+async fn within_hourly_limit(cx: &RequestContext, messages: u32) -> Result<(), GatewayError> {
+    cx.app.invitations().take(cx.user(), messages).await.map_err(|retry_after| GatewayError::TooMany {
+        retry_after,
+        message: format!(
+            "more scheduling messages than scheduling.max_invitations_per_hour ({}) allows; try again in {} minutes",
+            cx.app.max_invitations_per_hour(),
+            retry_after.as_secs().div_ceil(60)
+        ),
+    })
+}
+
 async fn schedule_after_write(
     cx: &RequestContext,
     old: Option<&Component>,

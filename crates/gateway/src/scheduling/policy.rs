@@ -63,6 +63,7 @@ mod tests {
             enabled,
             disabled_domains: owned(domains),
             disabled_users: owned(users),
+            ..SchedulingConfig::default()
         })
     }
 
