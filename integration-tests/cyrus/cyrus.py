@@ -5,7 +5,9 @@
                             DIR/cyrus.conf, starts `master` on free 127.0.0.1 ports, creates the
                             test users, and writes DIR/env (shell `KEY=value` lines) and DIR/pid
     cyrus.py stop DIR       stops that master by its PID (SIGTERM, bounded wait, SIGKILL)
-    cyrus.py user DIR NAME PASSWORD   adds one more user
+    cyrus.py user DIR NAME PASSWORD   adds one more user (shared with the service account)
+    cyrus.py grant DIR NAME RIGHTS   sets the service account's rights on every mailbox of
+                            user NAME ("" removes them), as a mail operator would
     cyrus.py start DIR --smtp PORT    as start, and Cyrus sends mail (JMAP EmailSubmission)
                             to an SMTP server on 127.0.0.1:PORT (0: a free port), written
                             to DIR/env as CYRUS_SMTP_PORT; without it Cyrus uses sendmail
@@ -43,6 +45,27 @@ ADMIN = "cyrusadmin"
 ADMIN_PASSWORD = "admin-secret"
 # Test users every start creates; tests add their own through `user`.
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
+# The gateway's service account (CYRUS_SERVICE_USER/CYRUS_SERVICE_PASSWORD in DIR/env): every
+# test user's mailboxes are shared with it (`grant_service`), as a mail operator does for
+# scheduling between colleagues (docs/scheduling.md, "What the mail operator grants").
+SERVICE_USER = "caldav-service"
+SERVICE_PASSWORD = "caldav-service-secret"
+# IMAP ACL rights (RFC 4314 §2.1, Cyrus's letters) the service account gets on every mailbox
+# of a user, and why:
+#   l r  see the mailboxes and read their messages (JMAP mayReadItems): the user's calendars,
+#        for free-busy (RFC 6638 §5) and to find the copy a delivery updates
+#   s    set \Seen: each calendar object the gateway writes carries $seen (writes.rs)
+#   i    add messages (mayAddItems): a delivered iTIP message into the schedule inbox, the
+#        invitation into the default calendar; Cyrus accepts a Blob/upload into an account
+#        only from a login that may add to one of its mailboxes (http_jmap.c,
+#        has_shared_rw_rights)
+#   t e  delete and expunge messages (mayRemoveItems): updating an object replaces its
+#        message
+#   k    create mailboxes (mayCreateChild): the schedule inbox `Calendars/inbox`, and the
+#        `Calendars` parent and default calendar of a user who never logged in
+# Not granted: p (post, i.e. submit mail: the gateway sends mail only from a user's own
+# login), x (delete mailboxes), a (administer).
+SERVICE_RIGHTS = "lrsikte"
 START_TIMEOUT_S = 30
 REALM = "cyrus-test"
 
@@ -207,6 +230,37 @@ def add_user(d, name, password):
     with open(d / "users.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _add_user(d, name, password)
+    grant_service(d, name)
+
+
+def grant_service(d, name, rights=SERVICE_RIGHTS):
+    """Shares every mailbox of user `name` with the service account (`rights`, none when
+    empty). Set on
+    the INBOX (`user/NAME`), the rights are copied to mailboxes created below it later
+    (Cyrus gives a new mailbox its parent's ACL); mailboxes that exist already get them too."""
+    if name in (ADMIN, SERVICE_USER):
+        return
+    import imaplib
+
+    env = read_env(d)
+    imap = imaplib.IMAP4("127.0.0.1", int(env["CYRUS_IMAP_PORT"]))
+    try:
+        imap.login(ADMIN, ADMIN_PASSWORD)
+        status, listed = imap.list('""', _imap_quote(f"user/{name}/*"))
+        mailboxes = [f"user/{name}"]
+        for line in listed if status == "OK" else []:
+            # `(\\HasNoChildren) "/" user/alice/Calendars`, the name quoted when it must be
+            if line:
+                mailboxes.append(line.decode().split(' "/" ', 1)[1].strip('"').replace('\\"', '"'))
+        for mailbox in mailboxes:
+            if rights:
+                status, detail = imap.setacl(_imap_quote(mailbox), SERVICE_USER, rights)
+            else:
+                status, detail = imap.deleteacl(_imap_quote(mailbox), SERVICE_USER)
+            if status != "OK":
+                raise RuntimeError(f"SETACL {mailbox} {SERVICE_USER}: {status} {detail}")
+    finally:
+        imap.logout()
 
 
 def _add_user(d, name, password):
@@ -228,6 +282,11 @@ def _add_user(d, name, password):
         finally:
             imap.logout()
         check_unique_ids(d)
+
+
+def _imap_quote(text):
+    """An IMAP quoted string (RFC 3501 §4.3): imaplib sends arguments as they are."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def check_unique_ids(d):
@@ -324,6 +383,8 @@ def start(d, smtp_port=None, relay_python=None):
         "CYRUS_ADMIN": ADMIN,
         "CYRUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CYRUS_USERS": json.dumps(USERS),
+        "CYRUS_SERVICE_USER": SERVICE_USER,
+        "CYRUS_SERVICE_PASSWORD": SERVICE_PASSWORD,
     }
     if smtp_port is not None:
         env["CYRUS_SMTP_PORT"] = str(smtp_port)
@@ -344,6 +405,7 @@ def start(d, smtp_port=None, relay_python=None):
             time.sleep(0.1)
     try:
         add_user(d, ADMIN, ADMIN_PASSWORD)
+        add_user(d, SERVICE_USER, SERVICE_PASSWORD)
         for name, password in USERS.items():
             add_user(d, name, password)
         # The JMAP session of a user is the proof the whole chain works.
@@ -440,6 +502,8 @@ def main(argv):
         stop(argv[1])
     elif len(argv) == 4 and argv[0] == "user":
         add_user(argv[1], argv[2], argv[3])
+    elif len(argv) == 4 and argv[0] == "grant":
+        grant_service(argv[1], argv[2], argv[3])
     else:
         raise SystemExit(__doc__)
 

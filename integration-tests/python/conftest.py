@@ -25,6 +25,13 @@ START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
 BACKEND = os.environ.get("CALDAV_TEST_BACKEND", "embedded")
+# Whether the gateway can reach other users' calendars itself (store::Directory): the
+# embedded store always, JMAP through the service account. Then colleagues are scheduled
+# directly and their free-busy is answered; otherwise by iMIP mail, and 3.7.
+DIRECTORY = BACKEND == "embedded" or bool(os.environ.get("CYRUS_SERVICE_USER"))
+# extra_env of a JMAP gateway that has no service account (config/gateway.toml: empty
+# service_user), so colleagues are reached only by iMIP mail. Harmless on the embedded store.
+WITHOUT_SERVICE_ACCOUNT = {"GATEWAY__BACKEND__JMAP__SERVICE_USER": "", "GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD": ""}
 # Where outside suites write their full output, below integration-tests/.work/.
 RESULTS_DIR = "results" if BACKEND == "embedded" else f"results-{BACKEND}"
 
@@ -70,6 +77,15 @@ def _env(data_dir, extra):
     if BACKEND == "jmap":
         env["GATEWAY__BACKEND__KIND"] = "jmap"
         env["GATEWAY__BACKEND__JMAP__URL"] = os.environ["CYRUS_JMAP_URL"]
+        # The embedded users' addresses (user add --email below), so scheduling tests name
+        # the same attendees on both backends.
+        env["GATEWAY__MAIL__DOMAIN"] = "example.com"
+        # The service account cyrus.py shares every test user with: colleagues are scheduled
+        # directly and their free-busy answered. A test of the mail path passes
+        # WITHOUT_SERVICE_ACCOUNT as extra_env.
+        if os.environ.get("CYRUS_SERVICE_USER"):
+            env["GATEWAY__BACKEND__JMAP__SERVICE_USER"] = os.environ["CYRUS_SERVICE_USER"]
+            env["GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD"] = os.environ["CYRUS_SERVICE_PASSWORD"]
     env.update(extra)
     return env
 

@@ -1,9 +1,11 @@
 """Scheduling carried by the mail system (RFC 6047 iMIP), with real mail servers on loopback.
 
-On JMAP (Cyrus): an invitation leaves through Cyrus's EmailSubmission, passes the test MTA
-(integration-tests/cyrus/mail_relay.py, an aiosmtpd server that keeps a copy and delivers to
-Cyrus over LMTP), lands in the attendee's INBOX, and the gateway applies it at the attendee's
-next request; the answer goes back the same way. Mail from outside, appended by LMTP as an
+On JMAP (Cyrus) without a service account: an invitation to a colleague leaves through
+Cyrus's EmailSubmission, passes the test MTA (integration-tests/cyrus/mail_relay.py, an
+aiosmtpd server that keeps a copy and delivers to Cyrus over LMTP), lands in the attendee's
+INBOX, and the gateway applies it at the attendee's next request; the answer goes back the
+same way. With the service account (the default test gateway when cyrus.py made one), the
+same invitation and answer are delivered directly and no mail leaves. Mail from outside, appended by LMTP as an
 MTA would, reaches the CalDAV inbox and the calendar exactly once, and only from its author.
 
 On the embedded store (no mail system of its own): invitations to people outside the store
@@ -25,7 +27,7 @@ import uuid
 import icalendar
 import pytest
 
-from conftest import BACKEND
+from conftest import BACKEND, WITHOUT_SERVICE_ACCOUNT
 from test_http_semantics import Http, put_event
 
 RELAY = pathlib.Path(__file__).resolve().parents[1] / "cyrus" / "mail_relay.py"
@@ -138,7 +140,10 @@ class TestThroughTheMailServer:
             pytest.fail("Cyrus was started without its mail relay (cyrus.py start DIR --smtp 0 --relay PYTHON)")
         return spool
 
-    def test_invitation_and_answer_travel_as_mail_between_two_colleagues(self, gateway, spool):
+    def test_without_a_service_account_invitation_and_answer_travel_as_mail_between_two_colleagues(
+        self, start_dedicated_gateway, spool
+    ):
+        gateway = start_dedicated_gateway(**WITHOUT_SERVICE_ACCOUNT)
         alice, bob = Http(gateway, "alice"), Http(gateway, "bob")
         a, b = address_of(alice, "alice"), address_of(bob, "bob")
         before = len(spooled(spool))
@@ -174,6 +179,45 @@ class TestThroughTheMailServer:
             return partstat(copy, b)[0] == "ACCEPTED"
 
         assert wait_for(accepted_in_alices_copy), events_with_uid(alice, "alice", uid)[0].to_ical()
+
+    @pytest.mark.skipif(not os.environ.get("CYRUS_SERVICE_USER"), reason="Cyrus without the service account")
+    def test_with_the_service_account_colleagues_are_scheduled_directly_and_no_mail_leaves(self, gateway, spool):
+        alice, bob = Http(gateway, "alice"), Http(gateway, "bob")
+        a, b = address_of(alice, "alice"), address_of(bob, "bob")
+        before = len(spooled(spool))
+        uid = str(uuid.uuid4())
+        path = f"/dav/calendars/alice/calendar/{uid}.ics"
+        assert put_event(alice, path, meeting(uid, a, [b])).status_code == 201
+        organizer_copy = events_with_uid(alice, "alice", uid)[0]
+        assert partstat(organizer_copy, b) == ("NEEDS-ACTION", "1.2"), organizer_copy.to_ical()
+        # At once, without waiting for a look at the INBOX.
+        invited = events_with_uid(bob, "bob", uid)
+        assert len(invited) == 1 and partstat(invited[0], b)[0] == "NEEDS-ACTION"
+        assert len(events_with_uid(bob, "bob", uid, "inbox")) == 1
+
+        listing = bob.request("PROPFIND", "/dav/calendars/bob/calendar/", headers={"Depth": "1"})
+        href = next(h for h in re.findall(r"<D:href>([^<]+\.ics)</D:href>", listing.text)
+                    if uid in bob.request("GET", h).text)
+        current = bob.request("GET", href)
+        accepted = current.text.replace(f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{b}", f"PARTSTAT=ACCEPTED:mailto:{b}")
+        answer = put_event(bob, href, accepted, **{"If-Schedule-Tag-Match": current.headers["Schedule-Tag"]})
+        assert answer.status_code == 204, answer.text
+        assert partstat(events_with_uid(alice, "alice", uid)[0], b)[0] == "ACCEPTED"
+        time.sleep(2)  # a mail handed to the relay would be spooled by now
+        assert spooled(spool, before) == [], "colleagues reached through the service account get no mail"
+
+    @pytest.mark.skipif(not os.environ.get("CYRUS_SERVICE_USER"), reason="Cyrus without the service account")
+    def test_a_service_account_the_mail_server_refuses_falls_back_to_mail(self, start_dedicated_gateway, spool):
+        gateway = start_dedicated_gateway(GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD="not-the-password")
+        alice, bob = Http(gateway, "alice"), Http(gateway, "bob")
+        a, b = address_of(alice, "alice"), address_of(bob, "bob")
+        before = len(spooled(spool))
+        uid = str(uuid.uuid4())
+        assert put_event(alice, f"/dav/calendars/alice/calendar/{uid}.ics", meeting(uid, a, [b])).status_code == 201
+        assert partstat(events_with_uid(alice, "alice", uid)[0], b) == ("NEEDS-ACTION", "1.1")
+        sent = wait_for(lambda: spooled(spool, before), 10)
+        assert len(sent) == 1, sent
+        check_imip_mail(*sent[0], "REQUEST", a, b, uid)
 
     def test_invitation_from_outside_reaches_inbox_and_calendar_once_and_forged_answers_do_not(self, gateway):
         bob = Http(gateway, "bob")

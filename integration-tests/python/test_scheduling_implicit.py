@@ -14,11 +14,11 @@ import uuid
 import icalendar
 import pytest
 
-from conftest import BACKEND
+from conftest import DIRECTORY
 from test_http_semantics import Http, put_event
 
 pytestmark = pytest.mark.skipif(
-    BACKEND == "jmap", reason="JMAP without service account schedules through iMIP (issue 9, slice iMIP)"
+    not DIRECTORY, reason="JMAP without service account schedules through iMIP (test_scheduling_imip.py)"
 )
 
 LIST = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>'

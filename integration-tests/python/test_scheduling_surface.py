@@ -2,8 +2,8 @@
 inbox and outbox, free-busy through the outbox (RFC 6638 §5) for oneself, for a colleague on the
 same store and for an unknown address, and the `[scheduling]` policy turning all of it off for a
 user or a domain while plain calendar access keeps working. Both backends; a colleague's busy
-time needs a backend directory (the embedded store has one; JMAP answers 3.7 until a service
-account is configured, docs/scheduling.md).
+time needs a backend directory (the embedded store has one; JMAP through the service account
+cyrus.py shares the test users with, and 3.7 without one, docs/scheduling.md).
 """
 
 import uuid
@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from conftest import BACKEND
+from conftest import BACKEND, DIRECTORY, WITHOUT_SERVICE_ACCOUNT
 
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
@@ -171,13 +171,24 @@ def test_free_busy_of_a_colleague_and_of_an_unknown_address(gateway):
     answers = schedule_response(post_outbox(gateway, "alice", body))
     assert answers[unknown] == ("3.7;Invalid calendar user", None)
     status, data = answers[colleague]
-    if BACKEND == "embedded":
+    if DIRECTORY:
         assert status == "2.0;Success", answers
         assert "FREEBUSY;FBTYPE=BUSY:20270302T110000Z/20270302T113000Z" in data
         assert "secret" not in data
     else:
         # No directory on JMAP without a service account: another account cannot be read.
         assert status == "3.7;Invalid calendar user", answers
+
+
+@pytest.mark.skipif(BACKEND != "jmap", reason="the embedded store always reads its own users")
+def test_without_a_service_account_a_colleagues_free_busy_is_an_invalid_user(start_dedicated_gateway):
+    gateway = start_dedicated_gateway(**WITHOUT_SERVICE_ACCOUNT)
+    me, colleague = own_address(gateway, "alice"), own_address(gateway, "bob")
+    put_event(gateway, "bob", "20270302T140000Z", "20270302T143000Z")
+    body = free_busy_request(me, [me, colleague], start="20270302T000000Z", end="20270303T000000Z")
+    answers = schedule_response(post_outbox(gateway, "alice", body))
+    assert answers[colleague] == ("3.7;Invalid calendar user", None), answers
+    assert answers[me][0] == "2.0;Success", answers
 
 
 def test_outbox_refuses_requests_not_from_the_user(gateway):
@@ -244,7 +255,7 @@ def test_policy_turns_scheduling_off_for_a_domain(start_dedicated_gateway):
     put_event(gateway, "bob", "20270306T090000Z", "20270306T100000Z")
 
 
-@pytest.mark.skipif(BACKEND != "embedded", reason="delivery to a colleague needs the backend directory (embedded)")
+@pytest.mark.skipif(not DIRECTORY, reason="delivery to a colleague needs the backend directory")
 def test_inbox_messages_can_be_listed_read_multigot_and_deleted(gateway):
     organizer, attendee = own_address(gateway, "alice"), own_address(gateway, "bob")
     inbox = "/dav/calendars/bob/inbox/"

@@ -93,7 +93,7 @@ pub struct BackendConfig {
     pub jmap: JmapConfig,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct JmapConfig {
     /// The JMAP session resource, e.g. `https://mail.example/.well-known/jmap`.
@@ -117,6 +117,32 @@ pub struct JmapConfig {
     /// Largest JSON answer read from the mail server, in MiB; a larger one is answered 502.
     /// (Downloads of calendar data are bounded by `limits.max_request_body`.)
     pub max_response_mib: u64,
+    /// Login of the gateway's service account, with which the mail operator shared the
+    /// users' mailboxes (docs/scheduling.md, "What the mail operator grants"): invitations
+    /// between those users are delivered directly and their free-busy answered. Empty: no
+    /// service account; colleagues are invited by iMIP mail and their free-busy is
+    /// `3.7;Invalid calendar user`.
+    pub service_user: String,
+    pub service_password: String,
+}
+
+/// Without the service account's password: configurations end up in logs and panic messages.
+impl std::fmt::Debug for JmapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JmapConfig")
+            .field("url", &self.url)
+            .field("calendar_folder", &self.calendar_folder)
+            .field("freshness_ms", &self.freshness_ms)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("pool_max_idle", &self.pool_max_idle)
+            .field("http2", &self.http2)
+            .field("blob_cache_mib", &self.blob_cache_mib)
+            .field("metadata_cache_mib", &self.metadata_cache_mib)
+            .field("max_response_mib", &self.max_response_mib)
+            .field("service_user", &self.service_user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for JmapConfig {
@@ -132,6 +158,8 @@ impl Default for JmapConfig {
             blob_cache_mib: 64,
             metadata_cache_mib: 64,
             max_response_mib: 16,
+            service_user: String::new(),
+            service_password: String::new(),
         }
     }
 }
@@ -467,6 +495,12 @@ impl Config {
                     reason: "a top-level mailbox name".into(),
                 });
             }
+            if !jmap.service_user.is_empty() && jmap.service_password.is_empty() {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.service_password",
+                    reason: "backend.jmap.service_user needs its password".into(),
+                });
+            }
         }
         if self.limits.max_request_body == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_request_body", reason: "must be > 0".into() });
@@ -719,6 +753,29 @@ mod tests {
         assert_eq!(config.mail.submission.security, SubmissionSecurity::Tls);
         assert_eq!(config.mail.submission.port, 465);
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn jmap_service_account_from_environment_and_password_never_in_debug() {
+        let jmap = [("GATEWAY__BACKEND__KIND", "jmap"), ("GATEWAY__BACKEND__JMAP__URL", "http://127.0.0.1:1/jmap")];
+        let config = Config::load(
+            "",
+            env(&[
+                jmap[0],
+                jmap[1],
+                ("GATEWAY__BACKEND__JMAP__SERVICE_USER", "caldav-service"),
+                ("GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.backend.jmap.service_user, "caldav-service");
+        assert_eq!(config.backend.jmap.service_password, "s3cret");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(format!("{config:?}").contains("caldav-service"));
+        let error =
+            Config::load("", env(&[jmap[0], jmap[1], ("GATEWAY__BACKEND__JMAP__SERVICE_USER", "caldav-service")]))
+                .unwrap_err();
+        assert!(error.to_string().contains("backend.jmap.service_password"), "{error}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use gateway::config::{BackendKind, Config, LogFormat};
 use rand::distributions::{Alphanumeric, DistString};
 use store_embedded::EmbeddedBackend;
-use store_jmap::{JmapBackend, JmapOptions};
+use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 /// sysexits.h EX_USAGE/EX_CONFIG style: a bad configuration is not a crash.
 const EXIT_CONFIG: u8 = 64;
@@ -157,6 +157,8 @@ fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
         // Nothing larger than a request body was stored through the gateway.
         max_blob_bytes: config.limits.max_request_body,
         mail_domain: mail_domain(config),
+        service: (!c.service_user.is_empty())
+            .then(|| ServiceAccount { username: c.service_user.clone(), password: c.service_password.clone() }),
     };
     JmapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.jmap: {e}"))
 }

@@ -39,25 +39,52 @@ pub(crate) struct Client {
     requests: std::sync::atomic::AtomicU64,
 }
 
-/// What the session resource tells about one user (RFC 8620 §2).
+/// Whose credentials a request carries and which JMAP account it addresses (RFC 8620 §2):
+/// a user's own login, where the two coincide, or the gateway's service account working in
+/// an account the mail operator shared with it ([`Account::delegate`]).
 #[derive(Clone)]
 pub(crate) struct Account {
+    /// The login whose credentials every request carries.
     pub username: String,
-    /// `Basic ...` for every request of this user. Never logged.
+    /// `Basic ...` for every request of this login. Never logged.
     pub authorization: String,
     pub account_id: String,
+    /// The user whose account `account_id` is: `username` for a user's own login.
+    pub owner: String,
     pub api_url: Url,
-    /// RFC 6570 template as the server sent it, resolved against `base` once filled in.
+    /// RFC 6570 templates as the server sent them, resolved against `base` once filled in.
     download_template: String,
+    upload_template: String,
     base: Url,
-    upload_url: Url,
-    /// Whether the server offers JMAP submission (and so `Identity/get`, RFC 8621 §6).
+    /// Whether the server offers JMAP submission (and so `Identity/get`, RFC 8621 §6) in
+    /// this account.
     pub submission: bool,
 }
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("username", &self.username).field("account_id", &self.account_id).finish()
+        f.debug_struct("Account")
+            .field("username", &self.username)
+            .field("account_id", &self.account_id)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+/// An account other than its own that a login's session resource lists (RFC 8620 §2
+/// `accounts`, `isPersonal: false`): Cyrus lists every user who shared a mailbox with the
+/// login (imap/jmap_api.c `findaccounts_cb`), named by their login.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedAccount {
+    pub id: String,
+    pub name: String,
+}
+
+impl Account {
+    /// The same login working in another account it can address. Submission stays off:
+    /// mail is only ever sent from a user's own login, as that user.
+    pub fn delegate(&self, shared: &SharedAccount) -> Account {
+        Account { account_id: shared.id.clone(), owner: shared.name.clone(), submission: false, ..self.clone() }
     }
 }
 
@@ -119,6 +146,15 @@ impl Client {
     /// Fetches the session resource with the user's credentials: the mail server itself
     /// decides whether they are right.
     pub async fn login(&self, username: &str, password: &str) -> Result<Account, StoreError> {
+        Ok(self.login_with_shared(username, password).await?.0)
+    }
+
+    /// As [`Client::login`], with the other accounts the session resource lists.
+    pub async fn login_with_shared(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(Account, Vec<SharedAccount>), StoreError> {
         self.count();
         let authorization =
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")));
@@ -141,18 +177,36 @@ impl Client {
             session.get(key).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| garbage(key))
         };
         let resolve = |text: String| base.join(&text).map_err(|_| garbage("relative URL in the session"));
-        let upload = url("uploadUrl")?.replace("{accountId}", &account_id);
         let submission = session.pointer("/capabilities/urn:ietf:params:jmap:submission").is_some();
-        Ok(Account {
+        let shared = session
+            .get("accounts")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(id, account)| {
+                **id != account_id
+                    && account.get("isPersonal").and_then(Value::as_bool) != Some(true)
+                    && account.pointer("/accountCapabilities/urn:ietf:params:jmap:mail").is_some()
+            })
+            .filter_map(|(id, account)| {
+                let name = account.get("name").and_then(Value::as_str)?;
+                Some(SharedAccount { id: id.clone(), name: name.to_owned() })
+            })
+            .collect();
+        let account = Account {
             username: username.to_owned(),
             authorization,
             api_url: resolve(url("apiUrl")?)?,
             download_template: url("downloadUrl")?,
-            upload_url: resolve(upload)?,
-            base: base.clone(),
+            upload_template: url("uploadUrl")?,
+            base,
             submission,
+            owner: username.to_owned(),
             account_id,
-        })
+        };
+        // Resolved once here, so a session resource with a bad template fails the login.
+        account.upload_url()?;
+        Ok((account, shared))
     }
 
     /// One JMAP request; method-level errors stay in the result for the caller to judge.
@@ -199,7 +253,7 @@ impl Client {
         let response = self
             .http(&account.username)
             .await?
-            .post(account.upload_url.clone())
+            .post(account.upload_url()?)
             .header(header::AUTHORIZATION, &account.authorization)
             .header(header::CONTENT_TYPE, content_type)
             .body(body)
@@ -242,6 +296,15 @@ impl Client {
         }
         let bytes = read_bounded(response, self.max_response_bytes).await?;
         serde_json::from_slice(&bytes).map_err(|e| garbage(&format!("not JSON: {e}")))
+    }
+}
+
+impl Account {
+    /// RFC 8620 §6.1: the upload URL of the account addressed.
+    fn upload_url(&self) -> Result<Url, StoreError> {
+        self.base
+            .join(&self.upload_template.replace("{accountId}", &self.account_id))
+            .map_err(|_| garbage("relative URL in the session"))
     }
 }
 
@@ -380,10 +443,11 @@ mod tests {
             username: "user".into(),
             authorization: "Basic x".into(),
             account_id: "a".into(),
+            owner: "user".into(),
             api_url: base.clone(),
             download_template: "/download/{accountId}/{blobId}".into(),
-            base: base.clone(),
-            upload_url: base,
+            upload_template: "/upload/{accountId}/".into(),
+            base,
             submission: false,
         };
         let result = client(&url).download(&account, "G1").await;

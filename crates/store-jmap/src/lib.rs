@@ -24,6 +24,11 @@
 //! - iMIP (`imip.rs`): scheduling mail goes out through JMAP submission as the user, and
 //!   comes in from the INBOX, where the keyword `$caldav-imip` marks what was applied.
 //!
+//! - Other users (`directory.rs`, RFC 6638 delivery and free-busy): with a service account
+//!   configured, the accounts its session resource lists (shared with it by IMAP ACL) are the
+//!   directory, and a session of such a user is the service account's credentials with that
+//!   user's account id. Without one there is no directory.
+//!
 //! - A calendar is read-only (`Folder::read_only`, shown in `current-user-privilege-set`)
 //!   when the mailbox's `myRights` (RFC 8621 §2) lack `mayAddItems` or `mayRemoveItems`: every
 //!   write adds a message and most remove one. Writes to it are refused as `Forbidden` before
@@ -75,6 +80,7 @@
 mod cache;
 mod changes;
 mod client;
+mod directory;
 mod imip;
 mod model;
 mod session;
@@ -118,6 +124,22 @@ pub struct JmapOptions {
     /// Domain of the address of a user whose identity names none and whose login is no
     /// address (see [`store::mail_address`]).
     pub mail_domain: String,
+    /// The login the mail operator shared users' mailboxes with, for scheduling between
+    /// them (see `directory.rs`); `None`: no directory, colleagues are reached by mail.
+    pub service: Option<ServiceAccount>,
+}
+
+/// Credentials of the gateway's service account.
+#[derive(Clone)]
+pub struct ServiceAccount {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccount").field("username", &self.username).field("password", &"<hidden>").finish()
+    }
 }
 
 impl Default for JmapOptions {
@@ -135,6 +157,7 @@ impl Default for JmapOptions {
             max_response_bytes: 16 * 1024 * 1024,
             max_blob_bytes: 10 * 1024 * 1024,
             mail_domain: store::mail_address::FALLBACK_MAIL_DOMAIN.into(),
+            service: None,
         }
     }
 }
@@ -142,6 +165,7 @@ impl Default for JmapOptions {
 /// A JMAP mail server as the gateway's backend.
 pub struct JmapBackend {
     shared: Arc<session::Shared>,
+    directory: Option<directory::ServiceDirectory>,
 }
 
 impl JmapBackend {
@@ -172,7 +196,7 @@ impl JmapBackend {
                 }
             }
         }
-        Ok((store::mail_address::login_address(&account.username, &self.shared.options.mail_domain), identity))
+        Ok((store::mail_address::login_address(&account.owner, &self.shared.options.mail_domain), identity))
     }
 
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
@@ -180,7 +204,10 @@ impl JmapBackend {
         let cache = cache::Cache::new(&options);
         let writers = session::writers();
         let inbox = imip::inbox_cache();
-        Ok(JmapBackend { shared: Arc::new(session::Shared { client, cache, options, writers, inbox }) })
+        let service = options.service.clone();
+        let shared = Arc::new(session::Shared { client, cache, options, writers, inbox });
+        let directory = service.map(|service| directory::ServiceDirectory::new(shared.clone(), service));
+        Ok(JmapBackend { shared, directory })
     }
 
     /// Hits and misses of the caches since start.
@@ -227,5 +254,9 @@ impl Backend for JmapBackend {
             Ok(_) | Err(StoreError::Unauthenticated) => Ok(()),
             Err(other) => Err(other),
         }
+    }
+
+    fn directory(&self) -> Option<&dyn store::Directory> {
+        self.directory.as_ref().map(|d| d as &dyn store::Directory)
     }
 }

@@ -291,12 +291,19 @@ pub struct Mailbox {
     /// one it replaces, so it needs both `mayAddItems` and `mayRemoveItems` (RFC 8621 §2).
     /// A server that sends no `myRights` is taken at its word later, when it refuses.
     pub writable: bool,
+    /// `mayCreateChild`: whether a folder may be made below it (the schedule inbox the
+    /// gateway's service account creates for a user, docs/scheduling.md).
+    pub may_create_child: bool,
+}
+
+/// One right of RFC 8621 §2 `myRights`; a server that sends none is taken at its word later.
+fn may(rights: Option<&Value>, right: &str) -> bool {
+    rights.and_then(|r| r.get(right)).and_then(Value::as_bool).unwrap_or(true)
 }
 
 /// RFC 8621 §2 `myRights`: what writing into a calendar mailbox takes.
 fn writable(rights: Option<&Value>) -> bool {
-    let may = |right: &str| rights.and_then(|r| r.get(right)).and_then(Value::as_bool).unwrap_or(true);
-    may("mayAddItems") && may("mayRemoveItems")
+    may(rights, "mayAddItems") && may(rights, "mayRemoveItems")
 }
 
 pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
@@ -307,6 +314,7 @@ pub fn mailboxes(list: &[Value]) -> Vec<Mailbox> {
                 name: m.get("name")?.as_str()?.to_owned(),
                 parent: m.get("parentId").and_then(Value::as_str).map(str::to_owned),
                 writable: writable(m.get("myRights")),
+                may_create_child: may(m.get("myRights"), "mayCreateChild"),
             })
         })
         .collect()
@@ -444,8 +452,9 @@ mod tests {
         };
         let list = mailboxes(&[rights(true, true), rights(false, true), rights(true, false)]);
         assert_eq!(list.iter().map(|m| m.writable).collect::<Vec<_>>(), [true, false, false]);
+        assert!(list.iter().all(|m| !m.may_create_child));
         let silent = mailboxes(&[json!({"id": "m", "name": "c", "parentId": null})]);
-        assert!(silent[0].writable);
+        assert!(silent[0].writable && silent[0].may_create_child);
     }
 
     #[test]

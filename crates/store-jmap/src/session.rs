@@ -48,6 +48,10 @@ pub(crate) fn writers() -> moka::future::Cache<String, Arc<tokio::sync::Mutex<()
 pub(crate) struct JmapSession {
     pub(crate) shared: Arc<Shared>,
     pub(crate) account: Account,
+    /// The key of this session's snapshot of the account: what a login sees of an account
+    /// (its mailboxes and `myRights`) depends on the login, so the service account's view
+    /// of a user's account is kept apart from the user's own.
+    view: String,
     principal: Principal,
     /// The JMAP identity mail is submitted as (RFC 8621 §6); Cyrus names it by the login.
     pub(crate) identity: String,
@@ -57,14 +61,28 @@ pub(crate) struct JmapSession {
 
 impl JmapSession {
     pub fn new(shared: Arc<Shared>, account: Account, email: Option<String>, identity: Option<String>) -> Self {
-        let user = account.username.clone();
-        let principal = Principal { user: user.clone(), display_name: user.clone(), email };
-        let identity = identity.unwrap_or(user);
-        JmapSession { shared, account, principal, identity, roles: std::sync::OnceLock::new() }
+        let principal = principal(&account.owner, email);
+        let identity = identity.unwrap_or_else(|| account.owner.clone());
+        let view = view_key(&account.account_id, &account.username, &account.owner);
+        JmapSession { shared, account, view, principal, identity, roles: std::sync::OnceLock::new() }
     }
 
     pub(crate) fn id(&self) -> &str {
         &self.account.account_id
+    }
+
+    pub(crate) fn view(&self) -> &str {
+        &self.view
+    }
+
+    /// After a change of the account's mailboxes or messages: neither this login's snapshot
+    /// nor the owner's own is served again without asking (a delivery through the service
+    /// account is seen by the user's next request).
+    pub(crate) async fn forget_snapshots(&self) {
+        self.shared.cache.snapshots.invalidate(self.view()).await;
+        if self.view() != self.id() {
+            self.shared.cache.snapshots.invalidate(self.id()).await;
+        }
     }
 
     pub(crate) async fn call(&self, calls: Vec<(&str, Value)>) -> Result<Vec<client::Invocation>, StoreError> {
@@ -267,12 +285,22 @@ impl Session for JmapSession {
             None => (None, spec.name.as_str()),
         };
         let mut create = Map::new();
-        let parent_id = match (parent_name, &snapshot.root) {
+        let parent = match (parent_name, &snapshot.root) {
             (Some(parent), _) => {
-                json!(snapshot.folders.iter().find(|(_, n)| n == parent).ok_or(StoreError::NotFound)?.0)
+                Some(&snapshot.folders.iter().find(|(_, n)| n == parent).ok_or(StoreError::NotFound)?.0)
             }
-            (None, Some(root)) => json!(root),
-            (None, None) => {
+            (None, root) => root.as_ref(),
+        };
+        // Cyrus answers a create below a mailbox the login may not create in with
+        // `invalidProperties` (parentId); it is a missing right, as the rights say.
+        if let Some(parent) = parent {
+            if snapshot.mailboxes.iter().any(|m| m.id == *parent && !m.may_create_child) {
+                return Err(StoreError::Forbidden("the mail server grants no right to create a calendar here".into()));
+            }
+        }
+        let parent_id = match parent {
+            Some(parent) => json!(parent),
+            None => {
                 create.insert("root".into(), json!({"name": self.shared.options.calendar_folder, "parentId": null}));
                 json!("#root")
             }
@@ -285,7 +313,7 @@ impl Session for JmapSession {
         }
         let mailbox =
             args.pointer("/created/folder/id").and_then(Value::as_str).ok_or_else(|| garbage("Mailbox/set created"))?;
-        self.shared.cache.snapshots.invalidate(self.id()).await;
+        self.forget_snapshots().await;
         let mut props = FolderProps {
             display_name: spec.display_name.clone(),
             description: spec.description.clone(),
@@ -342,7 +370,7 @@ impl Session for JmapSession {
                 outcome = self.destroy_mailbox(mailbox, destroy).await;
             }
         }
-        self.shared.cache.snapshots.invalidate(self.id()).await;
+        self.forget_snapshots().await;
         outcome
     }
 
@@ -504,6 +532,22 @@ impl Session for JmapSession {
 
     async fn take_itip(&self, id: &str) -> Result<(), StoreError> {
         self.take(id).await
+    }
+}
+
+/// A user's principal, the same whether their own login or the service account opened the
+/// session.
+pub(crate) fn principal(user: &str, email: Option<String>) -> Principal {
+    Principal { user: user.to_owned(), display_name: user.to_owned(), email }
+}
+
+/// The account id alone for a user's own login; account and login otherwise. A newline
+/// appears in neither.
+fn view_key(account_id: &str, login: &str, owner: &str) -> String {
+    if login == owner {
+        account_id.to_owned()
+    } else {
+        format!("{account_id}\n{login}")
     }
 }
 

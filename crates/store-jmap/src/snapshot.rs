@@ -21,7 +21,7 @@ impl JmapSession {
     /// The account as the server has it now (or within the freshness window).
     pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
         let cache = &self.shared.cache;
-        let cached = match cache.snapshot(self.id()).await {
+        let cached = match cache.snapshot(self.view()).await {
             Freshness::Fresh(snapshot) => return Ok(snapshot),
             Freshness::Stale(cached) => cached,
         };
@@ -39,7 +39,7 @@ impl JmapSession {
                     validated: Instant::now(),
                     request: store::scope::current(),
                 });
-                cache.snapshots.insert(self.id().to_owned(), renewed.clone()).await;
+                cache.snapshots.insert(self.view().to_owned(), renewed.clone()).await;
                 return Ok(renewed);
             }
         }
@@ -69,7 +69,7 @@ impl JmapSession {
             // repeated; after the last attempt it is kept, which costs a resync, never an error.
             if settled || attempt == REBUILD_ATTEMPTS {
                 self.shared.cache.rebuilt();
-                self.shared.cache.snapshots.insert(self.id().to_owned(), snapshot.clone()).await;
+                self.shared.cache.snapshots.insert(self.view().to_owned(), snapshot.clone()).await;
                 return Ok(snapshot);
             }
             attempt += 1;

@@ -116,7 +116,7 @@ impl JmapSession {
             }
         }
         let created = args.pointer("/created/new/id").and_then(Value::as_str).map(str::to_owned);
-        self.shared.cache.snapshots.invalidate(self.id()).await;
+        self.forget_snapshots().await;
         Ok(Some(created))
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use store::testkit::ContractFixture;
 use store::{Backend, Changes, ComponentSet, Credentials, NewFolder, State};
-use store_jmap::{JmapBackend, JmapOptions};
+use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 struct Cyrus {
     backend: Arc<JmapBackend>,
@@ -21,11 +21,21 @@ struct Cyrus {
 
 static USERS: AtomicU32 = AtomicU32::new(0);
 
+/// The backend as the gateway configures it: with the service account `cyrus.py` shares
+/// every test user with, so the directory cases run (they are skipped without one).
+fn options(url: &str) -> JmapOptions {
+    let service = match (std::env::var("CYRUS_SERVICE_USER"), std::env::var("CYRUS_SERVICE_PASSWORD")) {
+        (Ok(username), Ok(password)) if !username.is_empty() => Some(ServiceAccount { username, password }),
+        _ => None,
+    };
+    JmapOptions { url: url.into(), service, ..JmapOptions::default() }
+}
+
 impl Cyrus {
     fn new() -> Cyrus {
         let dir = std::env::var("CYRUS_DIR").expect("CYRUS_DIR: run through `make jmap-contract`");
         let url = std::env::var("CYRUS_JMAP_URL").expect("CYRUS_JMAP_URL: run through `make jmap-contract`");
-        let backend = JmapBackend::new(JmapOptions { url: url.clone(), ..JmapOptions::default() }).unwrap();
+        let backend = JmapBackend::new(options(&url)).unwrap();
         Cyrus { backend: Arc::new(backend), url, dir }
     }
 }
@@ -37,7 +47,7 @@ impl ContractFixture for Cyrus {
     }
 
     async fn reopened(&self) -> Arc<dyn Backend> {
-        Arc::new(JmapBackend::new(JmapOptions { url: self.url.clone(), ..JmapOptions::default() }).unwrap())
+        Arc::new(JmapBackend::new(options(&self.url)).unwrap())
     }
 
     async fn fresh_user(&self) -> Credentials {

@@ -44,6 +44,13 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
             Ok(Some(session)) if session.principal().user == cx.user() => continue,
             Ok(Some(session)) => match deliver_local(cx, session.as_ref(), recipient, &message).await {
                 Ok(()) => DELIVERED,
+                // The mail store lets the gateway see this user but not write for them (a
+                // JMAP service account the operator granted reading only, for free-busy):
+                // the user's mail reaches them still.
+                Err(GatewayError::Store(StoreError::Forbidden(reason))) => {
+                    tracing::info!(%reason, "local scheduling delivery refused by the mail store, sending iMIP");
+                    deliver_remote(cx, recipient, &message).await
+                }
                 Err(GatewayError::Refused { message: why, .. }) => {
                     tracing::info!(reason = %why, method = message.method.as_str(), "scheduling message refused");
                     NO_AUTHORITY
@@ -54,9 +61,11 @@ pub async fn deliver(cx: &RequestContext, message: &Message) -> Vec<(String, Str
                 }
             },
             Ok(None) => deliver_remote(cx, recipient, &message).await,
+            // The directory cannot answer (a JMAP service account the mail server refuses, an
+            // outage of it): the mail system still knows where the address goes, colleague or not.
             Err(error) => {
-                tracing::warn!(%error, "looking up a scheduling recipient failed");
-                NOT_DELIVERED
+                tracing::warn!(%error, "looking up a scheduling recipient failed, sending iMIP");
+                deliver_remote(cx, recipient, &message).await
             }
         };
         statuses.push((recipient.clone(), status.to_owned()));
