@@ -162,22 +162,25 @@ def test_free_busy_of_oneself_is_busy_time_only_and_skips_transparent_calendars(
     request(gateway, "DELETE", "/dav/calendars/alice/fb-holidays/")
 
 
-def test_free_busy_of_a_colleague_and_of_an_unknown_address(gateway):
+def test_free_busy_of_two_colleagues_and_of_an_unknown_address(gateway):
     me = own_address(gateway, "alice")
     colleague = own_address(gateway, "bob")
+    second = own_address(gateway, "tester")
     put_event(gateway, "bob", "20270302T110000Z", "20270302T113000Z", summary="Bob's secret")
+    put_event(gateway, "tester", "20270302T140000Z", "20270302T150000Z", summary="Tester's secret")
     unknown = "mailto:nobody-here@unknown.example"
-    body = free_busy_request(me, [colleague, unknown], start="20270302T000000Z", end="20270303T000000Z")
+    body = free_busy_request(me, [colleague, second, unknown], start="20270302T000000Z", end="20270303T000000Z")
     answers = schedule_response(post_outbox(gateway, "alice", body))
     assert answers[unknown] == ("3.7;Invalid calendar user", None)
-    status, data = answers[colleague]
-    if DIRECTORY:
-        assert status == "2.0;Success", answers
-        assert "FREEBUSY;FBTYPE=BUSY:20270302T110000Z/20270302T113000Z" in data
-        assert "secret" not in data
-    else:
-        # No directory on JMAP without a service account: another account cannot be read.
-        assert status == "3.7;Invalid calendar user", answers
+    for address, busy in [(colleague, "20270302T110000Z/20270302T113000Z"), (second, "20270302T140000Z/20270302T150000Z")]:
+        status, data = answers[address]
+        if DIRECTORY:
+            assert status == "2.0;Success", answers
+            assert f"FREEBUSY;FBTYPE=BUSY:{busy}" in data, data
+            assert "secret" not in data and "Room 42" not in data
+        else:
+            # No directory on JMAP without a service account: another account cannot be read.
+            assert status == "3.7;Invalid calendar user", answers
 
 
 @pytest.mark.skipif(BACKEND != "jmap", reason="the embedded store always reads its own users")
