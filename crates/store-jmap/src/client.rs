@@ -359,6 +359,12 @@ pub(crate) fn response<'a>(responses: &'a [Invocation], index: usize, name: &str
     }
 }
 
+/// The `ids` of an `Email/query` answer.
+pub(crate) fn query_ids(args: &Value) -> Result<Vec<String>, StoreError> {
+    let ids = args.get("ids").and_then(Value::as_array).ok_or_else(|| garbage("Email/query ids"))?;
+    Ok(ids.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+}
+
 /// Whether response `index` is a `stateMismatch` error (an `ifInState` that did not hold).
 pub(crate) fn is_state_mismatch(responses: &[Invocation], index: usize) -> bool {
     matches!(responses.get(index), Some((n, args)) if n == "error"

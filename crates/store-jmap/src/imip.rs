@@ -167,14 +167,7 @@ impl JmapSession {
                        "sort": [{"property": "receivedAt", "isAscending": false}], "limit": INBOX_WINDOW}),
             )])
             .await?;
-        let ids: Vec<String> = client::response(&r, 0, "Email/query")?
-            .get("ids")
-            .and_then(Value::as_array)
-            .ok_or_else(|| garbage("Email/query ids"))?
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        let ids = client::query_ids(client::response(&r, 0, "Email/query")?)?;
         let mut found = Vec::new();
         let mut unknown = Vec::new();
         for id in ids {

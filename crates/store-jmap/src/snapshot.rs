@@ -140,10 +140,10 @@ impl JmapSession {
             let mut more = Vec::new();
             for (i, mailbox) in pending.iter().enumerate() {
                 let args = client::response(&r, i, "Email/query")?;
-                let ids = args.get("ids").and_then(Value::as_array).ok_or_else(|| garbage("Email/query ids"))?;
-                let list = result.entry((*mailbox).to_owned()).or_default();
-                list.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
-                if ids.len() >= PAGE {
+                let ids = client::query_ids(args)?;
+                let full_page = ids.len() >= PAGE;
+                result.entry((*mailbox).to_owned()).or_default().extend(ids);
+                if full_page {
                     more.push(*mailbox);
                 }
             }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use store::StoreError;
 
-use crate::client::{self, garbage};
+use crate::client;
 use crate::model::{self, Entry, FolderProps, ItemEntry};
 use crate::session::{state, JmapSession};
 
@@ -67,14 +67,7 @@ impl JmapSession {
             .await?;
         let state = state(client::response(&r, 0, "Email/get")?)?;
         let args = client::response(&r, 1, "Email/query")?;
-        let mut ids: Vec<String> = args
-            .get("ids")
-            .and_then(Value::as_array)
-            .ok_or_else(|| garbage("Email/query ids"))?
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        let mut ids = client::query_ids(args)?;
         let total = args.get("total").and_then(Value::as_u64).unwrap_or(0);
         if (ids.len() as u64) < total {
             // Larger than one query answers: page through (the state check still guards it).
