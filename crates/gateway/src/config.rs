@@ -9,6 +9,12 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod backend;
+mod mail;
+
+pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
+pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
+
 /// The prefix of environment overrides: `GATEWAY__LIMITS__MAX_REQUEST_BODY=2097152`.
 pub const ENV_PREFIX: &str = "GATEWAY__";
 
@@ -73,107 +79,6 @@ pub struct TlsConfig {
 impl Default for TlsConfig {
     fn default() -> Self {
         TlsConfig { enabled: true, cert: None, key: None, handshake_timeout_secs: 10 }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    #[default]
-    Embedded,
-    /// A JMAP mail server (RFC 8620/8621), e.g. Cyrus IMAP or Stalwart.
-    Jmap,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct BackendConfig {
-    pub kind: BackendKind,
-    pub embedded: EmbeddedConfig,
-    pub jmap: JmapConfig,
-}
-
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct JmapConfig {
-    /// The JMAP session resource, e.g. `https://mail.example/.well-known/jmap`.
-    pub url: String,
-    /// Top-level mailbox holding the calendar folders.
-    pub calendar_folder: String,
-    /// Milliseconds a validated view of an account is served without asking the server
-    /// (0 to 5000): a change made in the mail store shows up no later than this.
-    pub freshness_ms: u64,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
-    /// Idle connections kept open to the mail server.
-    pub pool_max_idle: usize,
-    /// HTTP/2 to the mail server (h2c by prior knowledge for http:// URLs).
-    pub http2: bool,
-    /// MiB of calendar data kept in memory (bodies are immutable, so never stale).
-    pub blob_cache_mib: u64,
-    /// MiB of everything else the backend keeps in memory (account views, message
-    /// descriptions, folders), weighed by size.
-    pub metadata_cache_mib: u64,
-    /// Largest JSON answer read from the mail server, in MiB; a larger one is answered 502.
-    /// (Downloads of calendar data are bounded by `limits.max_request_body`.)
-    pub max_response_mib: u64,
-    /// Login of the gateway's service account, with which the mail operator shared the
-    /// users' mailboxes (docs/scheduling.md, "What the mail operator grants"): invitations
-    /// between those users are delivered directly and their free-busy answered. Empty: no
-    /// service account; colleagues are invited by iMIP mail and their free-busy is
-    /// `3.7;Invalid calendar user`.
-    pub service_user: String,
-    pub service_password: String,
-}
-
-/// Without the service account's password: configurations end up in logs and panic messages.
-impl std::fmt::Debug for JmapConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JmapConfig")
-            .field("url", &self.url)
-            .field("calendar_folder", &self.calendar_folder)
-            .field("freshness_ms", &self.freshness_ms)
-            .field("connect_timeout_ms", &self.connect_timeout_ms)
-            .field("request_timeout_ms", &self.request_timeout_ms)
-            .field("pool_max_idle", &self.pool_max_idle)
-            .field("http2", &self.http2)
-            .field("blob_cache_mib", &self.blob_cache_mib)
-            .field("metadata_cache_mib", &self.metadata_cache_mib)
-            .field("max_response_mib", &self.max_response_mib)
-            .field("service_user", &self.service_user)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for JmapConfig {
-    fn default() -> Self {
-        JmapConfig {
-            url: String::new(),
-            calendar_folder: "Calendars".into(),
-            freshness_ms: 0,
-            connect_timeout_ms: 3000,
-            request_timeout_ms: 15000,
-            pool_max_idle: 32,
-            http2: true,
-            blob_cache_mib: 64,
-            metadata_cache_mib: 64,
-            max_response_mib: 16,
-            service_user: String::new(),
-            service_password: String::new(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct EmbeddedConfig {
-    /// Directory of the SQLite database and the generated TLS certificate.
-    pub data_dir: PathBuf,
-}
-
-impl Default for EmbeddedConfig {
-    fn default() -> Self {
-        EmbeddedConfig { data_dir: PathBuf::from("data") }
     }
 }
 
@@ -268,118 +173,6 @@ impl Default for CaldavConfig {
             default_calendar_name: "Calendar".into(),
             default_tasks: "tasks".into(),
             default_tasks_name: "Tasks".into(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct MailConfig {
-    /// Domain of the mail address of a user the backend names none for (embedded users added
-    /// without `--email`, JMAP users whose identity has no address and whose login is none):
-    /// `<login>@<domain>`, shown as `mailto:` in `calendar-user-address-set` (RFC 6638
-    /// §2.4.1). Empty: the machine's host name, as Postfix's `myorigin` defaults to it.
-    pub domain: String,
-    /// Where iMIP invitations to people outside this store go when the backend sends no mail
-    /// itself (the embedded store; a JMAP backend sends through `EmailSubmission`).
-    pub submission: SubmissionConfig,
-}
-
-/// An SMTP submission server (RFC 6409), e.g. the mail server's port 587.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SubmissionConfig {
-    /// Host name; empty: no submission server (invitations to outside addresses then get
-    /// `SCHEDULE-STATUS=5.1`, could not be delivered).
-    pub host: String,
-    pub port: u16,
-    pub security: SubmissionSecurity,
-    /// Account to authenticate as; empty: no authentication (a relay that trusts the gateway).
-    pub username: String,
-    pub password: String,
-    pub timeout_secs: u64,
-}
-
-impl Default for SubmissionConfig {
-    fn default() -> Self {
-        SubmissionConfig {
-            host: String::new(),
-            port: 587,
-            security: SubmissionSecurity::Starttls,
-            username: String::new(),
-            password: String::new(),
-            timeout_secs: 30,
-        }
-    }
-}
-
-/// Without the password: configurations end up in logs and panic messages.
-impl std::fmt::Debug for SubmissionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SubmissionConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("username", &self.username)
-            .field("timeout_secs", &self.timeout_secs)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How the connection to the submission server is protected.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SubmissionSecurity {
-    /// Plain SMTP: only for a relay on the same host or network.
-    None,
-    /// STARTTLS required (port 587).
-    #[default]
-    Starttls,
-    /// TLS from the first byte (port 465).
-    Tls,
-}
-
-impl MailConfig {
-    /// The configured domain, else `host_name` when it is a valid domain, else `localhost`:
-    /// never a domain that would make an invalid address.
-    pub fn effective_domain(&self, host_name: Option<&str>) -> String {
-        if !self.domain.is_empty() {
-            return self.domain.clone();
-        }
-        match host_name.map(str::trim) {
-            Some(host) if store::mail_address::is_mail_domain(host) => host.to_ascii_lowercase(),
-            _ => store::mail_address::FALLBACK_MAIL_DOMAIN.to_owned(),
-        }
-    }
-}
-
-/// Who may schedule (RFC 6638: inbox, outbox, free-busy, invitations). A user for whom it is
-/// off keeps plain calendar access and sees none of scheduling (see `scheduling::policy`).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SchedulingConfig {
-    /// Off: scheduling for nobody, whatever the lists say.
-    pub enabled: bool,
-    /// Mail domains (the part after `@` of a user's address) without scheduling.
-    pub disabled_domains: Vec<String>,
-    /// Users without scheduling, by login name or mail address.
-    pub disabled_users: Vec<String>,
-    /// Scheduling messages (one per recipient: invitations, updates, cancellations, answers)
-    /// a user may send in an hour; beyond it a write that would send more is 429.
-    pub max_invitations_per_hour: u32,
-    /// Seconds between two looks at one user's mail INBOX for iMIP messages (at that
-    /// user's requests; 1 or more).
-    pub inbound_check_secs: u64,
-}
-
-impl Default for SchedulingConfig {
-    fn default() -> Self {
-        SchedulingConfig {
-            enabled: true,
-            disabled_domains: Vec::new(),
-            disabled_users: Vec::new(),
-            max_invitations_per_hour: 500,
-            inbound_check_secs: 10,
         }
     }
 }
