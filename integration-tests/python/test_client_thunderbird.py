@@ -149,9 +149,18 @@ def test_the_ics_detector_running_beside_it_changes_nothing(module_gateway, cale
                 response = r.request(method, location, headers=accept)
                 assert response.status_code != 500, r.transcript()
                 assert "text/calendar" not in response.headers.get("Content-Type", ""), r.transcript()
+            xml_headers = dict(BASE_HEADERS, **{"Content-Type": "text/xml; charset=utf-8"})
             answer = PropfindResponse(r.request("PROPFIND", location, body=r.body("propfind-ics-dav-location.xml"),
-                                                headers=dict(BASE_HEADERS, Depth="0", **{"Content-Type": "text/xml; charset=utf-8"})))
+                                                headers=dict(xml_headers, Depth="0")))
             assert answer.ok, r.transcript()
+            props = answer.first_props
+            if "C:calendar" not in props.get("D:resourcetype", set()) and "D:collection" in props.get("D:resourcetype", set()):
+                # handleDirectory: members whose getcontenttype is exactly text/calendar would
+                # be offered as ICS files; the gateway's root has none.
+                listing = PropfindResponse(r.request("PROPFIND", location, body=r.body("propfind-ics-directory.xml"),
+                                                     headers=dict(xml_headers, Depth="1")))
+                assert listing.ok, r.transcript()
+                assert not [h for h, p in listing.data.items() if p.get("D:getcontenttype") == "text/calendar"], r.transcript()
             put = r.request("PUT", location, body=b"", headers=dict(BASE_HEADERS, **{"If-Match": "nothing", "Content-Type": "text/plain"}))
             assert not 200 <= put.status_code < 300, f"the ICS detector's probe was stored\n{r.transcript()}"
         work = subscribe(r, calendars["work"])
