@@ -10,6 +10,7 @@ pub mod layers;
 pub mod methods;
 pub mod properties;
 pub mod provision;
+pub mod quirks;
 pub mod resources;
 pub mod scheduling;
 pub mod serve;
