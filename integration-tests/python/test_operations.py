@@ -93,3 +93,39 @@ def test_an_unreachable_backend_makes_the_gateway_unready_but_not_unhealthy_and_
     assert answer.status_code == 503, answer.text
     found = samples(admin(gw, "/metrics").text)
     assert found["caldav_gateway_failed_logins_total"] == 0
+
+
+def test_password_guessing_is_limited_per_user_and_per_address_without_locking_out_others(start_dedicated_gateway):
+    gw = start_dedicated_gateway(
+        GATEWAY__AUTH__MAX_FAILURES_PER_USER="3",
+        GATEWAY__AUTH__MAX_FAILURES_PER_ADDRESS="5",
+        GATEWAY__AUTH__FAILURE_WINDOW_SECS="120",
+    )
+
+    def propfind(auth):
+        return public(gw, "PROPFIND", "/dav/", auth=auth, data=PROPFIND, headers={"Depth": "0"})
+
+    assert propfind(gw.auth("bob")).status_code == 207  # bob's phone is signed in before the attack
+    for _ in range(3):
+        assert propfind(("alice", "guess")).status_code == 401
+    refused = propfind(("alice", "guess"))
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 120
+    assert "WWW-Authenticate" not in refused.headers
+    # Locked out: even the right password does not reach the mail system within the window.
+    assert propfind(gw.auth("alice")).status_code == 429
+    # Another user from the same address is not.
+    assert propfind(gw.auth("tester")).status_code == 207
+
+    # Two more refusals for someone else use up the address's five.
+    for _ in range(2):
+        assert propfind(("nobody", "guess")).status_code == 401
+    assert propfind(("carol", "anything")).status_code == 429
+    # A client already signed in keeps working: its session is cached, no login is tried.
+    assert propfind(gw.auth("bob")).status_code == 207
+
+    found = samples(admin(gw, "/metrics").text)
+    assert found["caldav_gateway_failed_logins_total"] == 5
+    log = gw.log_tail(400)
+    assert "limit per user reached" in log and "limit per client address reached" in log, log
+    assert "guess" not in log, "a password reached the log"

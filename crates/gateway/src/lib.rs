@@ -7,6 +7,7 @@ pub mod connections;
 pub mod dispatch;
 pub mod error;
 pub mod layers;
+pub mod login_limit;
 pub mod methods;
 pub mod metrics;
 pub mod properties;
@@ -197,19 +198,21 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     } else {
         (ResourcePath::parse(raw_path), dav::path::DAV_ROOT)
     };
+    let peer = parts.extensions.get::<login_limit::PeerAddr>().copied();
     if parts.method == Method::OPTIONS {
-        let scheduling = options_scheduling(&state, &parts.headers).await;
+        let scheduling = options_scheduling(&state, &parts.headers, peer).await;
         return methods::options::options(path.as_ref().ok(), scheduling);
     }
     let path = match path {
         Ok(path) => path,
         Err(error) => return GatewayError::from(error).into_response(),
     };
-    let session = match state.0.auth.authenticate(&parts.headers).await {
+    let session = match state.0.auth.authenticate(&parts.headers, peer).await {
         Ok(session) => session,
         // iOS and others always try without credentials first, so this is not worth a warning.
         Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
+        Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
     // Every path below a user belongs to that user alone; sharing will widen this.
@@ -244,11 +247,11 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
 /// Whether OPTIONS advertises scheduling: for the user when the request carries valid
 /// credentials (Thunderbird's OPTIONS does, after its first PROPFIND), else the deployment's
 /// setting. OPTIONS never answers 401, so wrong credentials fall back to the same default.
-async fn options_scheduling(state: &AppState, headers: &http::HeaderMap) -> bool {
+async fn options_scheduling(state: &AppState, headers: &http::HeaderMap, peer: Option<login_limit::PeerAddr>) -> bool {
     if !state.0.scheduling.enabled() || auth::basic_credentials(headers).is_none() {
         return state.0.scheduling.enabled();
     }
-    match state.0.auth.authenticate(headers).await {
+    match state.0.auth.authenticate(headers, peer).await {
         Ok(session) => state.0.scheduling.allows(session.principal()),
         Err(_) => state.0.scheduling.enabled(),
     }

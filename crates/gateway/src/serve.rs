@@ -9,6 +9,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use http::Request;
+use hyper::body::Incoming;
+use tower::ServiceExt;
+
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,6 +20,7 @@ use hyper_util::service::TowerToHyperService;
 
 use crate::config::{Config, ServerConfig};
 use crate::connections::CappedListener;
+use crate::login_limit::PeerAddr;
 use crate::tls::{self, TlsListener};
 
 /// Serves `app` (and `admin` on `[admin] listen`) until SIGTERM or ctrl-c, then gives
@@ -95,8 +100,7 @@ async fn serve_until<L>(
     mut stop: tokio::sync::watch::Receiver<()>,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = SocketAddr>,
 {
     let http = Arc::new(http);
     let graceful = GracefulShutdown::new();
@@ -105,7 +109,12 @@ where
             accepted = listener.accept() => accepted,
             _ = stop.changed() => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Every request carries its TCP peer, for counting refused logins per address.
+        let address = PeerAddr(peer.ip());
+        let service = TowerToHyperService::new(app.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(address);
+            request
+        }));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service).into_owned());
         tokio::spawn(async move {
             if let Err(error) = connection.await {
