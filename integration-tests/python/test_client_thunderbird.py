@@ -39,20 +39,20 @@ in the 128 ESR branch; the XML is built by string concatenation there, so the by
 import os
 import re
 import uuid
+import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from client_replay import Replay
-from conftest import DIRECTORY, USERS
+from conftest import DIRECTORY
 from thunderbird_client import (
-    BASE_HEADERS,
     MIME_TEXT_CALENDAR,
     USER_AGENT,
     CalDavDetector,
+    headers_for,
     PropfindResponse,
     ThunderbirdCalendar,
-    leaf_responses,
     unfold,
 )
 
@@ -132,13 +132,13 @@ def test_the_connection_survives_the_challenge_and_the_redirect(module_gateway):
     body; the 401 (and the .well-known 301) must leave the connection usable for the next
     request. Before unread_body.rs, about one connection in six was dropped here."""
     with thunderbird(module_gateway) as r:
-        headers = dict(BASE_HEADERS, Depth="0", **{"Content-Type": "text/xml; charset=utf-8"})
+        headers = headers_for(r, "PROPFIND", {"Depth": "0", "Content-Type": "text/xml; charset=utf-8"})
         body = r.body("propfind-detect-collection.xml")
         for _ in range(40):
             for path in ("/.well-known/caldav", "/dav/"):
                 answer = r.request("PROPFIND", path, body=body, headers=headers, auth=False)
                 assert answer.status_code in (301, 401), r.transcript()
-                assert r.request("OPTIONS", "/dav/", headers=BASE_HEADERS, auth=False).status_code == 200
+                assert r.request("OPTIONS", "/dav/", headers=headers_for(r, "OPTIONS"), auth=False).status_code == 200
 
 
 def test_new_calendar_dialog_from_the_root_a_principal_or_a_calendar_url(module_gateway, calendars):
@@ -160,13 +160,13 @@ def test_the_ics_detector_running_beside_it_changes_nothing(module_gateway, cale
     PROPFIND and a PUT with `If-Match: nothing` and an empty text/plain body to the location
     (CalICSProvider.sys.mjs ICSDetector). None of it may touch a calendar."""
     with thunderbird(module_gateway) as r:
-        accept = dict(BASE_HEADERS, Accept="text/calendar, application/ics, text/plain;q=0.9")
+        accept = {"Accept": "text/calendar, application/ics, text/plain;q=0.9"}
         for location in ("/", calendars["work"]):
             for method in ("HEAD", "GET"):
-                response = r.request(method, location, headers=accept)
+                response = r.request(method, location, headers=headers_for(r, method, accept))
                 assert response.status_code != 500, r.transcript()
                 assert "text/calendar" not in response.headers.get("Content-Type", ""), r.transcript()
-            xml_headers = dict(BASE_HEADERS, **{"Content-Type": "text/xml; charset=utf-8"})
+            xml_headers = headers_for(r, "PROPFIND", {"Content-Type": "text/xml; charset=utf-8"})
             answer = PropfindResponse(r.request("PROPFIND", location, body=r.body("propfind-ics-dav-location.xml"),
                                                 headers=dict(xml_headers, Depth="0")))
             assert answer.ok, r.transcript()
@@ -178,7 +178,7 @@ def test_the_ics_detector_running_beside_it_changes_nothing(module_gateway, cale
                                                      headers=dict(xml_headers, Depth="1")))
                 assert listing.ok, r.transcript()
                 assert not [h for h, p in listing.data.items() if p.get("D:getcontenttype") == "text/calendar"], r.transcript()
-            put = r.request("PUT", location, body=b"", headers=dict(BASE_HEADERS, **{"If-Match": "nothing", "Content-Type": "text/plain"}))
+            put = r.request("PUT", location, body=b"", headers=headers_for(r, "PUT", {"If-Match": "nothing", "Content-Type": "text/plain"}))
             assert not 200 <= put.status_code < 300, f"the ICS detector's probe was stored\n{r.transcript()}"
         work = subscribe(r, calendars["work"])
         assert work.refresh() == [] and work.href_index == {}, r.transcript()
@@ -353,12 +353,10 @@ def test_free_busy_of_a_colleague_through_the_outbox(module_gateway, calendars):
         start = datetime(2026, 12, 9, 23, 0, tzinfo=timezone.utc)
         request = ics(r, "freebusy-request.ics", uid=thunderbird_uid(), start=stamp(start), end=stamp(start + timedelta(days=1)),
                       organizer=alice.calendar_user_addresses[0], attendee="mailto:bob@example.com")
-        response = r.request("POST", alice.outbox_url, body=request, headers=dict(
-            BASE_HEADERS, **{"Content-Type": MIME_TEXT_CALENDAR, "Originator": alice.calendar_user_addresses[0],
-                             "Recipient": "mailto:bob@example.com"}))
+        response = r.request("POST", alice.outbox_url, body=request, headers=headers_for(r, "POST", {
+            "Content-Type": MIME_TEXT_CALENDAR, "Originator": alice.calendar_user_addresses[0],
+            "Recipient": "mailto:bob@example.com"}))
         assert response.status_code == 200, r.transcript()
-        import xml.etree.ElementTree as ET
-
         root = ET.fromstring(response.content)
         first = next(c for c in root if c.tag.endswith("}response"))
         texts = {c.tag.rsplit("}", 1)[-1]: "".join(c.itertext()).strip() for c in first}

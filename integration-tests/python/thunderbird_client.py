@@ -24,6 +24,17 @@ USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbi
 # calProviderUtils.prepHttpChannel sets Accept and Accept-Charset on every channel; necko adds
 # Accept-Language (recorded in github.com/mguessan/davmail/issues/107 and #375).
 BASE_HEADERS = {"Accept": "text/xml", "Accept-Charset": "utf-8,*;q=0.1", "Accept-Language": "en-US,en;q=0.5"}
+# What Gecko adds to each of those channels, as in the Thunderbird 128 PROPFIND recorded in
+# davmail#375: Pragma and Cache-Control for prepHttpChannel's LOAD_BYPASS_CACHE, the fetch
+# metadata headers, and Origin (the server's own) on everything but GET and HEAD.
+GECKO_HEADERS = {
+    "Sec-Fetch-Dest": "empty",
+    "Sec-Fetch-Mode": "no-cors",
+    "Sec-Fetch-Site": "same-origin",
+    "Priority": "u=4",
+    "Pragma": "no-cache",
+    "Cache-Control": "no-cache",
+}
 MIME_TEXT_XML = "text/xml; charset=utf-8"
 MIME_TEXT_CALENDAR = "text/calendar; charset=utf-8"
 # CalDavUtils.CalDavNsUnresolver: the prefixes Thunderbird names properties with.
@@ -31,6 +42,15 @@ PREFIXES = {"DAV:": "D", "urn:ietf:params:xml:ns:caldav": "C", "http://apple.com
 # CalDavCalendar.FORBIDDEN_PATH_CHARACTERS: a new item is PUT as <id with these replaced>.ics
 FORBIDDEN_PATH_CHARACTERS = re.compile(r"[^a-zA-Z0-9_\-\.]")
 WRITE_PRIVILEGES = {"D:write", "D:write-content", "D:bind", "D:all"}
+
+
+def headers_for(replay, method, extra=None):
+    """The headers of one Thunderbird request: `extra` on top of what every channel has."""
+    sent = dict(BASE_HEADERS, **GECKO_HEADERS)
+    if method not in ("GET", "HEAD"):
+        sent["Origin"] = replay.origin
+    sent.update(extra or {})
+    return sent
 
 
 def local(tag):
@@ -209,9 +229,7 @@ class ThunderbirdCalendar:
             self.cal_home_set = self.uri
 
     def request(self, method, url, body=None, headers=None):
-        sent = dict(BASE_HEADERS)
-        sent.update(headers or {})
-        return self.r.request(method, url, body=body, headers=sent)
+        return self.r.request(method, url, body=body, headers=headers_for(self.r, method, headers))
 
     def propfind(self, url, fixture, depth="0"):
         return self.request("PROPFIND", url, self.r.body(fixture), {"Depth": depth, "Content-Type": MIME_TEXT_XML})
@@ -433,7 +451,7 @@ class CalDavDetector:
     def propfind(self, url, fixture, depth="0"):
         """A PROPFIND, following redirects as necko does for Thunderbird: same method, body
         and Depth (CalDavRequestBase.asyncOnChannelRedirect)."""
-        headers = dict(BASE_HEADERS, **{"Depth": depth, "Content-Type": MIME_TEXT_XML})
+        headers = headers_for(self.r, "PROPFIND", {"Depth": depth, "Content-Type": MIME_TEXT_XML})
         for _ in range(5):
             response = self.r.request("PROPFIND", url, body=self.r.body(fixture), headers=headers)
             if response.status_code not in (301, 302, 303, 307, 308):

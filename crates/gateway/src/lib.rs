@@ -190,7 +190,7 @@ async fn well_known(State(state): State<AppState>, request: Request) -> Response
     let redirect = (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response();
     let (parts, body) = request.into_parts();
     let timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
-    unread_body::after_draining(body, parts.version, timeout, redirect).await
+    unread_body::after_draining(body, &parts.headers, parts.version, timeout, redirect).await
 }
 
 async fn dav_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -217,7 +217,7 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
         Err(AuthFailure::Unauthenticated) => {
             let timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
             let challenge = auth::unauthorized(state.0.auth.challenge());
-            return unread_body::after_draining(body, parts.version, timeout, challenge).await;
+            return unread_body::after_draining(body, &parts.headers, parts.version, timeout, challenge).await;
         }
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
         Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
