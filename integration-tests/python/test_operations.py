@@ -2,7 +2,9 @@
 `/readyz` and `/metrics`, apart from the public listener phones reach."""
 
 import re
+import signal
 import socket
+import time
 
 import requests
 
@@ -129,3 +131,76 @@ def test_password_guessing_is_limited_per_user_and_per_address_without_locking_o
     log = gw.log_tail(400)
     assert "limit per user reached" in log and "limit per client address reached" in log, log
     assert "guess" not in log, "a password reached the log"
+
+
+TOKEN = "admin-token-for-tests"
+
+
+def switch(gw, path, body, token=TOKEN):
+    return requests.put(gw.admin_url + path, data=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def dav(gw, user):
+    return public(gw, "PROPFIND", "/dav/", auth=gw.auth(user), data=PROPFIND, headers={"Depth": "0"})
+
+
+def test_caldav_is_switched_off_and_on_for_a_user_a_domain_and_the_service_without_a_restart(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__ADMIN__TOKEN=TOKEN)
+    assert dav(gw, "alice").status_code == 207  # signed in: the switch must hold for cached sessions too
+    assert switch(gw, "access/users/alice", "off", token="wrong").status_code == 401
+    assert switch(gw, "access/users/alice", "maybe").status_code == 400
+    assert dav(gw, "alice").status_code == 207
+
+    assert switch(gw, "access/users/alice", "off").status_code == 204
+    refused = dav(gw, "alice")
+    assert refused.status_code == 403 and "turned off for this account" in refused.text, refused.text
+    assert dav(gw, "bob").status_code == 207, "other users are not affected"
+
+    assert switch(gw, "access/domains/Example.COM", "off").status_code == 204
+    refused = dav(gw, "bob")
+    assert refused.status_code == 403 and "example.com" in refused.text, refused.text
+    current = requests.get(gw.admin_url + "access", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).json()
+    assert current == {"enabled": True, "disabled_domains": ["example.com"], "disabled_users": ["alice"]}
+
+    assert switch(gw, "access/domains/example.com", "on").status_code == 204
+    assert switch(gw, "access/service", "off").status_code == 204
+    refused = dav(gw, "tester")
+    assert refused.status_code == 403 and "turned off on this server" in refused.text, refused.text
+    assert switch(gw, "access/service", "on").status_code == 204
+    assert switch(gw, "access/users/alice", "on").status_code == 204
+    for user in ("alice", "bob", "tester"):
+        assert dav(gw, user).status_code == 207
+    assert gw.log_tail(400).count("CalDAV access changed") == 6
+
+
+def test_without_a_token_the_admin_api_changes_nothing(start_dedicated_gateway):
+    gw = start_dedicated_gateway()
+    assert switch(gw, "access/service", "off", token="").status_code == 403
+    assert dav(gw, "alice").status_code == 207
+
+
+def test_sighup_reloads_the_switch_from_the_configuration_file(start_dedicated_gateway, tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('[access]\ndisabled_users = ["bob"]\n')
+    gw = start_dedicated_gateway(GATEWAY_CONFIG=str(config))
+    assert dav(gw, "bob").status_code == 403
+    assert dav(gw, "alice").status_code == 207
+
+    def after_hangup(expected_bob):
+        gw.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while dav(gw, "bob").status_code != expected_bob:
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.1)
+
+    config.write_text('[access]\ndisabled_users = []\n')
+    after_hangup(207)
+    # A file that no longer loads is reported and changes nothing.
+    config.write_text('[access]\ndisabled_userz = ["bob"]\n')
+    gw.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "configuration not reloaded" not in gw.log_tail(200):
+        assert time.monotonic() < deadline, gw.log_tail()
+        time.sleep(0.1)
+    assert dav(gw, "bob").status_code == 207
+    assert gw.process.poll() is None

@@ -9,10 +9,12 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod access;
 mod admin;
 mod backend;
 mod mail;
 
+pub use access::AccessConfig;
 pub use admin::AdminConfig;
 pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
 pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
@@ -25,6 +27,7 @@ pub const ENV_PREFIX: &str = "GATEWAY__";
 pub struct Config {
     pub server: ServerConfig,
     pub admin: AdminConfig,
+    pub access: AccessConfig,
     pub tls: TlsConfig,
     pub backend: BackendConfig,
     pub auth: AuthConfig,
