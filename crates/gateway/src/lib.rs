@@ -7,7 +7,9 @@ pub mod connections;
 pub mod dispatch;
 pub mod error;
 pub mod layers;
+pub mod login_limit;
 pub mod methods;
+pub mod metrics;
 pub mod properties;
 pub mod provision;
 pub mod quirks;
@@ -46,7 +48,8 @@ struct AppInner {
     auth: Authenticator,
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
-    metrics: bool,
+    metrics: metrics::Metrics,
+    readiness_timeout: Duration,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     invitations: scheduling::mailer::HourlyLimit,
@@ -60,11 +63,19 @@ struct AppInner {
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: &Config) -> Self {
         let scheduling = SchedulingPolicy::new(&config.scheduling);
+        let metrics = metrics::Metrics::new(backend.clone());
         AppState(Arc::new(AppInner {
-            auth: Authenticator::new(backend.clone(), &config.auth, &config.caldav, scheduling.clone()),
+            auth: Authenticator::new(
+                backend.clone(),
+                &config.auth,
+                &config.caldav,
+                scheduling.clone(),
+                metrics.clone(),
+            ),
             limits: config.limits.clone(),
             backend,
-            metrics: config.server.metrics,
+            metrics,
+            readiness_timeout: Duration::from_secs(config.admin.readiness_timeout_secs),
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
@@ -122,11 +133,8 @@ impl AppState {
 /// The whole HTTP service. RFC 6764 §5: `/.well-known/caldav` points at the DAV root.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
-    let mut router = Router::new();
-    if state.0.metrics {
-        router = router.route("/metrics", axum::routing::get(metrics));
-    }
-    let router = router
+    let metrics = state.0.metrics.clone();
+    let router = Router::new()
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -134,18 +142,45 @@ pub fn app(state: AppState) -> Router {
         .route("/dav/", any(dav_entry))
         .route("/dav/{*path}", any(dav_entry))
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
     layers::apply(router, &limits)
 }
 
-/// Prometheus text exposition of the backend's counters.
-async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = String::new();
-    for metric in state.0.backend.metrics() {
-        let name = format!("caldav_gateway_{}", metric.name);
-        text.push_str(&format!("# HELP {name} {}\n# TYPE {name} counter\n{name} {}\n", metric.help, metric.value));
+/// The operators' service on the admin listener (`[admin] listen`): `/healthz` answers while
+/// the process serves, `/readyz` only while the backend answers too (a load balancer then
+/// sends phones elsewhere instead of into 503s), `/metrics` the OpenMetrics text.
+pub fn admin_app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(metrics_text))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(state.0.readiness_timeout, state.0.backend.ping()).await {
+        Ok(Ok(())) => "ready\n".into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: the backend did not answer the readiness probe");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("backend unavailable: {error}\n")).into_response()
+        }
+        Err(_) => {
+            tracing::warn!(timeout_secs = state.0.readiness_timeout.as_secs(), "not ready: readiness probe timed out");
+            (StatusCode::SERVICE_UNAVAILABLE, "backend did not answer in time\n").into_response()
+        }
     }
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match state.0.metrics.encode() {
+        Ok(text) => {
+            ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+                .into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
@@ -163,19 +198,21 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     } else {
         (ResourcePath::parse(raw_path), dav::path::DAV_ROOT)
     };
+    let peer = parts.extensions.get::<login_limit::PeerAddr>().copied();
     if parts.method == Method::OPTIONS {
-        let scheduling = options_scheduling(&state, &parts.headers).await;
+        let scheduling = options_scheduling(&state, &parts.headers, peer).await;
         return methods::options::options(path.as_ref().ok(), scheduling);
     }
     let path = match path {
         Ok(path) => path,
         Err(error) => return GatewayError::from(error).into_response(),
     };
-    let session = match state.0.auth.authenticate(&parts.headers).await {
+    let session = match state.0.auth.authenticate(&parts.headers, peer).await {
         Ok(session) => session,
         // iOS and others always try without credentials first, so this is not worth a warning.
         Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
+        Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
     // Every path below a user belongs to that user alone; sharing will widen this.
@@ -210,11 +247,11 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
 /// Whether OPTIONS advertises scheduling: for the user when the request carries valid
 /// credentials (Thunderbird's OPTIONS does, after its first PROPFIND), else the deployment's
 /// setting. OPTIONS never answers 401, so wrong credentials fall back to the same default.
-async fn options_scheduling(state: &AppState, headers: &http::HeaderMap) -> bool {
+async fn options_scheduling(state: &AppState, headers: &http::HeaderMap, peer: Option<login_limit::PeerAddr>) -> bool {
     if !state.0.scheduling.enabled() || auth::basic_credentials(headers).is_none() {
         return state.0.scheduling.enabled();
     }
-    match state.0.auth.authenticate(headers).await {
+    match state.0.auth.authenticate(headers, peer).await {
         Ok(session) => state.0.scheduling.allows(session.principal()),
         Err(_) => state.0.scheduling.enabled(),
     }
