@@ -933,4 +933,8 @@ def test_free_busy_fallback_when_scheduling_is_not_advertised(start_dedicated_ga
         assert report.status_code == 200, r.transcript()
         assert report.headers.get("Content-Type", "").split(";")[0].strip().lower() == "text/calendar", r.transcript()
         assert berlin_to_utc(busy_start) in vfreebusy_starts(report.text), r.transcript()
+        # the same query on someone else's principal shows nothing of their schedule
+        other = eds.xml("REPORT", "/dav/principals/bob/", "report-free-busy-query.xml", depth="infinity",
+                        start=ical_utc(start), end=ical_utc(start + timedelta(days=3)))
+        assert other.status_code == 403 and "BEGIN:VCALENDAR" not in other.text, r.transcript()
         backend.delete(next(h for h in backend.cache if h.endswith(f"{busy_uid}.ics")))
