@@ -1,7 +1,10 @@
 //! The CalDAV gateway: the only crate that wires the protocol crates (`dav`, `calendar`) to a
 //! backend (`store`). `app` builds the whole HTTP service; tests drive it in process.
 
+pub mod access;
+mod admin;
 pub mod auth;
+pub mod cert_reload;
 pub mod config;
 pub mod connections;
 pub mod dispatch;
@@ -13,6 +16,7 @@ pub mod metrics;
 pub mod properties;
 pub mod provision;
 pub mod quirks;
+pub mod redirect;
 pub mod resources;
 pub mod scheduling;
 pub mod serve;
@@ -35,6 +39,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use store::Backend;
 
+pub use crate::admin::app as admin_app;
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::{CaldavConfig, Config, LimitsConfig};
 use crate::error::GatewayError;
@@ -51,6 +56,10 @@ struct AppInner {
     backend: Arc<dyn Backend>,
     metrics: metrics::Metrics,
     readiness_timeout: Duration,
+    access: access::AccessSwitch,
+    admin_token: String,
+    /// `Strict-Transport-Security` of every answer, when served over TLS.
+    hsts: Option<http::HeaderValue>,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     invitations: scheduling::mailer::HourlyLimit,
@@ -77,6 +86,11 @@ impl AppState {
             backend,
             metrics,
             readiness_timeout: Duration::from_secs(config.admin.readiness_timeout_secs),
+            access: access::AccessSwitch::new(&config.access),
+            admin_token: config.admin.token.clone(),
+            hsts: (config.tls.enabled && config.tls.hsts_max_age_secs > 0)
+                .then(|| http::HeaderValue::from_str(&format!("max-age={}", config.tls.hsts_max_age_secs)).ok())
+                .flatten(),
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
@@ -126,6 +140,11 @@ impl AppState {
         self.0.backend.directory()
     }
 
+    /// The operator's CalDAV switch (`[access]`).
+    pub fn access(&self) -> &access::AccessSwitch {
+        &self.0.access
+    }
+
     pub fn backend(&self) -> &dyn Backend {
         self.0.backend.as_ref()
     }
@@ -135,7 +154,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
     let metrics = state.0.metrics.clone();
-    let router = Router::new()
+    let hsts = state.0.hsts.clone();
+    let mut router = Router::new()
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -145,43 +165,13 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
+    if let Some(hsts) = hsts {
+        router = router.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            hsts,
+        ));
+    }
     layers::apply(router, &limits)
-}
-
-/// The operators' service on the admin listener (`[admin] listen`): `/healthz` answers while
-/// the process serves, `/readyz` only while the backend answers too (a load balancer then
-/// sends phones elsewhere instead of into 503s), `/metrics` the OpenMetrics text.
-pub fn admin_app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .route("/readyz", axum::routing::get(readyz))
-        .route("/metrics", axum::routing::get(metrics_text))
-        .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state)
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(state.0.readiness_timeout, state.0.backend.ping()).await {
-        Ok(Ok(())) => "ready\n".into_response(),
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "not ready: the backend did not answer the readiness probe");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("backend unavailable: {error}\n")).into_response()
-        }
-        Err(_) => {
-            tracing::warn!(timeout_secs = state.0.readiness_timeout.as_secs(), "not ready: readiness probe timed out");
-            (StatusCode::SERVICE_UNAVAILABLE, "backend did not answer in time\n").into_response()
-        }
-    }
-}
-
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    match state.0.metrics.encode() {
-        Ok(text) => {
-            ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
-                .into_response()
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
 }
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
@@ -223,6 +213,9 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
         Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
+    if let Err(closed) = state.0.access.check(session.principal()) {
+        return (StatusCode::FORBIDDEN, format!("{}\n", closed.message())).into_response();
+    }
     // Every path below a user belongs to that user alone; sharing will widen this.
     if path.user().is_some_and(|owner| owner != session.principal().user) {
         return GatewayError::forbidden(Precondition::NeedPrivileges).into_response();
