@@ -60,6 +60,9 @@ pub async fn report(
             let scope = calendar_multiget::MultigetScope::Home;
             calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
         }
+        // Depth is not read: RFC 6578 §3.2 wants 0, Thunderbird (CalDavWebDavSyncHandler,
+        // 128 and later) sends 1 on purpose for older servers, and a 400 would leave its
+        // calendar broken (docs/clients/thunderbird.md).
         (
             Report::SyncCollection { sync_token, limit, props, calendar_data, .. },
             ResourcePath::Calendar { calendar, .. },
