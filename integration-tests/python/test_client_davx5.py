@@ -43,7 +43,8 @@ from conftest import DIRECTORY
 # okhttp/4.12.0) Android/14".
 USER_AGENT = "DAVx5/4.5.19-ose (at.bitfire.davdroid)"
 # network/HttpClientBuilder.kt installPlugins: Accept-Language from the device locale on every
-# request; ktor's ContentEncoding plugin offers gzip, deflate and identity.
+# request; ktor's ContentEncoding() with its default gzip(), deflate(), identity() writes
+# "gzip,deflate,identity" (ktorio/ktor ktor-client-encoding common/src/ContentEncoding.kt).
 EVERY_REQUEST = {"Accept-Language": "en-US, en;q=0.7, *;q=0.5", "Accept-Encoding": "gzip,deflate,identity"}
 # dav4jvm DavResource.acceptXml() and MIME_XML_UTF8, for PROPFIND, PROPPATCH, REPORT, MKCOL.
 XML_REQUEST = {"Accept": "application/xml,text/xml", "Content-Type": "application/xml; charset=UTF-8"}
@@ -684,6 +685,16 @@ def create_calendar(account, display_name, color, components=None, description="
     return url
 
 
+def synced_collection(account, display_name, color, components=None, kind="events", past_days=PAST_DAYS):
+    """A collection made on the phone, found by the refresh and synced once (still empty)."""
+    url = create_calendar(account, display_name, color, components)
+    refresh_collections(account)
+    syncer = Syncer(account, url, kind=kind, past_days=past_days)
+    assert syncer.sync(), "the first sync lists the collection"
+    assert syncer.local == {}
+    return syncer
+
+
 def other_client_put(gateway, user, url, body):
     """A change made elsewhere (the web mail's calendar, another device): no DAVx5 headers."""
     with Replay(gateway, client="davx5", user=user, user_agent="another client") as other:
@@ -818,6 +829,13 @@ def test_create_rename_and_delete_a_calendar(module_gateway):
         assert renamed.status_code == 207
         assert refresh_collections(account)[url]["displayname"] == "Journeys"
 
+        # With a time zone picked in the dialog: calendar-timezone-id and calendar-timezone.
+        zoned = account.home_sets[0] + f"{uuid.uuid4()}/"
+        made = account.dav.mkcalendar(zoned, "mkcalendar-timezone.xml", displayname="Vienna office", color="#008080")
+        assert made.status_code == 201, r.transcript()
+        listed = refresh_collections(account)[zoned]
+        assert listed["timezone_id"] == "Europe/Vienna" and listed["color"] == 0xFF008080, listed
+
         # The same name again: 405 (RFC 4791 §5.3.1.1), which DAVx5 shows as an error.
         again = account.dav.mkcalendar(url, "mkcalendar.xml", displayname="Trips", color="#DC143C", description="x")
         assert again.status_code == 405, r.transcript()
@@ -838,12 +856,8 @@ def test_event_sync_with_the_default_time_range(module_gateway):
     time range and multiget; create, change and delete with If-None-Match / If-Match."""
     with davx5(module_gateway) as r:
         account = set_up_account(r)
-        url = create_calendar(account, "Events", "#FF8C00")
-        refresh_collections(account)
-        events = Syncer(account, url)
-
-        assert events.sync(), "first sync lists the calendar"
-        assert events.local == {}
+        events = synced_collection(account, "Events", "#FF8C00")
+        url = events.url
         assert events.sync() is False, "unchanged sync state: DAVx5 does not list again"
 
         # A new event on the phone: PUT with If-None-Match: *.
@@ -911,10 +925,8 @@ def test_event_sync_with_collection_sync(module_gateway):
     removals as 404 members and a bad token answered with DAV:valid-sync-token."""
     with davx5(module_gateway) as r:
         account = set_up_account(r)
-        url = create_calendar(account, "All events", "#20B2AA")
-        refresh_collections(account)
-        events = Syncer(account, url, past_days=None)
-        assert events.sync()
+        events = synced_collection(account, "All events", "#20B2AA", past_days=None)
+        url = events.url
         assert events.has_collection_sync, "supported-report-set without sync-collection: DAVx5 would fall back"
         assert events.algorithm() == "COLLECTION_SYNC"
         first_token = account.sync_state[url]
@@ -946,6 +958,8 @@ def test_event_sync_with_collection_sync(module_gateway):
         # starts over with an initial sync.
         _, response = account.dav.report(url, "sync-collection.xml", depth=0, token="http://example.invalid/sync/1")
         assert response.status_code in (403, 409), r.transcript()
+        # HttpResponseInfo parses the <error> only from a body typed as XML.
+        assert "xml" in response.headers.get("Content-Type", ""), response.headers
         error = ET.fromstring(response.content)
         assert error.tag == DAV + "error" and error.find(DAV + "valid-sync-token") is not None, response.text
 
@@ -954,10 +968,7 @@ def test_recurring_event_with_one_changed_instance(module_gateway):
     """A weekly series with one moved instance: master and exception in one resource, one UID."""
     with davx5(module_gateway) as r:
         account = set_up_account(r)
-        url = create_calendar(account, "Series", "#6A5ACD")
-        refresh_collections(account)
-        events = Syncer(account, url)
-        events.sync()
+        events = synced_collection(account, "Series", "#6A5ACD")
         uid, name = object_name()
         start, end = event_times(1)
         moved_of, _ = event_times(15)
@@ -985,10 +996,7 @@ def test_task_with_due_date_and_completion(module_gateway):
     range, a task with DUE, then completed (STATUS, COMPLETED, PERCENT-COMPLETE) with If-Match."""
     with davx5(module_gateway) as r:
         account = set_up_account(r)
-        url = create_calendar(account, "Chores", "#228B22", ["VTODO"])
-        refresh_collections(account)
-        tasks = Syncer(account, url, kind="tasks")
-        assert tasks.sync()
+        tasks = synced_collection(account, "Chores", "#228B22", ["VTODO"], kind="tasks")
         uid, name = object_name()
         due, _ = event_times(3)
         assert tasks.upload_new(name, r.body("task.ics", uid=uid, dtstamp=now_stamp(), summary="Buy paint", due=due)).status_code == 201
@@ -1018,10 +1026,8 @@ def test_journal_and_task_with_jtx_board(module_gateway):
     when the collection supports it, then multiget."""
     with davx5(module_gateway) as r:
         account = set_up_account(r)
-        diary = create_calendar(account, "Notes", "#8B4513", ["VJOURNAL", "VTODO"])
-        refresh_collections(account)
-        jtx = Syncer(account, diary, kind="jtx")
-        assert jtx.sync()
+        jtx = synced_collection(account, "Notes", "#8B4513", ["VJOURNAL", "VTODO"], kind="jtx")
+        diary = jtx.url
         j_uid, j_name = object_name()
         today = datetime.date.today().strftime("%Y%m%d")
         journal = r.body("journal.ics", uid=j_uid, dtstamp=now_stamp(), summary="Standup notes",
@@ -1049,10 +1055,7 @@ def test_meeting_through_the_servers_implicit_scheduling(module_gateway):
     with davx5(module_gateway, "bob") as bob_replay, davx5(module_gateway, "alice") as alice_replay:
         bob = set_up_account(bob_replay)
         alice = set_up_account(alice_replay)
-        bob_calendar = create_calendar(bob, "Bob's meetings", "#4682B4")
-        refresh_collections(bob)
-        organizer = Syncer(bob, bob_calendar)
-        organizer.sync()
+        organizer = synced_collection(bob, "Bob's meetings", "#4682B4")
         uid, name = object_name()
         start, end = event_times(4)
         invite = dict(uid=uid, summary="Planning", start=start, end=end, sequence="0", organizer="bob@example.com",
