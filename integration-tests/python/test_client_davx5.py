@@ -1060,7 +1060,12 @@ def test_meeting_through_the_servers_implicit_scheduling(module_gateway):
         start, end = event_times(4)
         invite = dict(uid=uid, summary="Planning", start=start, end=end, sequence="0", organizer="bob@example.com",
                       organizer_name="Bob", attendee="alice@example.com", attendee_name="Alice")
-        assert organizer.upload_new(name, bob_replay.body("event-meeting.ics", dtstamp=now_stamp(), partstat="NEEDS-ACTION", **invite)).status_code == 201
+        created = organizer.upload_new(name, bob_replay.body("event-meeting.ics", dtstamp=now_stamp(), partstat="NEEDS-ACTION", **invite))
+        assert created.status_code == 201 and created.headers.get("Schedule-Tag"), bob_replay.transcript()
+        # A scheduling server may store other bytes than were sent; then the PUT carries no
+        # ETag (RFC 4791 §5.3.4) and DAVx5's next sync downloads the server's version.
+        assert organizer.sync(uploaded=True)
+        assert created.headers.get("ETag") or organizer.downloaded == [name], bob_replay.transcript()
 
         # Alice's phone syncs every calendar that takes events; the invitation is in one.
         found = None
@@ -1090,3 +1095,15 @@ def test_meeting_through_the_servers_implicit_scheduling(module_gateway):
         copy = icalendar.Calendar.from_ical(organizer.local[name][2]).walk("VEVENT")[0]
         partstats = {str(a): a.params.get("PARTSTAT") for a in copy.get("ATTENDEE")}
         assert partstats.get("mailto:alice@example.com") == "ACCEPTED", partstats
+
+        # Alice deletes the meeting on her phone: DELETE with If-Schedule-Tag-Match (the tag
+        # of her PUT's answer), which the server turns into a decline.
+        _, alice_schedule_tag, _ = syncer.local[file_name]
+        assert alice_schedule_tag, "the attendee's PUT must answer with a Schedule-Tag header"
+        removed = syncer.delete(file_name)
+        assert 200 <= removed.status_code < 300 and removed.status_code != 207, alice_replay.transcript()
+        assert removed.request.headers.get("If-Schedule-Tag-Match") == quoted(alice_schedule_tag)
+        assert organizer.sync()
+        copy = icalendar.Calendar.from_ical(organizer.local[name][2]).walk("VEVENT")[0]
+        partstats = {str(a): a.params.get("PARTSTAT") for a in copy.get("ATTENDEE")}
+        assert partstats.get("mailto:alice@example.com") == "DECLINED", partstats
