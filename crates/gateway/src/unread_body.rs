@@ -18,7 +18,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderValue, Request, Version};
-use http_body::Frame;
+use hyper::body::{Frame, SizeHint};
 
 /// Middleware: marks the answer `Connection: close` when the handler left the body unread.
 pub async fn close_when_body_unread(request: Request<Body>, next: Next) -> Response {
@@ -69,7 +69,7 @@ impl HttpBody for Tracked {
         self.inner.is_end_stream()
     }
 
-    fn size_hint(&self) -> http_body::SizeHint {
+    fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
 }
