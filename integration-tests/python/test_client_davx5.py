@@ -46,7 +46,8 @@ USER_AGENT = "DAVx5/4.5.19-ose (at.bitfire.davdroid)"
 # request; ktor's ContentEncoding() with its default gzip(), deflate(), identity() writes
 # "gzip,deflate,identity" (ktorio/ktor ktor-client-encoding common/src/ContentEncoding.kt).
 EVERY_REQUEST = {"Accept-Language": "en-US, en;q=0.7, *;q=0.5", "Accept-Encoding": "gzip,deflate,identity"}
-# dav4jvm DavResource.acceptXml() and MIME_XML_UTF8, for PROPFIND, PROPPATCH, REPORT, MKCOL.
+# dav4jvm DavResource.acceptXml() (two values, joined with "," by ktor's mergeHeaders,
+# ktorio/ktor ktor-client-core engine/Utils.kt) and MIME_XML_UTF8: PROPFIND, PROPPATCH, REPORT, MKCOL.
 XML_REQUEST = {"Accept": "application/xml,text/xml", "Content-Type": "application/xml; charset=UTF-8"}
 # dav4jvm DavCalendar.MIME_ICALENDAR_UTF8, the Content-Type of every upload (CalendarSyncManager,
 # TasksSyncManager, JtxSyncManager generateUpload).
