@@ -965,6 +965,29 @@ def test_event_sync_with_collection_sync(module_gateway):
         assert error.tag == DAV + "error" and error.find(DAV + "valid-sync-token") is not None, response.text
 
 
+def test_collection_sync_paged_by_the_server(start_dedicated_gateway):
+    """DAVx5 sends no limit, but a server may page a large answer itself (RFC 6578 §3.6): the
+    collection's own response 507 and a sync-token to go on from. DAVx5 asks again until the
+    collection is no longer 507, then downloads in multiget batches of 10."""
+    gateway = start_dedicated_gateway(GATEWAY__LIMITS__MAX_SYNC_RESULTS="4")
+    with davx5(gateway) as r:
+        account = set_up_account(r)
+        events = synced_collection(account, "Busy", "#FF4500", past_days=None)
+        names = []
+        for day in range(1, 14):
+            uid, name = object_name()
+            start, end = event_times(day)
+            other_client_put(gateway, "alice", events.url + name,
+                             r.body("event.ics", uid=uid, dtstamp=now_stamp(), summary=f"Day {day}", start=start, end=end))
+            names.append(name)
+        assert events.sync()
+        assert sorted(events.local) == sorted(names), r.transcript()
+        reports = [e for e in r.exchanges if e.startswith("> REPORT") and "<sync-collection" in e]
+        assert len(reports) >= 4, "13 changes in pages of 4 take four sync-collection requests"
+        multigets = [e for e in r.exchanges if "<CAL:calendar-multiget" in e]
+        assert all(e.count("<href>") <= BATCH for e in multigets)
+        assert events.sync() is False
+
 def test_recurring_event_with_one_changed_instance(module_gateway):
     """A weekly series with one moved instance: master and exception in one resource, one UID."""
     with davx5(module_gateway) as r:
