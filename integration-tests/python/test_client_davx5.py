@@ -736,6 +736,14 @@ def test_discovery_from_the_bare_host(module_gateway):
         assert "calendar-access" in dav.options(principal), r.transcript()
         assert find_principal(dav, base) == principal
 
+        # A wrong password: ktor's Auth plugin needs a Basic (or Digest) challenge to count the
+        # 401 as UnauthorizedException, which DavResourceFinder turns into "encountered401" (the
+        # login screen's "wrong credentials" instead of "no service found").
+        wrong = {"Authorization": "Basic YWxpY2U6bm90LXRoZS1wYXNzd29yZA==", "Depth": "0", **XML_REQUEST}
+        refused = r.request("PROPFIND", base, body=r.body("propfind-base-url-caldav.xml"), headers=wrong, auth=False)
+        assert refused.status_code == 401, r.transcript()
+        assert refused.headers.get("WWW-Authenticate", "").lower().startswith("basic realm="), refused.headers
+
         # The first mailto: address becomes the account name (ui/setup/LoginScreenViewModel.kt)
         # and so the calendars' OWNER_ACCOUNT, which decides who is the organizer on Android.
         assert email_addresses(dav, principal)[:1] == ["alice@example.com"], r.transcript()
