@@ -2,13 +2,15 @@
 `/readyz` and `/metrics`, apart from the public listener phones reach."""
 
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import time
 
 import requests
 
-from conftest import BACKEND
+from conftest import BACKEND, start_gateway, stop_gateway
 
 PROPFIND = (
     '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>'
@@ -204,3 +206,76 @@ def test_sighup_reloads_the_switch_from_the_configuration_file(start_dedicated_g
         time.sleep(0.1)
     assert dav(gw, "bob").status_code == 207
     assert gw.process.poll() is None
+
+
+def test_answers_over_tls_carry_hsts(gateway):
+    response = public(gateway, "OPTIONS", "/dav/")
+    assert response.headers.get("Strict-Transport-Security") == "max-age=31536000"
+
+
+def test_the_plain_http_listener_only_redirects_to_https(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__TLS__REDIRECT_LISTEN="127.0.0.1:0")
+    plain = re.search(r"redirecting (http://\S+) to HTTPS", gw.log_tail(200)).group(1)
+    https_port = gw.url.rstrip("/").rsplit(":", 1)[1]
+    answer = requests.get(plain + "dav/calendars/?x=1", allow_redirects=False, timeout=30)
+    assert answer.status_code == 301
+    assert answer.headers["Location"] == f"https://127.0.0.1:{https_port}/dav/calendars/?x=1"
+    propfind = requests.request("PROPFIND", plain + "dav/", auth=gw.auth("alice"), allow_redirects=False, timeout=30)
+    assert propfind.status_code == 308, "a PROPFIND keeps its method and body"
+    assert not propfind.content
+
+
+def make_certificate(directory, name):
+    """A CA and a certificate for 127.0.0.1 it signs (openssl, EC keys)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", f"{name}-ca.key", "-out", f"{name}-ca.pem", "-days", "2",
+        "-subj", f"/CN=test CA {name}", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", "/CN=127.0.0.1")
+    (directory / f"{name}.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{name}-ca.pem", "-CAkey", f"{name}-ca.key",
+        "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    return directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}-ca.pem"
+
+
+def trusted_by(url, ca):
+    try:
+        requests.request("OPTIONS", url, verify=str(ca), timeout=10)
+        return True
+    except requests.exceptions.SSLError:
+        return False
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(tmp_path):
+    old_cert, old_key, old_ca = make_certificate(tmp_path, "old")
+    new_cert, new_key, new_ca = make_certificate(tmp_path, "new")
+    live_cert, live_key = tmp_path / "live.pem", tmp_path / "live.key"
+    shutil.copy(old_cert, live_cert)
+    shutil.copy(old_key, live_key)
+    data_dir = tmp_path / "data"
+    (data_dir / "tls").mkdir(parents=True)
+    shutil.copy(old_ca, data_dir / "tls" / "ca.pem")  # what the harness trusts at start
+    gw = start_gateway({"GATEWAY__TLS__CERT": str(live_cert), "GATEWAY__TLS__KEY": str(live_key),
+                        "GATEWAY__TLS__RELOAD_CHECK_SECS": "1"}, data_dir=str(data_dir))
+    try:
+        assert trusted_by(gw.url, old_ca) and not trusted_by(gw.url, new_ca)
+        # A key that does not match is refused and the running pair kept.
+        shutil.copy(new_cert, live_cert)
+        deadline = time.monotonic() + 15
+        while "do not load" not in gw.log_tail(200):
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.2)
+        assert trusted_by(gw.url, old_ca)
+        shutil.copy(new_key, live_key)
+        deadline = time.monotonic() + 15
+        while not trusted_by(gw.url, new_ca):
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.2)
+        assert not trusted_by(gw.url, old_ca)
+        assert "TLS certificate reloaded" in gw.log_tail(200)
+    finally:
+        stop_gateway(gw)
