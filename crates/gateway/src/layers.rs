@@ -16,8 +16,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// 1. Authorization is marked sensitive before anything could log it.
 /// 2. Every request gets an id (or keeps the proxy's), recorded in its span and echoed back.
-/// 3. A panic in a handler becomes a 500 instead of a dropped connection.
-/// 4. Bodies over `limits.max_request_body` are refused with 413 before they are read.
+/// 3. An HTTP/1 answer given before the body was read says `Connection: close`
+///    (`unread_body.rs`), since hyper closes such a connection.
+/// 4. A panic in a handler becomes a 500 instead of a dropped connection.
+/// 5. Bodies over `limits.max_request_body` are refused with 413 before they are read.
 pub fn apply(router: Router, limits: &LimitsConfig) -> Router {
     let body_limit = usize::try_from(limits.max_request_body).unwrap_or(usize::MAX);
     router.layer(
@@ -26,6 +28,7 @@ pub fn apply(router: Router, limits: &LimitsConfig) -> Router {
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(log_response))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(axum::middleware::from_fn(crate::unread_body::close_when_body_unread))
             .layer(CatchPanicLayer::new())
             .layer(RequestBodyLimitLayer::new(body_limit)),
     )

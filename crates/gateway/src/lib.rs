@@ -22,6 +22,7 @@ pub mod scheduling;
 pub mod serve;
 pub mod sync_token;
 pub mod tls;
+pub mod unread_body;
 
 use std::sync::Arc;
 use std::time::Duration;
