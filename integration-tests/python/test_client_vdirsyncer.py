@@ -1,0 +1,564 @@
+"""vdirsyncer 0.21.0 and khal 0.14.1, the real programs (PyPI, requirements.txt), against the
+gateway over real TLS (vdirsyncer's `verify` names the gateway's CA).
+
+One user with an event calendar and a task list the test makes (MKCALENDAR with name, colour
+and order): `vdirsyncer discover` from the bare host (and from /.well-known/caldav), `sync`
+into a filesystem vdir both ways, `metasync` of name, colour and order, a recurring event
+with a moved instance in both directions, a conflict reported and then resolved with
+`conflict_resolution = "a wins"`, the calendar-query path vdirsyncer takes with `item_types`
+and a time range, and khal listing what vdirsyncer synced. How vdirsyncer talks to a server
+(what these checks rest on) is in docs/clients/vdirsyncer.md.
+
+The requests vdirsyncer sent are read from its own debug log (`-v debug`: http.py `request`
+logs method, URL and headers of each request), so the conditional headers it uses are checked
+as sent, not assumed.
+"""
+
+import ast
+import json
+import os
+import re
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from xml.etree import ElementTree
+
+import icalendar
+import pytest
+import requests
+
+from conftest import USERS
+from icalendar_samples import event, todo
+
+FIXTURES = Path(__file__).parent / "clients" / "vdirsyncer"
+# vdirsyncer and khal come from requirements.txt, so they sit beside this interpreter.
+CLIENTS_BIN = Path(sys.executable).parent
+USER = "alice"
+RUN_TIMEOUT_S = 120
+DAV = "{DAV:}"
+PROPFIND_ETAGS = (
+    '<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
+)
+
+
+def client_binary(name):
+    path = CLIENTS_BIN / name
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: install integration-tests/python/requirements.txt (make integration does)")
+    return str(path)
+
+
+def fixture_text(name, **values):
+    return string.Template((FIXTURES / name).read_text()).substitute(values)
+
+
+def fixture_ics(name, **values):
+    return fixture_text(name, **values).replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def client_env(home):
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    # aiohttp's session in vdirsyncer runs with trust_env=True (storage/dav.py `_session`):
+    # no proxy may stand between it and the gateway on loopback. Neither program may read the
+    # developer's own configuration.
+    env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local")})
+    return env
+
+
+def meaning(ics):
+    """Every component with its properties, parameters and values, in a form that ignores
+    line folding and property order. PRODID is left out, as vdirsyncer's own item hash does
+    (vobject.py IGNORE_PROPS)."""
+    calendar = icalendar.Calendar.from_ical(ics)
+    components = {}
+    for component in calendar.walk():
+        key = (
+            component.name,
+            str(component.get("UID", component.get("TZID", ""))),
+            component["RECURRENCE-ID"].to_ical().decode() if "RECURRENCE-ID" in component else "",
+            component["DTSTART"].to_ical().decode() if component.name in ("DAYLIGHT", "STANDARD") else "",
+        )
+        properties = []
+        for name, value in component.property_items(recursive=False):
+            if name in ("BEGIN", "END", "PRODID"):
+                continue
+            params = tuple(sorted((k, str(v)) for k, v in getattr(value, "params", {}).items()))
+            text = value.to_ical() if hasattr(value, "to_ical") else str(value)
+            properties.append((name, params, text.decode() if isinstance(text, bytes) else text))
+        components[key] = sorted(properties)
+    return components
+
+
+def uid_of(ics):
+    for component in icalendar.Calendar.from_ical(ics).walk():
+        if "UID" in component:
+            return str(component["UID"])
+    return None
+
+
+def summaries(ics):
+    return sorted(str(c["SUMMARY"]) for c in icalendar.Calendar.from_ical(ics).walk() if "SUMMARY" in c)
+
+
+class GatewaySide:
+    """The other writer: raw HTTP on the gateway, as another client of the same user would."""
+
+    def __init__(self, gateway, user):
+        self.base = gateway.url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = (user, USERS[user])
+        self.ca = gateway.ca
+        self.home = self._calendar_home()
+
+    def request(self, method, path, **kwargs):
+        # Per request, not Session.verify: requests lets REQUESTS_CA_BUNDLE override the latter.
+        return self.session.request(method, self.base + path, timeout=30, verify=self.ca, **kwargs)
+
+    def _propfind(self, path, body, depth):
+        response = self.request("PROPFIND", path, data=body, headers={"Depth": depth, "Content-Type": "application/xml; charset=utf-8"})
+        assert response.status_code == 207, (path, response.status_code, response.text)
+        return ElementTree.fromstring(response.content)
+
+    def _calendar_home(self):
+        root = self._propfind(
+            "/", '<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>', "0"
+        )
+        principal = root.find(f".//{DAV}current-user-principal/{DAV}href").text
+        root = self._propfind(
+            principal,
+            '<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><C:calendar-home-set/></prop></propfind>',
+            "0",
+        )
+        return root.find(".//{urn:ietf:params:xml:ns:caldav}calendar-home-set/" + f"{DAV}href").text
+
+    def calendar_collections(self):
+        """The collection names below the home whose resourcetype says calendar."""
+        root = self._propfind(self.home, '<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>', "1")
+        names = set()
+        for response in root.findall(f"{DAV}response"):
+            if response.find(f".//{DAV}resourcetype/{{urn:ietf:params:xml:ns:caldav}}calendar") is not None:
+                names.add(requests.utils.unquote(response.find(f"{DAV}href").text.rstrip("/").rsplit("/", 1)[1]))
+        return names
+
+    def mkcalendar(self, name, displayname, color, order, component):
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/">'
+            f"<D:set><D:prop><D:displayname>{displayname}</D:displayname>"
+            f"<A:calendar-color>{color}</A:calendar-color><A:calendar-order>{order}</A:calendar-order>"
+            f'<C:supported-calendar-component-set><C:comp name="{component}"/></C:supported-calendar-component-set>'
+            "</D:prop></D:set></C:mkcalendar>"
+        )
+        response = self.request("MKCALENDAR", f"{self.home}{name}/", data=body, headers={"Content-Type": "application/xml; charset=utf-8"})
+        assert response.status_code == 201, (name, response.status_code, response.text)
+
+    def delete_calendar(self, name):
+        self.request("DELETE", f"{self.home}{name}/")
+
+    def items(self, calendar):
+        """{href: etag} of the calendar's members."""
+        root = self._propfind(f"{self.home}{calendar}/", PROPFIND_ETAGS, "1")
+        found = {}
+        for response in root.findall(f"{DAV}response"):
+            href = response.find(f"{DAV}href").text
+            etag = response.find(f".//{DAV}getetag")
+            if not href.endswith("/") and etag is not None:
+                found[href] = etag.text
+        return found
+
+    def by_uid(self, calendar):
+        """{uid: (href, body, etag)} of every member, read with GET."""
+        found = {}
+        for href in self.items(calendar):
+            response = self.request("GET", href)
+            assert response.status_code == 200, (href, response.status_code)
+            found[uid_of(response.text)] = (href, response.text, response.headers.get("ETag"))
+        return found
+
+    def put(self, calendar, name, ics):
+        """Creates NAME in CALENDAR (If-None-Match: *); returns its href."""
+        href = f"{self.home}{calendar}/{name}"
+        response = self.request(
+            "PUT", href, data=ics.encode(), headers={"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
+        )
+        assert response.status_code == 201, (name, response.status_code, response.text)
+        return href
+
+    def replace(self, calendar, href, ics):
+        """Changes HREF under If-Match with the ETag it has now."""
+        response = self.request(
+            "PUT", href, data=ics.encode(),
+            headers={"Content-Type": "text/calendar; charset=utf-8", "If-Match": self.items(calendar)[href]},
+        )
+        assert response.status_code == 204, (href, response.status_code, response.text)
+
+    def delete(self, href, etag):
+        response = self.request("DELETE", href, headers={"If-Match": etag})
+        assert response.status_code == 204, (href, response.status_code, response.text)
+
+
+class LocalSide:
+    """The vdir vdirsyncer writes: one directory per collection, one .ics file per item."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def by_uid(self, collection):
+        found = {}
+        for path in sorted((self.root / collection).glob("*.ics")):
+            text = path.read_text(encoding="utf-8")
+            found[uid_of(text)] = (path, text)
+        return found
+
+    def write(self, collection, filename, ics):
+        # A new inode each time, as an editor saving the file does: vdirsyncer's filesystem etag
+        # is mtime and inode (utils.py get_etag_from_file), so a rewrite within the same clock
+        # tick is still seen.
+        target = self.root / collection / filename
+        scratch = target.with_suffix(".tmp")
+        scratch.write_text(ics, encoding="utf-8")
+        os.replace(scratch, target)
+
+    def meta(self, collection, key):
+        path = self.root / collection / key
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+class Vdirsyncer:
+    def __init__(self, workdir, gateway, name, url, collections, pair_options="", caldav_options=""):
+        self.workdir = workdir
+        self.vdir = workdir / f"{name}-vdir"
+        self.vdir.mkdir()
+        self.binary = client_binary("vdirsyncer")
+        self.env = client_env(workdir)
+        self.config_values = {
+            "status_path": str(workdir / f"{name}-status"),
+            "url": url,
+            "user": USER,
+            "password": USERS[USER],
+            "ca": gateway.ca,
+            "vdir": str(self.vdir),
+            "caldav_options": caldav_options,
+            "collections": json.dumps(collections),
+        }
+        self.config = workdir / f"{name}.conf"
+        self.configure(pair_options)
+
+    def configure(self, pair_options):
+        self.config.write_text(fixture_text("vdirsyncer.conf", pair_options=pair_options, **self.config_values))
+
+    def run(self, *args, expect_ok=True):
+        """Runs `vdirsyncer -v debug ARGS`; returns (exit code, its log, the requests it sent)."""
+        completed = subprocess.run(
+            [self.binary, "-c", str(self.config), "-v", "debug", *args],
+            env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        )
+        log = completed.stdout + completed.stderr
+        if expect_ok:
+            assert completed.returncode == 0, f"vdirsyncer {' '.join(args)} exited {completed.returncode}:\n{log[-6000:]}"
+        return completed.returncode, log, sent_requests(log)
+
+
+def sent_requests(log):
+    """(method, url, headers, body) of each request in vdirsyncer's debug log: http.py
+    `request` logs "=" * 20, then "METHOD URL", the headers dict and the body (bytes or None)."""
+    lines = [line.removeprefix("debug: ") for line in log.splitlines()]
+    sent = []
+    for i, line in enumerate(lines[:-3]):
+        if line == "=" * 20:
+            method, url = lines[i + 1].split(" ", 1)
+            body = ast.literal_eval(lines[i + 3]) if lines[i + 3].startswith(("b'", 'b"')) else b""
+            sent.append((method, url, ast.literal_eval(lines[i + 2]), body))
+    return sent
+
+
+def discovered(log, instance="gateway"):
+    """The collections `vdirsyncer discover` lists for one storage (cli/discover.py
+    `_print_collections`: the instance name, then `  - "collection" ("displayname")`)."""
+    names, listing = set(), False
+    for line in log.splitlines():
+        if not line.startswith("debug: "):
+            listing = line == f"{instance}:" or (listing and line.startswith("  - "))
+            match = re.match(r'  - "([^"]+)"', line)
+            if listing and match:
+                names.add(match.group(1))
+    return names
+
+
+def requests_for(sent, method, path_end, body_has=b""):
+    return [headers for m, url, headers, body in sent if m == method and url.endswith(path_end) and body_has in body]
+
+
+@pytest.fixture(scope="module")
+def setup(module_gateway):
+    """Two calendars of the user's on the gateway, each with one item that stays (vdirsyncer
+    refuses to sync a collection that one side emptied completely: sync/__init__.py
+    StorageEmpty), discovered and synced once into a fresh vdir."""
+    gateway = module_gateway
+    remote = GatewaySide(gateway, USER)
+    suffix = uuid.uuid4().hex[:8]
+    events, tasks = f"vds-events-{suffix}", f"vds-tasks-{suffix}"
+    remote.mkcalendar(events, "Work events", "#1E88E5FF", 2, "VEVENT")
+    remote.mkcalendar(tasks, "Work tasks", "#43A047FF", 3, "VTODO")
+    workdir = Path(tempfile.mkdtemp(prefix="vdirsyncer-test-"))
+    try:
+        _, seed_event = event("Seed event", uid=f"seed-event-{suffix}", start="20310105T090000Z", end="20310105T100000Z")
+        _, seed_task = todo("Seed task", uid=f"seed-task-{suffix}", due="20310105T170000Z")
+        remote.put(events, f"seed-event-{suffix}.ics", seed_event)
+        remote.put(tasks, f"seed-task-{suffix}.ics", seed_task)
+        syncer = Vdirsyncer(workdir, gateway, "main", gateway.url, [events, tasks])
+        _, discover_log, discover_sent = syncer.run("discover")
+        syncer.run("sync")
+        syncer.run("metasync")
+        yield {
+            "gateway": gateway, "remote": remote, "syncer": syncer, "local": LocalSide(syncer.vdir),
+            "events": events, "tasks": tasks, "workdir": workdir,
+            "discover_log": discover_log, "discover_sent": discover_sent,
+        }
+    finally:
+        remote.delete_calendar(events)
+        remote.delete_calendar(tasks)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_discovery_from_the_bare_host_finds_both_calendars_and_no_scheduling_box(setup):
+    remote, local, log, sent = setup["remote"], setup["local"], setup["discover_log"], setup["discover_sent"]
+    # dav.py Discover: PROPFIND Depth 1 on the URL given (no calendar there), then
+    # current-user-principal (Depth 0), calendar-home-set (Depth 0), the home (Depth 1).
+    walked = [(m, url.removeprefix(setup["gateway"].url.rstrip("/")), h.get("Depth")) for m, url, h, _ in sent[:4]]
+    assert walked[0] == ("PROPFIND", "/", "1"), walked
+    assert walked[1] == ("PROPFIND", "/", "0"), walked
+    assert walked[2][0] == "PROPFIND" and walked[2][2] == "0", walked
+    assert walked[3] == ("PROPFIND", remote.home, "1"), walked
+    assert all(h["User-Agent"] == "vdirsyncer/0.21.0" for _, _, h, _ in sent), sent
+    # Every calendar collection of the user, nothing else (inbox and outbox are not calendars).
+    found = discovered(log)
+    assert found == remote.calendar_collections(), (found, log)
+    assert {setup["events"], setup["tasks"]} <= found and not {"inbox", "outbox"} & found
+    assert {p.name for p in local.root.iterdir() if p.is_dir()} == {setup["events"], setup["tasks"]}
+
+
+def test_discovery_from_well_known_finds_the_same_calendars(setup):
+    # vdirsyncer follows the 301 of /.well-known/caldav with aiohttp (same method and body).
+    url = setup["gateway"].url.rstrip("/") + "/.well-known/caldav"
+    syncer = Vdirsyncer(setup["workdir"], setup["gateway"], "wellknown", url, [setup["events"], setup["tasks"]])
+    _, log, sent = syncer.run("discover")
+    # vdirsyncer adds a slash to every storage URL (dav.py DAVSession.__init__).
+    assert sent[0][:2] == ("PROPFIND", url + "/"), sent
+    assert discovered(log) == setup["remote"].calendar_collections(), log
+
+
+def test_metasync_brings_name_colour_and_order_into_the_vdir(setup):
+    local, events, tasks = setup["local"], setup["events"], setup["tasks"]
+    assert local.meta(events, "displayname") == "Work events"
+    assert local.meta(tasks, "displayname") == "Work tasks"
+    assert local.meta(events, "color") == "#1E88E5FF"
+    assert local.meta(tasks, "color") == "#43A047FF"
+    assert local.meta(events, "order") == "2"
+    assert local.meta(tasks, "order") == "3"
+
+
+def test_initial_sync_brought_both_seed_items(setup):
+    local = setup["local"]
+    assert summaries(local.by_uid(setup["events"])[f"seed-event-{setup['events'][-8:]}"][1]) == ["Seed event"]
+    assert summaries(local.by_uid(setup["tasks"])[f"seed-task-{setup['tasks'][-8:]}"][1]) == ["Seed task"]
+
+
+def test_event_created_changed_deleted_on_the_gateway_arrives_in_the_vdir(setup):
+    remote, local, syncer, events = setup["remote"], setup["local"], setup["syncer"], setup["events"]
+    uid, ics = event("Dentist", uid=f"{uuid.uuid4()}@example.com", start="20310110T080000Z", end="20310110T090000Z")
+    href = remote.put(events, f"{uuid.uuid4().hex}.ics", ics)
+
+    _, _, sent = syncer.run("sync")
+    # Fetched in one calendar-multiget REPORT naming the new href (dav.py get_multi).
+    assert any(m == "REPORT" and url.endswith(f"/{events}/") for m, url, _, _ in sent), sent
+    assert meaning(local.by_uid(events)[uid][1]) == meaning(ics)
+
+    remote.replace(events, href, ics.replace("SUMMARY:Dentist", "SUMMARY:Dentist (rebooked)"))
+    syncer.run("sync")
+    assert summaries(local.by_uid(events)[uid][1]) == ["Dentist (rebooked)"]
+
+    remote.delete(href, remote.items(events)[href])
+    syncer.run("sync")
+    assert uid not in local.by_uid(events)
+
+
+def test_event_created_changed_deleted_in_the_vdir_arrives_on_the_gateway_with_conditional_writes(setup):
+    remote, local, syncer, events = setup["remote"], setup["local"], setup["syncer"], setup["events"]
+    # A UID with only characters vdirsyncer finds safe becomes the href (utils.py generate_href).
+    uid, ics = event("Haircut", uid=f"haircut-{uuid.uuid4().hex}", start="20310111T080000Z", end="20310111T090000Z")
+    local.write(events, f"{uid}.ics", ics)
+
+    _, _, sent = syncer.run("sync")
+    created = requests_for(sent, "PUT", f"/{events}/{uid}.ics")
+    assert len(created) == 1 and created[0].get("If-None-Match") == "*", sent
+    assert created[0]["Content-Type"] == "text/calendar", created
+    href, body, etag = remote.by_uid(events)[uid]
+    assert href.endswith(f"/{events}/{uid}.ics")
+    assert meaning(body) == meaning(ics)
+
+    local.write(events, f"{uid}.ics", ics.replace("SUMMARY:Haircut", "SUMMARY:Haircut at 10"))
+    _, _, sent = syncer.run("sync")
+    updated = requests_for(sent, "PUT", f"/{events}/{uid}.ics")
+    # The ETag the gateway answered the first PUT with (or listed since) is the precondition.
+    assert len(updated) == 1 and updated[0].get("If-Match") == etag, (updated, etag)
+    assert summaries(remote.by_uid(events)[uid][1]) == ["Haircut at 10"]
+
+    new_etag = remote.items(events)[href]
+    (local.root / events / f"{uid}.ics").unlink()
+    _, _, sent = syncer.run("sync")
+    deleted = requests_for(sent, "DELETE", f"/{events}/{uid}.ics")
+    assert len(deleted) == 1 and deleted[0].get("If-Match") == new_etag, (deleted, new_etag)
+    assert uid not in remote.by_uid(events)
+
+
+def test_uid_vdirsyncer_finds_unsafe_gets_a_random_href_and_still_syncs(setup):
+    remote, local, syncer, events = setup["remote"], setup["local"], setup["syncer"], setup["events"]
+    uid, ics = event("Lunch", uid=f"{uuid.uuid4()}@example.com", start="20310112T110000Z", end="20310112T120000Z")
+    local.write(events, "lunch.ics", ics)
+    syncer.run("sync")
+    href, body, _ = remote.by_uid(events)[uid]
+    assert re.search(r"/[0-9a-f-]{36}\.ics$", href), href
+    assert meaning(body) == meaning(ics)
+    (local.root / events / "lunch.ics").unlink()
+    syncer.run("sync")
+    assert uid not in remote.by_uid(events)
+
+
+def test_task_with_due_date_and_completion_syncs_both_ways(setup):
+    remote, local, syncer, tasks = setup["remote"], setup["local"], setup["syncer"], setup["tasks"]
+    uid, ics = todo("File taxes", uid=f"taxes-{uuid.uuid4().hex}", due="20310131T170000Z")
+    remote.put(tasks, f"{uid}.ics", ics)
+    syncer.run("sync")
+    path, text = local.by_uid(tasks)[uid]
+    assert meaning(text) == meaning(ics)
+
+    completed = ics.replace(
+        "STATUS:NEEDS-ACTION\r\n", "STATUS:COMPLETED\r\nCOMPLETED:20310130T100000Z\r\nPERCENT-COMPLETE:100\r\n"
+    )
+    local.write(tasks, path.name, completed)
+    syncer.run("sync")
+    todo_on_gateway = icalendar.Calendar.from_ical(remote.by_uid(tasks)[uid][1]).walk("VTODO")[0]
+    assert str(todo_on_gateway["STATUS"]) == "COMPLETED"
+    assert todo_on_gateway["COMPLETED"].to_ical() == b"20310130T100000Z"
+    assert todo_on_gateway["DUE"].to_ical() == b"20310131T170000Z"
+    assert int(todo_on_gateway["PERCENT-COMPLETE"]) == 100
+
+    (local.root / tasks / path.name).unlink()
+    syncer.run("sync")
+    assert uid not in remote.by_uid(tasks)
+
+
+def test_recurring_event_with_a_moved_instance_round_trips_both_ways(setup):
+    remote, local, syncer, events = setup["remote"], setup["local"], setup["syncer"], setup["events"]
+    from_gateway_uid = f"standup-{uuid.uuid4().hex}"
+    from_gateway = fixture_ics("standup-recurring.ics", uid=from_gateway_uid, summary="Standup")
+    remote.put(events, f"{from_gateway_uid}.ics", from_gateway)
+    from_vdir_uid = f"retro-{uuid.uuid4().hex}"
+    from_vdir = fixture_ics("standup-recurring.ics", uid=from_vdir_uid, summary="Retro")
+    local.write(events, f"{from_vdir_uid}.ics", from_vdir)
+
+    syncer.run("sync")
+    assert meaning(local.by_uid(events)[from_gateway_uid][1]) == meaning(from_gateway)
+    assert meaning(remote.by_uid(events)[from_vdir_uid][1]) == meaning(from_vdir)
+
+    # A second sync finds nothing to do: what the gateway serves hashes like what was sent.
+    _, log, sent = syncer.run("sync")
+    writes = [(m, url) for m, url, _, _ in sent if m in ("PUT", "DELETE")]
+    assert writes == [], (writes, log[-3000:])
+
+
+def test_conflict_is_reported_and_keeps_both_versions_then_a_wins_resolves_it(setup):
+    remote, local, syncer, events = setup["remote"], setup["local"], setup["syncer"], setup["events"]
+    uid, ics = event("Board meeting", uid=f"board-{uuid.uuid4().hex}", start="20310115T130000Z", end="20310115T140000Z")
+    href = remote.put(events, f"{uid}.ics", ics)
+    syncer.run("sync")
+    path, _ = local.by_uid(events)[uid]
+
+    remote.replace(events, href, ics.replace("SUMMARY:Board meeting", "SUMMARY:Board meeting (gateway)"))
+    local_version = ics.replace("SUMMARY:Board meeting", "SUMMARY:Board meeting (laptop)")
+    local.write(events, path.name, local_version)
+
+    code, log, sent = syncer.run("sync", expect_ok=False)
+    assert code != 0, log
+    # cli/utils.py handle_cli_error, SyncConflict.
+    assert "One item changed on both sides" in log, log
+    assert f"Item ID: {uid}" in log, log
+    assert not [url for m, url, _, _ in sent if m in ("PUT", "DELETE") and url.endswith(href)], sent
+    assert summaries(remote.by_uid(events)[uid][1]) == ["Board meeting (gateway)"]
+    assert summaries(local.by_uid(events)[uid][1]) == ["Board meeting (laptop)"]
+
+    try:
+        syncer.configure('conflict_resolution = "a wins"')
+        syncer.run("sync")
+    finally:
+        syncer.configure("")
+    assert summaries(local.by_uid(events)[uid][1]) == ["Board meeting (gateway)"]
+    assert summaries(remote.by_uid(events)[uid][1]) == ["Board meeting (gateway)"]
+    _, _, sent = syncer.run("sync")
+    assert not [m for m, _, _, _ in sent if m in ("PUT", "DELETE")], sent
+
+
+def test_item_types_and_time_range_sync_through_calendar_query(setup):
+    """With `item_types` and start/end dates vdirsyncer lists through calendar-query REPORTs
+    (one per component, with a time-range) instead of PROPFIND (dav.py CalDAVStorage.list)."""
+    remote, events, tasks = setup["remote"], setup["events"], setup["tasks"]
+    standup_uid = f"ranged-{uuid.uuid4().hex}"
+    # First instance on 2031-01-06, the moved one on 01-20: only the later ones are in range.
+    remote.put(events, f"{standup_uid}.ics", fixture_ics("standup-recurring.ics", uid=standup_uid, summary="Ranged"))
+    early_uid, early = event("Long ago", uid=f"early-{uuid.uuid4().hex}", start="20300105T090000Z", end="20300105T100000Z")
+    remote.put(events, f"{early_uid}.ics", early)
+    task_uid, task = todo("Due in range", uid=f"ranged-task-{uuid.uuid4().hex}", due="20310120T170000Z")
+    remote.put(tasks, f"{task_uid}.ics", task)
+    try:
+        syncer = Vdirsyncer(
+            setup["workdir"], setup["gateway"], "ranged", setup["gateway"].url, [events, tasks],
+            caldav_options='item_types = ["VEVENT", "VTODO"]\nstart_date = "datetime(2031, 1, 15)"\nend_date = "datetime(2031, 2, 1)"',
+        )
+        syncer.run("discover")
+        _, _, sent = syncer.run("sync")
+        queries = requests_for(sent, "REPORT", f"/{events}/", b"<C:time-range")
+        assert len(queries) == 2 and all(h.get("Depth") == "1" for h in queries), sent
+        local = LocalSide(syncer.vdir)
+        in_range = set(local.by_uid(events))
+        assert standup_uid in in_range
+        assert early_uid not in in_range
+        assert f"seed-event-{events[-8:]}" not in in_range  # 2031-01-05
+        # A task is in range by its DUE (RFC 4791 §9.9): the seed's is on 2031-01-05.
+        assert set(local.by_uid(tasks)) == {task_uid}
+    finally:
+        for calendar, uid in ((events, standup_uid), (events, early_uid), (tasks, task_uid)):
+            href, _, etag = remote.by_uid(calendar)[uid]
+            remote.delete(href, etag)
+        setup["syncer"].run("sync")
+
+
+def test_khal_lists_what_vdirsyncer_synced_with_recurring_instances(setup):
+    remote, syncer, events, workdir = setup["remote"], setup["syncer"], setup["events"], setup["workdir"]
+    uid = f"khal-{uuid.uuid4().hex}"
+    remote.put(events, f"{uid}.ics", fixture_ics("standup-recurring.ics", uid=uid, summary="Planning"))
+    syncer.run("sync")
+    config = workdir / "khal.conf"
+    config.write_text(fixture_text("khal.conf", vdir=str(syncer.vdir), database=str(workdir / "khal.db")))
+    completed = subprocess.run(
+        [client_binary("khal"), "-c", str(config), "list", "--day-format", "",
+         "--format", "{start}|{end}|{title}|{calendar}|{repeat-symbol}|{uid}", "2031-01-01", "2031-02-15"],
+        env=client_env(workdir), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = [line.split("|") for line in completed.stdout.splitlines() if line.strip()]
+    # Four weekly instances in Europe/Berlin, the third moved to 11:00 with its own title; the
+    # calendar's name is the displayname metasync copied from the gateway.
+    assert [row[:4] for row in rows if row[5] == uid] == [
+        ["2031-01-06 09:00", "2031-01-06 09:15", "Planning", "Work events"],
+        ["2031-01-13 09:00", "2031-01-13 09:15", "Planning", "Work events"],
+        ["2031-01-20 11:00", "2031-01-20 11:30", "Planning (moved)", "Work events"],
+        ["2031-01-27 09:00", "2031-01-27 09:15", "Planning", "Work events"],
+    ], completed.stdout
+    assert all(row[4].strip() for row in rows if row[5] == uid), completed.stdout  # khal's recurrence mark
+    seed = [row[:4] for row in rows if row[5] == f"seed-event-{events[-8:]}"]
+    assert seed == [["2031-01-05 10:00", "2031-01-05 11:00", "Seed event", "Work events"]], completed.stdout
