@@ -253,6 +253,7 @@ class LocalSide:
 class Vdirsyncer:
     def __init__(self, workdir, gateway, name, url, collections, pair_options="", caldav_options=""):
         self.workdir = workdir
+        self.gateway = gateway
         self.vdir = workdir / f"{name}-vdir"
         self.vdir.mkdir()
         self.binary = client_binary("vdirsyncer")
@@ -274,7 +275,10 @@ class Vdirsyncer:
         self.config.write_text(fixture_text("vdirsyncer.conf", pair_options=pair_options, **self.config_values))
 
     def run(self, *args, expect_ok=True):
-        """Runs `vdirsyncer -v debug ARGS`; returns (exit code, its log, the requests it sent)."""
+        """Runs `vdirsyncer -v debug ARGS`; returns (exit code, its log, the requests it sent).
+        Expecting success, it also checks the gateway answered none of them with an error
+        (vdirsyncer swallows some, e.g. while discovering)."""
+        gateway_log_start = len(self.gateway.stderr)
         completed = subprocess.run(
             [self.binary, "-c", str(self.config), "-v", "debug", *args],
             env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
@@ -282,6 +286,8 @@ class Vdirsyncer:
         log = completed.stdout + completed.stderr
         if expect_ok:
             assert completed.returncode == 0, f"vdirsyncer {' '.join(args)} exited {completed.returncode}:\n{log[-6000:]}"
+            refused = [line for line in self.gateway.stderr[gateway_log_start:] if re.search(r" status=[45]\d\d", line)]
+            assert not refused, "".join(refused)
         return completed.returncode, log, sent_requests(log)
 
 
@@ -339,6 +345,7 @@ def setup(module_gateway):
         yield {
             "gateway": gateway, "remote": remote, "syncer": syncer, "local": LocalSide(syncer.vdir),
             "events": events, "tasks": tasks, "workdir": workdir,
+            "seed_event": f"seed-event-{suffix}", "seed_task": f"seed-task-{suffix}",
             "discover_log": discover_log, "discover_sent": discover_sent,
         }
     finally:
@@ -365,7 +372,8 @@ def test_discovery_from_the_bare_host_finds_both_calendars_and_no_scheduling_box
 
 
 def test_discovery_from_well_known_finds_the_same_calendars(setup):
-    # vdirsyncer follows the 301 of /.well-known/caldav with aiohttp (same method and body).
+    # aiohttp follows the gateway's 301 with the same method and body (it changes them only
+    # for 303, and for POST on 301/302: aiohttp 3.14.5 client.py `_request`).
     url = setup["gateway"].url.rstrip("/") + "/.well-known/caldav"
     syncer = Vdirsyncer(setup["workdir"], setup["gateway"], "wellknown", url, [setup["events"], setup["tasks"]])
     _, log, sent = syncer.run("discover")
@@ -433,8 +441,8 @@ def test_calendar_made_in_the_vdir_is_created_on_the_gateway_and_renamed_both_wa
 
 def test_initial_sync_brought_both_seed_items(setup):
     local = setup["local"]
-    assert summaries(local.by_uid(setup["events"])[f"seed-event-{setup['events'][-8:]}"][1]) == ["Seed event"]
-    assert summaries(local.by_uid(setup["tasks"])[f"seed-task-{setup['tasks'][-8:]}"][1]) == ["Seed task"]
+    assert summaries(local.by_uid(setup["events"])[setup["seed_event"]][1]) == ["Seed event"]
+    assert summaries(local.by_uid(setup["tasks"])[setup["seed_task"]][1]) == ["Seed task"]
 
 
 def test_event_created_changed_deleted_on_the_gateway_arrives_in_the_vdir(setup):
@@ -563,9 +571,11 @@ def test_conflict_is_reported_and_keeps_both_versions_then_a_wins_resolves_it(se
 
     try:
         syncer.configure('conflict_resolution = "a wins"')
-        syncer.run("sync")
+        _, _, sent = syncer.run("sync")
     finally:
         syncer.configure("")
+    # a (the gateway) wins: only the vdir is written (sync/__init__.py ResolveConflict).
+    assert not [m for m, _, _, _ in sent if m in ("PUT", "DELETE")], sent
     assert summaries(local.by_uid(events)[uid][1]) == ["Board meeting (gateway)"]
     assert summaries(remote.by_uid(events)[uid][1]) == ["Board meeting (gateway)"]
     _, _, sent = syncer.run("sync")
@@ -596,7 +606,7 @@ def test_item_types_and_time_range_sync_through_calendar_query(setup):
         in_range = set(local.by_uid(events))
         assert standup_uid in in_range
         assert early_uid not in in_range
-        assert f"seed-event-{events[-8:]}" not in in_range  # 2031-01-05
+        assert setup["seed_event"] not in in_range  # 2031-01-05
         # A task is in range by its DUE (RFC 4791 §9.9): the seed's is on 2031-01-05.
         assert set(local.by_uid(tasks)) == {task_uid}
     finally:
@@ -604,6 +614,32 @@ def test_item_types_and_time_range_sync_through_calendar_query(setup):
             href, _, etag = remote.by_uid(calendar)[uid]
             remote.delete(href, etag)
         setup["syncer"].run("sync")
+
+
+def test_first_sync_of_a_calendar_past_the_multiget_limit_fails_loudly_and_writes_nothing(setup, start_dedicated_gateway):
+    """vdirsyncer asks for every new or changed item in ONE calendar-multiget (dav.py
+    get_multi, no chunking), so its first sync of a calendar with more items than the
+    gateway's `limits.max_multiget_hrefs` (5000 by default) is refused (403
+    number-of-matches-within-limits). Shown here with a limit of 3 and 4 items: vdirsyncer
+    stops with the error and nothing is lost or half-written on either side."""
+    gateway = start_dedicated_gateway(GATEWAY__LIMITS__MAX_MULTIGET_HREFS="3")
+    remote = GatewaySide(gateway, USER)
+    name = f"vds-big-{uuid.uuid4().hex[:8]}"
+    remote.mkcalendar(name, "Big", "#000000FF", 9, "VEVENT")
+    try:
+        for day in range(1, 5):
+            uid, ics = event(f"Item {day}", uid=f"big-{day}-{uuid.uuid4().hex}", start=f"2031030{day}T090000Z", end=f"2031030{day}T100000Z")
+            remote.put(name, f"{uid}.ics", ics)
+        syncer = Vdirsyncer(setup["workdir"], gateway, "big", gateway.url, [name])
+        syncer.run("discover")
+        code, log, sent = syncer.run("sync", expect_ok=False)
+        assert code != 0 and "403" in log, log
+        multigets = [body for m, url, _, body in sent if m == "REPORT" and url.endswith(f"/{name}/") and b"calendar-multiget" in body]
+        assert len(multigets) == 1 and multigets[0].count(b"<href>") == 4, multigets
+        assert LocalSide(syncer.vdir).by_uid(name) == {}
+        assert len(remote.items(name)) == 4
+    finally:
+        remote.delete_calendar(name)
 
 
 def test_khal_lists_what_vdirsyncer_synced_with_recurring_instances(setup):
@@ -619,6 +655,8 @@ def test_khal_lists_what_vdirsyncer_synced_with_recurring_instances(setup):
         env=client_env(workdir), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    # khal takes the colour metasync copied (#RRGGBBAA, settings/utils.py is_color) as valid.
+    assert "invalid color" not in completed.stderr, completed.stderr
     rows = [line.split("|") for line in completed.stdout.splitlines() if line.strip()]
     # Four weekly instances in Europe/Berlin, the third moved to 11:00 with its own title; the
     # calendar's name is the displayname metasync copied from the gateway.
@@ -629,5 +667,5 @@ def test_khal_lists_what_vdirsyncer_synced_with_recurring_instances(setup):
         ["2031-01-27 09:00", "2031-01-27 09:15", "Planning", "Work events"],
     ], completed.stdout
     assert all(row[4].strip() for row in rows if row[5] == uid), completed.stdout  # khal's recurrence mark
-    seed = [row[:4] for row in rows if row[5] == f"seed-event-{events[-8:]}"]
+    seed = [row[:4] for row in rows if row[5] == setup["seed_event"]]
     assert seed == [["2031-01-05 10:00", "2031-01-05 11:00", "Seed event", "Work events"]], completed.stdout
