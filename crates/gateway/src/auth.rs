@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use store::{Backend, Credentials, Session, StoreError};
 
 use crate::config::{AuthConfig, CaldavConfig};
+use crate::metrics::Metrics;
 use crate::provision;
 use crate::scheduling::policy::SchedulingPolicy;
 
@@ -35,6 +36,7 @@ pub struct Authenticator {
     caldav: CaldavConfig,
     scheduling: SchedulingPolicy,
     challenge: HeaderValue,
+    metrics: Metrics,
 }
 
 impl Authenticator {
@@ -43,14 +45,25 @@ impl Authenticator {
         config: &AuthConfig,
         caldav: &CaldavConfig,
         scheduling: SchedulingPolicy,
+        metrics: Metrics,
     ) -> Self {
+        let left = metrics.clone();
         let sessions = Cache::builder()
             .max_capacity(config.max_sessions)
             .time_to_live(Duration::from_secs(config.session_ttl_secs))
+            .eviction_listener(move |_, _, _| left.sessions_changed(-1))
             .build();
         let challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", config.realm))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"CalDAV\""));
-        Authenticator { backend, sessions, key_secret: rand::random(), caldav: caldav.clone(), scheduling, challenge }
+        Authenticator {
+            backend,
+            sessions,
+            key_secret: rand::random(),
+            caldav: caldav.clone(),
+            scheduling,
+            challenge,
+            metrics,
+        }
     }
 
     /// `WWW-Authenticate` value for 401 responses.
@@ -64,17 +77,23 @@ impl Authenticator {
         let backend = self.backend.clone();
         let caldav = self.caldav.clone();
         let scheduling = self.scheduling.clone();
+        let metrics = self.metrics.clone();
         // `try_get_with` coalesces concurrent logins of the same user into one backend call.
         self.sessions
             .try_get_with(key, async move {
+                metrics.backend_login();
                 let session = backend.login(&credentials).await?;
                 let schedules = scheduling.allows(session.principal());
                 provision::provision(session.as_ref(), &caldav, schedules).await?;
+                metrics.sessions_changed(1);
                 Ok::<_, StoreError>(session)
             })
             .await
             .map_err(|error: Arc<StoreError>| match error.as_ref() {
-                StoreError::Unauthenticated => AuthFailure::Unauthenticated,
+                StoreError::Unauthenticated => {
+                    self.metrics.failed_login();
+                    AuthFailure::Unauthenticated
+                }
                 _ => AuthFailure::Backend(unwrap_shared(error)),
             })
     }

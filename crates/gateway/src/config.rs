@@ -9,9 +9,11 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod admin;
 mod backend;
 mod mail;
 
+pub use admin::AdminConfig;
 pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
 pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
 
@@ -22,6 +24,7 @@ pub const ENV_PREFIX: &str = "GATEWAY__";
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub admin: AdminConfig,
     pub tls: TlsConfig,
     pub backend: BackendConfig,
     pub auth: AuthConfig,
@@ -40,8 +43,6 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Seconds in-flight requests get to finish after SIGTERM/ctrl-c.
     pub shutdown_grace_secs: u64,
-    /// Serve `/metrics` (Prometheus text): the backend's cache and call counters, no user data.
-    pub metrics: bool,
     /// Most connections open at once, TLS handshakes included; further ones wait unaccepted
     /// until one closes.
     pub max_connections: usize,
@@ -55,7 +56,6 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             shutdown_grace_secs: 10,
-            metrics: false,
             max_connections: 1024,
             header_read_timeout_secs: 30,
         }

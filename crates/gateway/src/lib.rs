@@ -8,8 +8,10 @@ pub mod dispatch;
 pub mod error;
 pub mod layers;
 pub mod methods;
+pub mod metrics;
 pub mod properties;
 pub mod provision;
+pub mod quirks;
 pub mod resources;
 pub mod scheduling;
 pub mod serve;
@@ -45,7 +47,8 @@ struct AppInner {
     auth: Authenticator,
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
-    metrics: bool,
+    metrics: metrics::Metrics,
+    readiness_timeout: Duration,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     invitations: scheduling::mailer::HourlyLimit,
@@ -59,11 +62,19 @@ struct AppInner {
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: &Config) -> Self {
         let scheduling = SchedulingPolicy::new(&config.scheduling);
+        let metrics = metrics::Metrics::new(backend.clone());
         AppState(Arc::new(AppInner {
-            auth: Authenticator::new(backend.clone(), &config.auth, &config.caldav, scheduling.clone()),
+            auth: Authenticator::new(
+                backend.clone(),
+                &config.auth,
+                &config.caldav,
+                scheduling.clone(),
+                metrics.clone(),
+            ),
             limits: config.limits.clone(),
             backend,
-            metrics: config.server.metrics,
+            metrics,
+            readiness_timeout: Duration::from_secs(config.admin.readiness_timeout_secs),
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
@@ -121,11 +132,8 @@ impl AppState {
 /// The whole HTTP service. RFC 6764 §5: `/.well-known/caldav` points at the DAV root.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
-    let mut router = Router::new();
-    if state.0.metrics {
-        router = router.route("/metrics", axum::routing::get(metrics));
-    }
-    let router = router
+    let metrics = state.0.metrics.clone();
+    let router = Router::new()
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -133,18 +141,45 @@ pub fn app(state: AppState) -> Router {
         .route("/dav/", any(dav_entry))
         .route("/dav/{*path}", any(dav_entry))
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
     layers::apply(router, &limits)
 }
 
-/// Prometheus text exposition of the backend's counters.
-async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = String::new();
-    for metric in state.0.backend.metrics() {
-        let name = format!("caldav_gateway_{}", metric.name);
-        text.push_str(&format!("# HELP {name} {}\n# TYPE {name} counter\n{name} {}\n", metric.help, metric.value));
+/// The operators' service on the admin listener (`[admin] listen`): `/healthz` answers while
+/// the process serves, `/readyz` only while the backend answers too (a load balancer then
+/// sends phones elsewhere instead of into 503s), `/metrics` the OpenMetrics text.
+pub fn admin_app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(metrics_text))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(state.0.readiness_timeout, state.0.backend.ping()).await {
+        Ok(Ok(())) => "ready\n".into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: the backend did not answer the readiness probe");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("backend unavailable: {error}\n")).into_response()
+        }
+        Err(_) => {
+            tracing::warn!(timeout_secs = state.0.readiness_timeout.as_secs(), "not ready: readiness probe timed out");
+            (StatusCode::SERVICE_UNAVAILABLE, "backend did not answer in time\n").into_response()
+        }
     }
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match state.0.metrics.encode() {
+        Ok(text) => {
+            ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+                .into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764

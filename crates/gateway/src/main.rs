@@ -175,7 +175,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         BackendKind::Jmap => Arc::new(jmap_backend(&config)?),
     };
     let state = gateway::AppState::new(backend, &config);
-    gateway::serve::run(&config, gateway::app(state)).await
+    gateway::serve::run(&config, gateway::app(state.clone()), gateway::admin_app(state)).await
 }
 
 /// The password goes to a person at a terminal only: when stdout is a pipe or the journal it

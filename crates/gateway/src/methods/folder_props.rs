@@ -173,51 +173,10 @@ fn change<T>(value: Option<&PropValue>, parse: impl Fn(&str) -> Result<T, Refusa
     }
 }
 
-/// `#RRGGBB` or `#RRGGBBAA` (Apple, DAVx5 write the alpha form), or a CSS colour name,
-/// stored as its hex value because iOS and DAVx5 only read the hex form.
 fn color(text: &str) -> Result<String, Refusal> {
-    let text = text.trim();
-    let hex = text.strip_prefix('#').unwrap_or("");
-    if (hex.len() == 6 || hex.len() == 8) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Ok(text.to_owned());
-    }
-    css_color(text).map(str::to_owned).ok_or_else(|| {
-        Refusal::InvalidValue(format!("calendar-color {text:?} is neither #RRGGBB[AA] nor a colour name"))
+    crate::quirks::calendar_color::accept(text).ok_or_else(|| {
+        Refusal::InvalidValue(format!("calendar-color {:?} is neither #RRGGBB[AA] nor a colour name", text.trim()))
     })
-}
-
-/// The CSS basic colours and the common extended ones.
-fn css_color(name: &str) -> Option<&'static str> {
-    const NAMES: &[(&str, &str)] = &[
-        ("black", "#000000"),
-        ("white", "#FFFFFF"),
-        ("red", "#FF0000"),
-        ("green", "#008000"),
-        ("blue", "#0000FF"),
-        ("yellow", "#FFFF00"),
-        ("orange", "#FFA500"),
-        ("purple", "#800080"),
-        ("pink", "#FFC0CB"),
-        ("brown", "#A52A2A"),
-        ("gray", "#808080"),
-        ("grey", "#808080"),
-        ("silver", "#C0C0C0"),
-        ("navy", "#000080"),
-        ("teal", "#008080"),
-        ("olive", "#808000"),
-        ("maroon", "#800000"),
-        ("lime", "#00FF00"),
-        ("aqua", "#00FFFF"),
-        ("cyan", "#00FFFF"),
-        ("fuchsia", "#FF00FF"),
-        ("magenta", "#FF00FF"),
-        ("violet", "#EE82EE"),
-        ("indigo", "#4B0082"),
-        ("gold", "#FFD700"),
-        ("coral", "#FF7F50"),
-        ("turquoise", "#40E0D0"),
-    ];
-    NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, hex)| *hex)
 }
 
 fn order(text: &str) -> Result<i64, Refusal> {

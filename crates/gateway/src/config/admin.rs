@@ -1,0 +1,22 @@
+//! `[admin]`: the operators' listener (health, readiness, metrics), apart from the one phones
+//! reach, so probes and scrapes need no credentials and never leave the private network.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Address of the admin listener (plain HTTP: keep it on loopback or a private network).
+    /// Unset: no admin listener. Port 0 picks a free port (tests).
+    pub listen: Option<SocketAddr>,
+    /// Seconds `/readyz` waits for the backend before it reports the gateway not ready.
+    pub readiness_timeout_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { listen: None, readiness_timeout_secs: 2 }
+    }
+}
