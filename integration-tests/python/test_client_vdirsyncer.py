@@ -128,9 +128,9 @@ class GatewaySide:
         root = self._propfind(
             "/", '<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>', "0"
         )
-        principal = root.find(f".//{DAV}current-user-principal/{DAV}href").text
+        self.principal = root.find(f".//{DAV}current-user-principal/{DAV}href").text
         root = self._propfind(
-            principal,
+            self.principal,
             '<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><C:calendar-home-set/></prop></propfind>',
             "0",
         )
@@ -330,10 +330,10 @@ def setup(module_gateway):
     remote = GatewaySide(gateway, USER)
     suffix = uuid.uuid4().hex[:8]
     events, tasks = f"vds-events-{suffix}", f"vds-tasks-{suffix}"
-    remote.mkcalendar(events, "Work events", "#1E88E5FF", 2, "VEVENT")
-    remote.mkcalendar(tasks, "Work tasks", "#43A047FF", 3, "VTODO")
     workdir = Path(tempfile.mkdtemp(prefix="vdirsyncer-test-"))
     try:
+        remote.mkcalendar(events, "Work events", "#1E88E5FF", 2, "VEVENT")
+        remote.mkcalendar(tasks, "Work tasks", "#43A047FF", 3, "VTODO")
         _, seed_event = event("Seed event", uid=f"seed-event-{suffix}", start="20310105T090000Z", end="20310105T100000Z")
         _, seed_task = todo("Seed task", uid=f"seed-task-{suffix}", due="20310105T170000Z")
         remote.put(events, f"seed-event-{suffix}.ics", seed_event)
@@ -361,7 +361,7 @@ def test_discovery_from_the_bare_host_finds_both_calendars_and_no_scheduling_box
     walked = [(m, url.removeprefix(setup["gateway"].url.rstrip("/")), h.get("Depth")) for m, url, h, _ in sent[:4]]
     assert walked[0] == ("PROPFIND", "/", "1"), walked
     assert walked[1] == ("PROPFIND", "/", "0"), walked
-    assert walked[2][0] == "PROPFIND" and walked[2][2] == "0", walked
+    assert walked[2] == ("PROPFIND", remote.principal, "0"), walked
     assert walked[3] == ("PROPFIND", remote.home, "1"), walked
     assert all(h["User-Agent"] == "vdirsyncer/0.21.0" for _, _, h, _ in sent), sent
     # Every calendar collection of the user, nothing else (inbox and outbox are not calendars).
@@ -642,19 +642,28 @@ def test_first_sync_of_a_calendar_past_the_multiget_limit_fails_loudly_and_write
         remote.delete_calendar(name)
 
 
+def khal(setup, *args):
+    """Runs khal 0.14.1 on the main vdir (clients/vdirsyncer/khal.conf); fails on a non-zero exit."""
+    workdir = setup["workdir"]
+    config = workdir / "khal.conf"
+    config.write_text(fixture_text("khal.conf", vdir=str(setup["syncer"].vdir), database=str(workdir / "khal.db")))
+    completed = subprocess.run(
+        [client_binary("khal"), "-c", str(config), *args],
+        env=client_env(workdir), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )
+    assert completed.returncode == 0, f"khal {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}{completed.stderr}"
+    return completed
+
+
 def test_khal_lists_what_vdirsyncer_synced_with_recurring_instances(setup):
-    remote, syncer, events, workdir = setup["remote"], setup["syncer"], setup["events"], setup["workdir"]
+    remote, syncer, events = setup["remote"], setup["syncer"], setup["events"]
     uid = f"khal-{uuid.uuid4().hex}"
     remote.put(events, f"{uid}.ics", fixture_ics("standup-recurring.ics", uid=uid, summary="Planning"))
     syncer.run("sync")
-    config = workdir / "khal.conf"
-    config.write_text(fixture_text("khal.conf", vdir=str(syncer.vdir), database=str(workdir / "khal.db")))
-    completed = subprocess.run(
-        [client_binary("khal"), "-c", str(config), "list", "--day-format", "",
-         "--format", "{start}|{end}|{title}|{calendar}|{repeat-symbol}|{uid}", "2031-01-01", "2031-02-15"],
-        env=client_env(workdir), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    completed = khal(
+        setup, "list", "--day-format", "", "--format", "{start}|{end}|{title}|{calendar}|{repeat-symbol}|{uid}",
+        "2031-01-01", "2031-02-15",
     )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
     # khal takes the colour metasync copied (#RRGGBBAA, settings/utils.py is_color) as valid.
     assert "invalid color" not in completed.stderr, completed.stderr
     rows = [line.split("|") for line in completed.stdout.splitlines() if line.strip()]
@@ -669,3 +678,22 @@ def test_khal_lists_what_vdirsyncer_synced_with_recurring_instances(setup):
     assert all(row[4].strip() for row in rows if row[5] == uid), completed.stdout  # khal's recurrence mark
     seed = [row[:4] for row in rows if row[5] == setup["seed_event"]]
     assert seed == [["2031-01-05 10:00", "2031-01-05 11:00", "Seed event", "Work events"]], completed.stdout
+
+
+def test_event_made_with_khal_reaches_the_gateway_through_vdirsyncer(setup):
+    """khal writes a new event into the vdir with its own serialisation (icalendar, a VTIMEZONE
+    for the configured zone); vdirsyncer uploads it and the gateway keeps its meaning."""
+    remote, local, syncer, events = setup["remote"], setup["local"], setup["syncer"], setup["events"]
+    title = f"Budget review {uuid.uuid4().hex[:6]}"
+    khal(setup, "new", "-a", "Work events", "-r", "weekly", "-u", "2031-01-29", "2031-01-08 10:00", "11:00", title)
+    made = [(uid, text) for uid, (_, text) in local.by_uid(events).items() if title in summaries(text)]
+    assert len(made) == 1, local.by_uid(events)
+    uid, text = made[0]
+
+    _, _, sent = syncer.run("sync")
+    assert [h.get("If-None-Match") for h in requests_for(sent, "PUT", ".ics")] == ["*"], sent
+    stored = remote.by_uid(events)[uid][1]
+    assert meaning(stored) == meaning(text)
+    master = icalendar.Calendar.from_ical(stored).walk("VEVENT")[0]
+    assert master["DTSTART"].to_ical() == b"20310108T100000" and master["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert master["RRULE"]["FREQ"] == ["WEEKLY"]
