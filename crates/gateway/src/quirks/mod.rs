@@ -3,3 +3,4 @@
 //! dropped on its own; the handlers call into here instead of special-casing a client inline.
 
 pub mod calendar_color;
+pub mod unchunked_multiget;
