@@ -2,11 +2,15 @@
 `/readyz` and `/metrics`, apart from the public listener phones reach."""
 
 import re
+import shutil
+import signal
 import socket
+import subprocess
+import time
 
 import requests
 
-from conftest import BACKEND
+from conftest import BACKEND, start_gateway, stop_gateway
 
 PROPFIND = (
     '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>'
@@ -93,3 +97,185 @@ def test_an_unreachable_backend_makes_the_gateway_unready_but_not_unhealthy_and_
     assert answer.status_code == 503, answer.text
     found = samples(admin(gw, "/metrics").text)
     assert found["caldav_gateway_failed_logins_total"] == 0
+
+
+def test_password_guessing_is_limited_per_user_and_per_address_without_locking_out_others(start_dedicated_gateway):
+    gw = start_dedicated_gateway(
+        GATEWAY__AUTH__MAX_FAILURES_PER_USER="3",
+        GATEWAY__AUTH__MAX_FAILURES_PER_ADDRESS="5",
+        GATEWAY__AUTH__FAILURE_WINDOW_SECS="120",
+    )
+
+    def propfind(auth):
+        return public(gw, "PROPFIND", "/dav/", auth=auth, data=PROPFIND, headers={"Depth": "0"})
+
+    assert propfind(gw.auth("bob")).status_code == 207  # bob's phone is signed in before the attack
+    for _ in range(3):
+        assert propfind(("alice", "guess")).status_code == 401
+    refused = propfind(("alice", "guess"))
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 120
+    assert "WWW-Authenticate" not in refused.headers
+    # Locked out: even the right password does not reach the mail system within the window.
+    assert propfind(gw.auth("alice")).status_code == 429
+    # Another user from the same address is not.
+    assert propfind(gw.auth("tester")).status_code == 207
+
+    # Two more refusals for someone else use up the address's five.
+    for _ in range(2):
+        assert propfind(("nobody", "guess")).status_code == 401
+    assert propfind(("carol", "anything")).status_code == 429
+    # A client already signed in keeps working: its session is cached, no login is tried.
+    assert propfind(gw.auth("bob")).status_code == 207
+
+    found = samples(admin(gw, "/metrics").text)
+    assert found["caldav_gateway_failed_logins_total"] == 5
+    log = gw.log_tail(400)
+    assert "limit per user reached" in log and "limit per client address reached" in log, log
+    assert "guess" not in log, "a password reached the log"
+
+
+TOKEN = "admin-token-for-tests"
+
+
+def switch(gw, path, body, token=TOKEN):
+    return requests.put(gw.admin_url + path, data=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def dav(gw, user):
+    return public(gw, "PROPFIND", "/dav/", auth=gw.auth(user), data=PROPFIND, headers={"Depth": "0"})
+
+
+def test_caldav_is_switched_off_and_on_for_a_user_a_domain_and_the_service_without_a_restart(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__ADMIN__TOKEN=TOKEN)
+    assert dav(gw, "alice").status_code == 207  # signed in: the switch must hold for cached sessions too
+    assert switch(gw, "access/users/alice", "off", token="wrong").status_code == 401
+    assert switch(gw, "access/users/alice", "maybe").status_code == 400
+    assert dav(gw, "alice").status_code == 207
+
+    assert switch(gw, "access/users/alice", "off").status_code == 204
+    refused = dav(gw, "alice")
+    assert refused.status_code == 403 and "turned off for this account" in refused.text, refused.text
+    assert dav(gw, "bob").status_code == 207, "other users are not affected"
+
+    assert switch(gw, "access/domains/Example.COM", "off").status_code == 204
+    refused = dav(gw, "bob")
+    assert refused.status_code == 403 and "example.com" in refused.text, refused.text
+    current = requests.get(gw.admin_url + "access", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).json()
+    assert current == {"enabled": True, "disabled_domains": ["example.com"], "disabled_users": ["alice"]}
+
+    assert switch(gw, "access/domains/example.com", "on").status_code == 204
+    assert switch(gw, "access/service", "off").status_code == 204
+    refused = dav(gw, "tester")
+    assert refused.status_code == 403 and "turned off on this server" in refused.text, refused.text
+    assert switch(gw, "access/service", "on").status_code == 204
+    assert switch(gw, "access/users/alice", "on").status_code == 204
+    for user in ("alice", "bob", "tester"):
+        assert dav(gw, user).status_code == 207
+    assert gw.log_tail(400).count("CalDAV access changed") == 6
+
+
+def test_without_a_token_the_admin_api_changes_nothing(start_dedicated_gateway):
+    gw = start_dedicated_gateway()
+    assert switch(gw, "access/service", "off", token="").status_code == 403
+    assert dav(gw, "alice").status_code == 207
+
+
+def test_sighup_reloads_the_switch_from_the_configuration_file(start_dedicated_gateway, tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('[access]\ndisabled_users = ["bob"]\n')
+    gw = start_dedicated_gateway(GATEWAY_CONFIG=str(config))
+    assert dav(gw, "bob").status_code == 403
+    assert dav(gw, "alice").status_code == 207
+
+    def after_hangup(expected_bob):
+        gw.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while dav(gw, "bob").status_code != expected_bob:
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.1)
+
+    config.write_text('[access]\ndisabled_users = []\n')
+    after_hangup(207)
+    # A file that no longer loads is reported and changes nothing.
+    config.write_text('[access]\ndisabled_userz = ["bob"]\n')
+    gw.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "configuration not reloaded" not in gw.log_tail(200):
+        assert time.monotonic() < deadline, gw.log_tail()
+        time.sleep(0.1)
+    assert dav(gw, "bob").status_code == 207
+    assert gw.process.poll() is None
+
+
+def test_answers_over_tls_carry_hsts(gateway):
+    response = public(gateway, "OPTIONS", "/dav/")
+    assert response.headers.get("Strict-Transport-Security") == "max-age=31536000"
+
+
+def test_the_plain_http_listener_only_redirects_to_https(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__TLS__REDIRECT_LISTEN="127.0.0.1:0")
+    plain = re.search(r"redirecting (http://\S+) to HTTPS", gw.log_tail(200)).group(1)
+    https_port = gw.url.rstrip("/").rsplit(":", 1)[1]
+    answer = requests.get(plain + "dav/calendars/?x=1", allow_redirects=False, timeout=30)
+    assert answer.status_code == 301
+    assert answer.headers["Location"] == f"https://127.0.0.1:{https_port}/dav/calendars/?x=1"
+    propfind = requests.request("PROPFIND", plain + "dav/", auth=gw.auth("alice"), allow_redirects=False, timeout=30)
+    assert propfind.status_code == 308, "a PROPFIND keeps its method and body"
+    assert not propfind.content
+
+
+def make_certificate(directory, name):
+    """A CA and a certificate for 127.0.0.1 it signs (openssl, EC keys)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", f"{name}-ca.key", "-out", f"{name}-ca.pem", "-days", "2",
+        "-subj", f"/CN=test CA {name}", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", "/CN=127.0.0.1")
+    (directory / f"{name}.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{name}-ca.pem", "-CAkey", f"{name}-ca.key",
+        "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    return directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}-ca.pem"
+
+
+def trusted_by(url, ca):
+    try:
+        requests.request("OPTIONS", url, verify=str(ca), timeout=10)
+        return True
+    except requests.exceptions.SSLError:
+        return False
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(tmp_path):
+    old_cert, old_key, old_ca = make_certificate(tmp_path, "old")
+    new_cert, new_key, new_ca = make_certificate(tmp_path, "new")
+    live_cert, live_key = tmp_path / "live.pem", tmp_path / "live.key"
+    shutil.copy(old_cert, live_cert)
+    shutil.copy(old_key, live_key)
+    data_dir = tmp_path / "data"
+    (data_dir / "tls").mkdir(parents=True)
+    shutil.copy(old_ca, data_dir / "tls" / "ca.pem")  # what the harness trusts at start
+    gw = start_gateway({"GATEWAY__TLS__CERT": str(live_cert), "GATEWAY__TLS__KEY": str(live_key),
+                        "GATEWAY__TLS__RELOAD_CHECK_SECS": "1"}, data_dir=str(data_dir))
+    try:
+        assert trusted_by(gw.url, old_ca) and not trusted_by(gw.url, new_ca)
+        # A key that does not match is refused and the running pair kept.
+        shutil.copy(new_cert, live_cert)
+        deadline = time.monotonic() + 15
+        while "do not load" not in gw.log_tail(200):
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.2)
+        assert trusted_by(gw.url, old_ca)
+        shutil.copy(new_key, live_key)
+        deadline = time.monotonic() + 15
+        while not trusted_by(gw.url, new_ca):
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.2)
+        assert not trusted_by(gw.url, old_ca)
+        assert "TLS certificate reloaded" in gw.log_tail(200)
+    finally:
+        stop_gateway(gw)

@@ -9,10 +9,12 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod access;
 mod admin;
 mod backend;
 mod mail;
 
+pub use access::AccessConfig;
 pub use admin::AdminConfig;
 pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
 pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
@@ -25,6 +27,7 @@ pub const ENV_PREFIX: &str = "GATEWAY__";
 pub struct Config {
     pub server: ServerConfig,
     pub admin: AdminConfig,
+    pub access: AccessConfig,
     pub tls: TlsConfig,
     pub backend: BackendConfig,
     pub auth: AuthConfig,
@@ -74,11 +77,25 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// Seconds a client gets to finish the TLS handshake.
     pub handshake_timeout_secs: u64,
+    /// Seconds between two looks at `cert` and `key` for a renewed pair (0: never reloaded).
+    pub reload_check_secs: u64,
+    /// `Strict-Transport-Security: max-age` sent with every answer over TLS (0: none).
+    pub hsts_max_age_secs: u64,
+    /// A plain-HTTP listener (usually `0.0.0.0:80`) that only redirects to HTTPS; unset: none.
+    pub redirect_listen: Option<SocketAddr>,
 }
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { enabled: true, cert: None, key: None, handshake_timeout_secs: 10 }
+        TlsConfig {
+            enabled: true,
+            cert: None,
+            key: None,
+            handshake_timeout_secs: 10,
+            reload_check_secs: 30,
+            hsts_max_age_secs: 31_536_000,
+            redirect_listen: None,
+        }
     }
 }
 
@@ -92,11 +109,29 @@ pub struct AuthConfig {
     pub session_ttl_secs: u64,
     /// Most sessions kept at once.
     pub max_sessions: u64,
+    /// Refused logins of one user name within `failure_window_secs` after which further logins
+    /// of that user are answered 429 until the window ends (0: no limit). A signed-in client
+    /// whose session is cached is not affected.
+    pub max_failures_per_user: u32,
+    /// The same per client address; higher, since many users may share one NAT address.
+    pub max_failures_per_address: u32,
+    /// Seconds from a first refused login until its count is forgotten.
+    pub failure_window_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address to count against.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { realm: "CalDAV gateway".into(), session_ttl_secs: 60, max_sessions: 10_000 }
+        AuthConfig {
+            realm: "CalDAV gateway".into(),
+            session_ttl_secs: 60,
+            max_sessions: 10_000,
+            max_failures_per_user: 10,
+            max_failures_per_address: 50,
+            failure_window_secs: 900,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -252,6 +287,12 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        if self.tls.redirect_listen.is_some() && !self.tls.enabled {
+            return Err(ConfigError::Invalid {
+                setting: "tls.redirect_listen",
+                reason: "redirects to HTTPS need tls.enabled = true (behind a proxy, let the proxy redirect)".into(),
+            });
+        }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             let setting = if self.tls.cert.is_some() { "tls.key" } else { "tls.cert" };
             return Err(ConfigError::Invalid { setting, reason: "tls.cert and tls.key go together".into() });

@@ -1,17 +1,22 @@
 //! The CalDAV gateway: the only crate that wires the protocol crates (`dav`, `calendar`) to a
 //! backend (`store`). `app` builds the whole HTTP service; tests drive it in process.
 
+pub mod access;
+mod admin;
 pub mod auth;
+pub mod cert_reload;
 pub mod config;
 pub mod connections;
 pub mod dispatch;
 pub mod error;
 pub mod layers;
+pub mod login_limit;
 pub mod methods;
 pub mod metrics;
 pub mod properties;
 pub mod provision;
 pub mod quirks;
+pub mod redirect;
 pub mod resources;
 pub mod scheduling;
 pub mod serve;
@@ -33,6 +38,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use store::Backend;
 
+pub use crate::admin::app as admin_app;
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::{CaldavConfig, Config, LimitsConfig};
 use crate::error::GatewayError;
@@ -49,6 +55,10 @@ struct AppInner {
     backend: Arc<dyn Backend>,
     metrics: metrics::Metrics,
     readiness_timeout: Duration,
+    access: access::AccessSwitch,
+    admin_token: String,
+    /// `Strict-Transport-Security` of every answer, when served over TLS.
+    hsts: Option<http::HeaderValue>,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     invitations: scheduling::mailer::HourlyLimit,
@@ -75,6 +85,11 @@ impl AppState {
             backend,
             metrics,
             readiness_timeout: Duration::from_secs(config.admin.readiness_timeout_secs),
+            access: access::AccessSwitch::new(&config.access),
+            admin_token: config.admin.token.clone(),
+            hsts: (config.tls.enabled && config.tls.hsts_max_age_secs > 0)
+                .then(|| http::HeaderValue::from_str(&format!("max-age={}", config.tls.hsts_max_age_secs)).ok())
+                .flatten(),
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
@@ -124,6 +139,11 @@ impl AppState {
         self.0.backend.directory()
     }
 
+    /// The operator's CalDAV switch (`[access]`).
+    pub fn access(&self) -> &access::AccessSwitch {
+        &self.0.access
+    }
+
     pub fn backend(&self) -> &dyn Backend {
         self.0.backend.as_ref()
     }
@@ -133,7 +153,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
     let metrics = state.0.metrics.clone();
-    let router = Router::new()
+    let hsts = state.0.hsts.clone();
+    let mut router = Router::new()
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -143,43 +164,13 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
+    if let Some(hsts) = hsts {
+        router = router.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            hsts,
+        ));
+    }
     layers::apply(router, &limits)
-}
-
-/// The operators' service on the admin listener (`[admin] listen`): `/healthz` answers while
-/// the process serves, `/readyz` only while the backend answers too (a load balancer then
-/// sends phones elsewhere instead of into 503s), `/metrics` the OpenMetrics text.
-pub fn admin_app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .route("/readyz", axum::routing::get(readyz))
-        .route("/metrics", axum::routing::get(metrics_text))
-        .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state)
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(state.0.readiness_timeout, state.0.backend.ping()).await {
-        Ok(Ok(())) => "ready\n".into_response(),
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "not ready: the backend did not answer the readiness probe");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("backend unavailable: {error}\n")).into_response()
-        }
-        Err(_) => {
-            tracing::warn!(timeout_secs = state.0.readiness_timeout.as_secs(), "not ready: readiness probe timed out");
-            (StatusCode::SERVICE_UNAVAILABLE, "backend did not answer in time\n").into_response()
-        }
-    }
-}
-
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    match state.0.metrics.encode() {
-        Ok(text) => {
-            ([(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
-                .into_response()
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
 }
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
@@ -197,21 +188,26 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     } else {
         (ResourcePath::parse(raw_path), dav::path::DAV_ROOT)
     };
+    let peer = parts.extensions.get::<login_limit::PeerAddr>().copied();
     if parts.method == Method::OPTIONS {
-        let scheduling = options_scheduling(&state, &parts.headers).await;
+        let scheduling = options_scheduling(&state, &parts.headers, peer).await;
         return methods::options::options(path.as_ref().ok(), scheduling);
     }
     let path = match path {
         Ok(path) => path,
         Err(error) => return GatewayError::from(error).into_response(),
     };
-    let session = match state.0.auth.authenticate(&parts.headers).await {
+    let session = match state.0.auth.authenticate(&parts.headers, peer).await {
         Ok(session) => session,
         // iOS and others always try without credentials first, so this is not worth a warning.
         Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
+        Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
+    if let Err(closed) = state.0.access.check(session.principal()) {
+        return (StatusCode::FORBIDDEN, format!("{}\n", closed.message())).into_response();
+    }
     // Every path below a user belongs to that user alone; sharing will widen this.
     if path.user().is_some_and(|owner| owner != session.principal().user) {
         return GatewayError::forbidden(Precondition::NeedPrivileges).into_response();
@@ -244,11 +240,11 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
 /// Whether OPTIONS advertises scheduling: for the user when the request carries valid
 /// credentials (Thunderbird's OPTIONS does, after its first PROPFIND), else the deployment's
 /// setting. OPTIONS never answers 401, so wrong credentials fall back to the same default.
-async fn options_scheduling(state: &AppState, headers: &http::HeaderMap) -> bool {
+async fn options_scheduling(state: &AppState, headers: &http::HeaderMap, peer: Option<login_limit::PeerAddr>) -> bool {
     if !state.0.scheduling.enabled() || auth::basic_credentials(headers).is_none() {
         return state.0.scheduling.enabled();
     }
-    match state.0.auth.authenticate(headers).await {
+    match state.0.auth.authenticate(headers, peer).await {
         Ok(session) => state.0.scheduling.allows(session.principal()),
         Err(_) => state.0.scheduling.enabled(),
     }

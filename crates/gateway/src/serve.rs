@@ -9,6 +9,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use http::Request;
+use hyper::body::Incoming;
+use tower::ServiceExt;
+
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,6 +20,7 @@ use hyper_util::service::TowerToHyperService;
 
 use crate::config::{Config, ServerConfig};
 use crate::connections::CappedListener;
+use crate::login_limit::PeerAddr;
 use crate::tls::{self, TlsListener};
 
 /// Serves `app` (and `admin` on `[admin] listen`) until SIGTERM or ctrl-c, then gives
@@ -42,6 +47,17 @@ pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<
         }
         None => None,
     };
+    let redirect = match (config.tls.enabled, config.tls.redirect_listen) {
+        (true, Some(address)) => {
+            let tcp =
+                TcpListener::bind(address).await.with_context(|| format!("binding tls.redirect_listen {address}"))?;
+            let bound = tcp.local_addr().context("reading the bound redirect address")?;
+            tracing::info!(address = %bound, "plain-HTTP listener redirecting to HTTPS");
+            println!("redirecting http://{}:{}/ to HTTPS", url_host(bound), bound.port());
+            Some(tokio::spawn(serve_until(tcp, http.clone(), crate::redirect::app(local.port()), stop.clone())))
+        }
+        _ => None,
+    };
     let server = if config.tls.enabled {
         let certificate = tls::load_certificate(&config.tls, &config.backend.embedded.data_dir)?;
         let acceptor = TlsAcceptor::from(Arc::clone(&certificate.server_config));
@@ -57,9 +73,9 @@ pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<
     shutdown_signal().await;
     tracing::info!(grace_secs = grace.as_secs(), "shutting down");
     drop(stop_sender);
-    if let Some(admin) = admin {
-        // Answers nothing slow, so it is gone long before the grace period; not waited for.
-        admin.abort();
+    // Neither answers anything slow, so they are gone long before the grace period.
+    for side in [admin, redirect].into_iter().flatten() {
+        side.abort();
     }
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined.context("server task")?.context("serving"),
@@ -95,8 +111,7 @@ async fn serve_until<L>(
     mut stop: tokio::sync::watch::Receiver<()>,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = SocketAddr>,
 {
     let http = Arc::new(http);
     let graceful = GracefulShutdown::new();
@@ -105,7 +120,12 @@ where
             accepted = listener.accept() => accepted,
             _ = stop.changed() => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Every request carries its TCP peer, for counting refused logins per address.
+        let address = PeerAddr(peer.ip());
+        let service = TowerToHyperService::new(app.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(address);
+            request
+        }));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service).into_owned());
         tokio::spawn(async move {
             if let Err(error) = connection.await {
