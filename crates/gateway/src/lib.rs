@@ -176,11 +176,8 @@ pub fn app(state: AppState) -> Router {
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
 /// §5 leaves the code open.
-async fn well_known(State(state): State<AppState>, request: Request) -> Response {
-    let redirect = (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response();
-    let (parts, body) = request.into_parts();
-    let timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
-    unread_body::after_draining(body, &parts.headers, parts.version, timeout, redirect).await
+async fn well_known() -> Response {
+    (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response()
 }
 
 async fn dav_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -204,11 +201,7 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     let session = match state.0.auth.authenticate(&parts.headers, peer).await {
         Ok(session) => session,
         // iOS and others always try without credentials first, so this is not worth a warning.
-        Err(AuthFailure::Unauthenticated) => {
-            let timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
-            let challenge = auth::unauthorized(state.0.auth.challenge());
-            return unread_body::after_draining(body, &parts.headers, parts.version, timeout, challenge).await;
-        }
+        Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
         Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
     };

@@ -168,7 +168,12 @@ async fn accept_loop(
     ready: mpsc::Sender<(TlsStream<Capped<TcpStream>>, SocketAddr)>,
 ) {
     loop {
-        let (stream, peer) = tcp.accept_capped().await;
+        // Shutting down drops the receiving side: the listening socket closes with this loop
+        // at once, so new connections are refused instead of waiting in the backlog.
+        let (stream, peer) = tokio::select! {
+            accepted = tcp.accept_capped() => accepted,
+            () = ready.closed() => return,
+        };
         let acceptor = acceptor.clone();
         let handed_over = ready.clone();
         tokio::spawn(async move {
@@ -180,9 +185,6 @@ async fn accept_loop(
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         });
-        if ready.is_closed() {
-            return;
-        }
     }
 }
 

@@ -44,6 +44,12 @@ async fn readable_folder(session: &dyn store::Session, name: &str) -> Result<sto
     }
 }
 
+/// `limits.max_multiget_hrefs` for a multiget of one calendar, lifted for vdirsyncer
+/// (`quirks::unchunked_multiget`).
+fn multiget_href_limit(cx: &RequestContext, headers: &HeaderMap) -> usize {
+    crate::quirks::unchunked_multiget::multiget_href_limit(headers, cx.app.limits().max_multiget_hrefs)
+}
+
 pub async fn report(
     cx: &RequestContext,
     path: &ResourcePath,
@@ -54,11 +60,15 @@ pub async fn report(
     match (report, path) {
         (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
             let scope = calendar_multiget::MultigetScope::Calendar(calendar);
-            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
+            let limit = multiget_href_limit(cx, headers);
+            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, limit, &calendar_data).await
         }
         (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::CalendarHome { .. }) => {
             let scope = calendar_multiget::MultigetScope::Home;
-            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
+            // vdirsyncer multigets one calendar at a time; a multiget of the home may name many
+            // calendars, each a folder lookup, so it keeps the configured limit.
+            let limit = cx.app.limits().max_multiget_hrefs;
+            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, limit, &calendar_data).await
         }
         // Depth is not read: RFC 6578 §3.2 wants 0, Thunderbird (CalDavWebDavSyncHandler,
         // 128 and later) sends 1 on purpose for older servers, and a 400 would leave its
