@@ -254,13 +254,16 @@ def test_a_sync_in_pages_is_followed_to_the_end(start_dedicated_gateway):
     own response 507 (RFC 6578 §3.6); Thunderbird reads that as "sync again with the new
     token" (additionalSyncNeeded) and, on a first sync, removes nothing it did not see."""
     gateway = start_dedicated_gateway(GATEWAY__LIMITS__MAX_SYNC_RESULTS="2")
-    with another_client(gateway) as setup:
+    # tester, not alice: on JMAP, this second gateway's writes and deletes in alice's account
+    # made the module's gateway answer valid-sync-token to alice's later syncs (see the
+    # report of this branch; docs/clients/thunderbird.md).
+    with another_client(gateway, "tester") as setup:
         path = make_calendar(setup, f"paged-{uuid.uuid4().hex[:8]}", "Paged", "#1C71D8", 4, "VEVENT")
         uids = [thunderbird_uid() for _ in range(5)]
         for day, uid in enumerate(uids, start=1):
             body = ics(setup, "event.ics", uid=uid, summary=f"Day {day}", start=f"2026120{day}T100000", end=f"2026120{day}T110000")
             assert setup.request("PUT", f"{path}{uid}.ics", body=body, headers={"Content-Type": "text/calendar"}).status_code == 201
-        with thunderbird(gateway) as r:
+        with thunderbird(gateway, "tester") as r:
             paged = subscribe(r, path)
             paged.refresh()
             assert sorted(paged.items) == sorted(uids), r.transcript()
@@ -311,7 +314,7 @@ def test_an_expired_sync_token_is_a_4xx_thunderbird_recovers_from(module_gateway
         work.refresh()
         # A token of the server the calendar lived on before (sabre/dav's form): never issued here.
         work.sync_token = "http://sabre.io/ns/sync/1234"
-        response = work.refresh()
+        response = work.refresh(may_fail=True)
         assert 400 <= response.status_code < 500 and response.status_code != 429, r.transcript()
         assert '<D:error xmlns:D="DAV:"/>' not in response.text, r.transcript()
         work.sync_token = None
