@@ -254,9 +254,9 @@ def test_a_sync_in_pages_is_followed_to_the_end(start_dedicated_gateway):
     own response 507 (RFC 6578 §3.6); Thunderbird reads that as "sync again with the new
     token" (additionalSyncNeeded) and, on a first sync, removes nothing it did not see."""
     gateway = start_dedicated_gateway(GATEWAY__LIMITS__MAX_SYNC_RESULTS="2")
-    # tester, not alice: on JMAP, this second gateway's writes and deletes in alice's account
-    # made the module's gateway answer valid-sync-token to alice's later syncs (see the
-    # report of this branch; docs/clients/thunderbird.md).
+    # tester, not alice: on JMAP, this second gateway's work in alice's account made the
+    # module's gateway answer valid-sync-token to alice's later syncs (docs/clients/
+    # thunderbird.md, "Known gaps").
     with another_client(gateway, "tester") as setup:
         path = make_calendar(setup, f"paged-{uuid.uuid4().hex[:8]}", "Paged", "#1C71D8", 4, "VEVENT")
         uids = [thunderbird_uid() for _ in range(5)]
