@@ -16,6 +16,7 @@ pub mod scheduling;
 pub mod serve;
 pub mod sync_token;
 pub mod tls;
+pub mod unread_body;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,8 +151,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
 /// §5 leaves the code open.
-async fn well_known() -> Response {
-    (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response()
+async fn well_known(State(state): State<AppState>, request: Request) -> Response {
+    let redirect = (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response();
+    let version = request.version();
+    unread_body::answer_after_draining(redirect, version, request.into_body(), body_timeout(&state)).await
+}
+
+fn body_timeout(state: &AppState) -> Duration {
+    Duration::from_secs(state.limits().request_body_timeout_secs)
 }
 
 async fn dav_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -174,7 +181,10 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     let session = match state.0.auth.authenticate(&parts.headers).await {
         Ok(session) => session,
         // iOS and others always try without credentials first, so this is not worth a warning.
-        Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
+        Err(AuthFailure::Unauthenticated) => {
+            let challenge = auth::unauthorized(state.0.auth.challenge());
+            return unread_body::answer_after_draining(challenge, parts.version, body, body_timeout(&state)).await;
+        }
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
@@ -184,7 +194,7 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     }
     // The body is read before the request timeout starts (that one is for the backend), so it
     // gets its own: a client trickling its body must not hold the connection for ever.
-    let body_timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
+    let body_timeout = body_timeout(&state);
     let body = match tokio::time::timeout(body_timeout, read_body(body, state.limits().max_request_body)).await {
         Ok(Ok(body)) => body,
         Ok(Err(response)) => return response,
