@@ -71,6 +71,7 @@ class AppleClient:
         # from the home's supported-report-set (_pollFirstTime1); iOS 5 has none.
         self.support_sync = profile == "osx"
         self.first_poll = True
+        self.first_update = False
 
     def close(self):
         self.replay.close()
@@ -174,6 +175,7 @@ class AppleClient:
                 "inbox": CALDAV + "schedule-inbox" in kinds,
                 "components": {c.get("name").upper() for c in components} if components is not None else set(),
                 "name": prop_text(ms, href, DAV + "displayname") or href.rstrip("/").rsplit("/", 1)[-1],
+                "tag": change_tag,
                 "token": prop_text(ms, href, change_tag),
                 "color": prop_text(ms, href, ICAL + "calendar-color"),
                 "order": prop_text(ms, href, ICAL + "calendar-order"),
@@ -190,6 +192,7 @@ class AppleClient:
             reports = prop(ms, self.home, DAV + "supported-report-set")
             self.support_sync = reports is not None and reports.find(
                 f"{DAV}supported-report/{DAV}report/{DAV}sync-collection") is not None
+        self.first_update = self.first_poll
         self.first_poll = False
         changed = []
         for href, calendar in listed.items():
@@ -210,6 +213,17 @@ class AppleClient:
     def update_calendar(self, href):
         calendar = self.calendars[href]
         old = {e for e in self.events if e.rsplit("/", 1)[0] + "/" == href}
+        # iOS_5/Profile and OS_X_10_11/StartupProfile: the calendar's own getctag and
+        # sync-token (Depth 0) before its members; they must agree with the home listing.
+        own = multistatus(self.propfind(href, f"{self.profile}-calendar-ctag-propfind.xml", "0"))
+        assert prop_text(own, href, calendar["tag"]) == calendar["token"], self.fail(
+            f"{href}: its {calendar['tag']} differs from the home's")
+        if self.profile == "osx" and self.first_update and "VEVENT" in calendar["components"]:
+            # OS_X_10_11/StartupProfile: a time-range query of the events around today first.
+            today = datetime.datetime.now(datetime.timezone.utc)
+            window = self.fixture("osx-startup-events-query.xml", start=utc(today - datetime.timedelta(days=14)),
+                                  end=utc(today + datetime.timedelta(days=7)))
+            multistatus(self.report(href, window, "1"))
         if self.profile == "ios5" and calendar["inbox"]:
             listing = multistatus(self.propfind(href, "ios5-calendar-etags-propfind.xml", "1"))
         elif self.profile == "ios5" and "VEVENT" in calendar["components"]:
@@ -337,6 +351,12 @@ def new_uid():
     return str(uuid.uuid4()).upper()
 
 
+def new_object(calendar):
+    """UID and href of a new object: `<calendar>/<UID>.ics` (profiles.py `Eventer._addEvent`)."""
+    uid = new_uid()
+    return uid, f"{calendar}{uid}.ics"
+
+
 def event_times(days_ahead, hours=1):
     start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days_ahead)).replace(
         minute=0, second=0, microsecond=0)
@@ -422,8 +442,7 @@ def test_ios_creates_changes_and_deletes_an_event_with_ctag_and_etags(apple):
     phone = apple("ios5")
     phone.poll()
     calendar = default_calendar(phone)
-    uid = new_uid()
-    href = f"{calendar}{uid}.ics"
+    uid, href = new_object(calendar)
     start, end = event_times(3)
     body = phone.fixture("event.ics", now=now_utc(), uid=uid, dtstart=utc(start), dtend=utc(end), summary="Simple event")
     phone.put_new(href, body)
@@ -455,8 +474,7 @@ def test_ios_recurring_event_with_one_instance_moved(apple):
     phone = apple("ios5")
     phone.poll()
     calendar = default_calendar(phone)
-    uid = new_uid()
-    href = f"{calendar}{uid}.ics"
+    uid, href = new_object(calendar)
     start, end = event_times(2)
     second = start + datetime.timedelta(weeks=1)
     moved = second + datetime.timedelta(hours=3)
@@ -482,8 +500,7 @@ def test_ios_reminder_with_due_date_then_completed(apple):
     reminders = make_calendar(mac, "Errands", "VTODO", "FF2968FF", 4)
     phone = apple("ios5")
     phone.poll()
-    uid = new_uid()
-    href = f"{reminders}{uid}.ics"
+    uid, href = new_object(reminders)
     due, _ = event_times(1)
     body = phone.fixture("task.ics", now=now_utc(), uid=uid, summary="Simple task", due=utc(due))
     phone.put_new(href, body)
@@ -510,10 +527,13 @@ def test_osx_polls_with_the_sync_report_it_is_offered(apple):
     mac = apple("osx")
     mac.poll()
     calendar = default_calendar(mac)
-    assert mac.calendars[calendar]["token"], mac.fail("OS X keys calendars by DAV:sync-token")
+    listing, _ = mac.home_listing()
+    for href in mac.calendars:
+        # OS X keys calendars by DAV:sync-token (ical.py _extractCalendars), iOS by getctag.
+        assert prop_text(listing, href, DAV + "sync-token") and prop_text(listing, href, CS + "getctag"), mac.fail(
+            f"{href} without sync-token or getctag")
     phone = apple("ios5")
-    uid = new_uid()
-    href = f"{calendar}{uid}.ics"
+    uid, href = new_object(calendar)
     start, end = event_times(4)
     body = phone.fixture("event.ics", now=now_utc(), uid=uid, dtstart=utc(start), dtend=utc(end), summary="From phone")
     phone.put_new(href, body)
@@ -539,8 +559,7 @@ def test_osx_sync_collection_body_initial_and_incremental(apple):
     mac.sync_collection(calendar, set())
     first_token = mac.calendars[calendar]["synced"]
 
-    uid = new_uid()
-    href = f"{calendar}{uid}.ics"
+    uid, href = new_object(calendar)
     start, end = event_times(5)
     body = mac.fixture("event.ics", now=now_utc(), uid=uid, dtstart=utc(start), dtend=utc(end), summary="Synced")
     # Apple's later simulator (users/sagen/clientsim ical.py addEvent) sends If-None-Match: *.

@@ -59,6 +59,9 @@ pub async fn report(
             let scope = calendar_multiget::MultigetScope::Home;
             calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
         }
+        // Depth is not checked although RFC 6578 §3.2 asks for 0: Apple's clients send Depth 1
+        // with this report (OS X 10.7-10.11, apple/ccs-calendarserver loadtest ical.py
+        // `_updateCalendar_SYNC`; replayed by integration-tests/python/test_client_apple.py).
         (
             Report::SyncCollection { sync_token, limit, props, calendar_data, .. },
             ResourcePath::Calendar { calendar, .. },
