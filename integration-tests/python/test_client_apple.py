@@ -19,7 +19,11 @@ Users alice, bob (conftest.USERS); the module has its own gateway (`module_gatew
 """
 
 import datetime
+import os
 import re
+import socket
+import ssl
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
@@ -27,7 +31,7 @@ from urllib.parse import urlsplit
 import icalendar
 import pytest
 
-from client_replay import DAV, Replay, multistatus, prop, prop_hrefs, prop_text
+from client_replay import DAV, FIXTURES, Replay, multistatus, prop, prop_hrefs, prop_text
 from conftest import DIRECTORY
 
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
@@ -608,7 +612,7 @@ def test_invitation_from_a_mac_accepted_on_an_iphone_with_free_busy(apple):
     phone = apple("ios5", user="bob")
     phone.poll()
     calendar = default_calendar(mac)
-    uid = new_uid()
+    uid, href = new_object(calendar)
     start, end = event_times(6)
 
     def free_busy():
@@ -634,7 +638,6 @@ def test_invitation_from_a_mac_accepted_on_an_iphone_with_free_busy(apple):
     before = free_busy()
     assert not BUSY.search(before["mailto:bob@example.com"][1]), mac.fail("bob busy before the meeting")
 
-    href = f"{calendar}{uid}.ics"
     body = mac.fixture("invitation.ics", now=now_utc(), uid=uid, dtstart=utc(start), dtend=utc(end), summary="Planning",
                        organizer_cn="Alice", organizer=mac.email, attendee_cn="Bob", attendee="mailto:bob@example.com")
     response = mac.put_new(href, body)
@@ -642,7 +645,9 @@ def test_invitation_from_a_mac_accepted_on_an_iphone_with_free_busy(apple):
 
     changed = phone.poll()
     assert phone.inbox in changed, phone.fail("bob's inbox ctag did not move")
-    invitation = [h for h in phone.events if h.startswith(phone.inbox)]
+    requests = [h for h, e in phone.events.items() if h.startswith(phone.inbox) and f"UID:{uid}" in e["data"]]
+    assert requests, phone.fail("no invitation in bob's inbox")
+    assert all("METHOD:REQUEST" in phone.events[h]["data"] for h in requests), phone.fail("inbox item not a REQUEST")
     copies = [h for h, e in phone.events.items() if not h.startswith(phone.inbox) and f"UID:{uid}" in e["data"]]
     assert len(copies) == 1, phone.fail(f"bob's calendar copies: {copies}")
     copy = copies[0]
@@ -664,9 +669,8 @@ def test_invitation_from_a_mac_accepted_on_an_iphone_with_free_busy(apple):
                           expect=(204,))
     assert accepted.headers.get("Schedule-Tag"), phone.fail("no Schedule-Tag after the answer")
     # Accepter.accepted: the invitation in the inbox with this UID is deleted.
-    for item in invitation:
-        if f"UID:{uid}" in phone.events[item]["data"]:
-            phone.delete(item)
+    for item in requests:
+        phone.delete(item)
 
     mac.poll()
     replies = [h for h, e in mac.events.items() if h.startswith(mac.inbox) and f"UID:{uid}" in e["data"]]
@@ -679,5 +683,50 @@ def test_invitation_from_a_mac_accepted_on_an_iphone_with_free_busy(apple):
         mac.delete(reply)
 
     after = free_busy()
-    assert BUSY.search(after["mailto:bob@example.com"][1]), mac.fail("bob's accepted meeting is not busy time")
+    assert BUSY.search(after["mailto:bob@example.com"][1]), mac.fail("bob's meeting is not busy time")
     mac.delete(href)
+
+
+def read_response(stream):
+    """Status and headers of one HTTP/1.1 response read from a file over the socket, its
+    Content-Length body consumed; None when the server closed the connection instead."""
+    status_line = stream.readline()
+    if not status_line:
+        return None
+    headers = {}
+    for line in iter(stream.readline, b"\r\n"):
+        if not line:
+            return None
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    stream.read(int(headers.get("content-length", "0")))
+    return int(status_line.split()[1]), headers
+
+
+@pytest.mark.parametrize("path", ["/dav/calendars/alice/", "/.well-known/caldav/"])
+def test_a_body_sent_before_the_challenge_or_redirect_leaves_the_connection_usable(module_gateway, path):
+    """iOS and macOS send their PROPFIND bodies without credentials and to .well-known
+    (iOS_5/Profile), then the next request on the same connection. The body may reach the
+    gateway after it has decided to answer 401 or 301 (here: its second half, a moment later);
+    the connection must still carry the next request (unread_body.rs)."""
+    url = urlsplit(module_gateway.url)
+    context = ssl.create_default_context(cafile=module_gateway.ca)
+    with open(os.path.join(FIXTURES, "apple", "ios5-home-propfind.xml"), "rb") as f:
+        body = f.read()
+    head = (f"PROPFIND {path} HTTP/1.1\r\nHost: {url.netloc}\r\nUser-Agent: {USER_AGENTS['ios5']}\r\n"
+            f"Content-Type: {XML}\r\nDepth: 1\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as raw:
+        with context.wrap_socket(raw, server_hostname=url.hostname) as tls:
+            stream = tls.makefile("rb")
+            tls.sendall(head + body[: len(body) // 2])
+            time.sleep(0.3)
+            try:
+                tls.sendall(body[len(body) // 2:])
+                first = read_response(stream)
+                assert first is not None and first[0] in (301, 401), first
+                assert first[1].get("connection") != "close", "a PROPFIND body of a few KiB closed the connection"
+                tls.sendall(f"OPTIONS /dav/ HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
+                second = read_response(stream)
+            except OSError as error:  # ssl.SSLEOFError among them
+                pytest.fail(f"the gateway closed the connection after its answer without saying so: {error}")
+            assert second is not None and second[0] == 200, second
