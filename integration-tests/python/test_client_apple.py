@@ -38,8 +38,8 @@ CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 CS = "{http://calendarserver.org/ns/}"
 ICAL = "{http://apple.com/ns/ical/}"
 
-# ical.py: iOS_5.USER_AGENT, and OS_X_10_11.USER_AGENT without the word "Simulator" the load
-# tester appends (a real CalendarAgent's token list ends with CalendarAgent/<build>).
+# ical.py: iOS_5.USER_AGENT, and OS_X_10_11.USER_AGENT without the word "Simulator" that ends
+# the load tester's constant (a real CalendarAgent's token list ends with CalendarAgent/<build>).
 USER_AGENTS = {
     "ios5": "iOS/5.1 (9B179) dataaccessd/1.0",
     "osx": "Mac+OS+X/10.11 (15A283) CalendarAgent/361",
@@ -146,7 +146,7 @@ class AppleClient:
         assert mailto, self.fail(f"no mailto: in calendar-user-address-set {addresses}")
         self.email = mailto[0]
         # ical.py _principalSearchPropertySetReport: Depth 0, and only 200 is accepted.
-        self.report(self.principal_collection, self.fixture("ios5-principal-search-property-set.xml"), "0",
+        self.report(self.principal_collection, self.fixture(f"{self.profile}-principal-search-property-set.xml"), "0",
                     expect=(200,))
         return ms
 
