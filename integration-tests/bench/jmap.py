@@ -38,19 +38,19 @@ def env_of(cyrus_dir):
 
 def start_gateway(work, jmap_url):
     binary = ROOT / "target" / "release" / "caldav-gateway"
-    port = run.free_port()
+    port, admin_port = run.free_port(), run.free_port()
     env = dict(os.environ, GATEWAY__SERVER__LISTEN=f"127.0.0.1:{port}", GATEWAY__TLS__ENABLED="false",
                GATEWAY__BACKEND__KIND="jmap", GATEWAY__BACKEND__JMAP__URL=jmap_url,
-               GATEWAY__BACKEND__EMBEDDED__DATA_DIR=str(work / "gateway"), GATEWAY__SERVER__METRICS="true",
+               GATEWAY__BACKEND__EMBEDDED__DATA_DIR=str(work / "gateway"), GATEWAY__ADMIN__LISTEN=f"127.0.0.1:{admin_port}",
                GATEWAY__DEMO__ENABLED="false", GATEWAY__LOG__LEVEL="warn")
     process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     run.wait_until_up(base + "/dav/")
-    return process, base
+    return process, base, f"http://127.0.0.1:{admin_port}"
 
 
-def backend_requests(base):
-    text = requests.get(base + "/metrics", timeout=10).text
+def backend_requests(admin):
+    text = requests.get(admin + "/metrics", timeout=10).text
     return int(re.search(r"^caldav_gateway_jmap_requests_total (\d+)$", text, re.M).group(1))
 
 
@@ -72,7 +72,7 @@ def main():
     try:
         env = env_of(cyrus_dir)
         password = json.loads(env["CYRUS_USERS"])[USER]
-        gateway, base = start_gateway(work, env["CYRUS_JMAP_URL"])
+        gateway, base, admin = start_gateway(work, env["CYRUS_JMAP_URL"])
         session = requests.Session()
         session.auth = (USER, password)
         calendar = f"/dav/calendars/{USER}/bench/"
@@ -106,9 +106,9 @@ def main():
                 assert r.status_code == 207, (title, r.status_code, r.text[:300])
 
             send()  # warm the caches
-            before = backend_requests(base)
+            before = backend_requests(admin)
             p50, p99 = timed(send, SAMPLES)
-            calls = (backend_requests(base) - before) / SAMPLES
+            calls = (backend_requests(admin) - before) / SAMPLES
             rows.append((title, p50, p99, calls))
             print(f"  {title}: p50 {p50:.2f} ms, {calls:.2f} JMAP requests", flush=True)
     finally:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-LISTENING = re.compile(r"listening on (https?://\S+)")
+LISTENING = re.compile(r"CalDAV gateway listening on (https?://\S+)")
+ADMIN_LISTENING = re.compile(r"admin listening on (http://\S+)")
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 USERS = {"alice": "alice-secret", "bob": "bob-secret", "tester": "tester-secret"}
@@ -46,6 +47,7 @@ class Gateway:
     data_dir: str
     process: subprocess.Popen
     stderr: list = field(default_factory=list)
+    admin_url: str = ""  # the admin listener (health, readiness, metrics), e.g. http://127.0.0.1:40124/
 
     def auth(self, user="alice"):
         return (user, USERS[user])
@@ -69,6 +71,7 @@ def _env(data_dir, extra):
     env.update(
         {
             "GATEWAY__SERVER__LISTEN": "127.0.0.1:0",
+            "GATEWAY__ADMIN__LISTEN": "127.0.0.1:0",
             "GATEWAY__BACKEND__EMBEDDED__DATA_DIR": data_dir,
             "GATEWAY__DEMO__ENABLED": "false",
             "GATEWAY__LOG__LEVEL": "info",
@@ -109,7 +112,8 @@ def start_gateway(extra_env=None, data_dir=None):
     data_dir = data_dir or tempfile.mkdtemp(prefix="caldav-gateway-test-")
     env = _env(data_dir, extra_env or {})
     try:
-        for user, password in USERS.items() if BACKEND == "embedded" and fresh else ():
+        embedded = env.get("GATEWAY__BACKEND__KIND", "embedded") == "embedded"
+        for user, password in USERS.items() if embedded and fresh else ():
             added = subprocess.run(
                 [binary, "user", "add", user, "--password", password, "--email", f"{user}@example.com"],
                 env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
@@ -131,6 +135,9 @@ def start_gateway(extra_env=None, data_dir=None):
     def read_stdout():
         for line in process.stdout:
             gateway.stderr.append("[stdout] " + line)
+            admin = ADMIN_LISTENING.search(line)
+            if admin:
+                gateway.admin_url = admin.group(1)
             match = LISTENING.search(line)
             if match and not announced.is_set():
                 gateway.url = match.group(1)

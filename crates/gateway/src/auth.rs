@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 use store::{Backend, Credentials, Session, StoreError};
 
 use crate::config::{AuthConfig, CaldavConfig};
+use crate::login_limit::{LoginLimiter, PeerAddr};
+use crate::metrics::Metrics;
 use crate::provision;
 use crate::scheduling::policy::SchedulingPolicy;
 
@@ -25,6 +27,8 @@ pub enum AuthFailure {
     Unauthenticated,
     /// The backend could not answer: 503, never 401 (a phone would ask for a new password).
     Backend(StoreError),
+    /// Too many refused logins of this user or from this address: 429 with Retry-After.
+    Throttled(Duration),
 }
 
 pub struct Authenticator {
@@ -35,6 +39,8 @@ pub struct Authenticator {
     caldav: CaldavConfig,
     scheduling: SchedulingPolicy,
     challenge: HeaderValue,
+    metrics: Metrics,
+    limiter: LoginLimiter,
 }
 
 impl Authenticator {
@@ -43,14 +49,26 @@ impl Authenticator {
         config: &AuthConfig,
         caldav: &CaldavConfig,
         scheduling: SchedulingPolicy,
+        metrics: Metrics,
     ) -> Self {
+        let left = metrics.clone();
         let sessions = Cache::builder()
             .max_capacity(config.max_sessions)
             .time_to_live(Duration::from_secs(config.session_ttl_secs))
+            .eviction_listener(move |_, _, _| left.sessions_changed(-1))
             .build();
         let challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", config.realm))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"CalDAV\""));
-        Authenticator { backend, sessions, key_secret: rand::random(), caldav: caldav.clone(), scheduling, challenge }
+        Authenticator {
+            backend,
+            sessions,
+            key_secret: rand::random(),
+            caldav: caldav.clone(),
+            scheduling,
+            challenge,
+            metrics,
+            limiter: LoginLimiter::new(config),
+        }
     }
 
     /// `WWW-Authenticate` value for 401 responses.
@@ -58,25 +76,50 @@ impl Authenticator {
         self.challenge.clone()
     }
 
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<dyn Session>, AuthFailure> {
+    /// The session of the request's credentials. `peer` is the TCP peer (None in process).
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<PeerAddr>,
+    ) -> Result<Arc<dyn Session>, AuthFailure> {
         let credentials = basic_credentials(headers).ok_or(AuthFailure::Unauthenticated)?;
         let key = self.cache_key(&credentials);
+        if let Some(session) = self.sessions.get(&key).await {
+            return Ok(session);
+        }
+        let address = self.limiter.client_address(peer, headers);
+        self.limiter.check(&credentials.username, address).map_err(AuthFailure::Throttled)?;
+        let user = credentials.username.clone();
         let backend = self.backend.clone();
         let caldav = self.caldav.clone();
         let scheduling = self.scheduling.clone();
+        let metrics = self.metrics.clone();
         // `try_get_with` coalesces concurrent logins of the same user into one backend call.
-        self.sessions
+        let outcome = self
+            .sessions
             .try_get_with(key, async move {
+                metrics.backend_login();
                 let session = backend.login(&credentials).await?;
                 let schedules = scheduling.allows(session.principal());
                 provision::provision(session.as_ref(), &caldav, schedules).await?;
+                metrics.sessions_changed(1);
                 Ok::<_, StoreError>(session)
             })
-            .await
-            .map_err(|error: Arc<StoreError>| match error.as_ref() {
-                StoreError::Unauthenticated => AuthFailure::Unauthenticated,
-                _ => AuthFailure::Backend(unwrap_shared(error)),
-            })
+            .await;
+        match outcome {
+            Ok(session) => {
+                self.limiter.succeeded(&user);
+                Ok(session)
+            }
+            Err(error) => match error.as_ref() {
+                StoreError::Unauthenticated => {
+                    self.metrics.failed_login();
+                    self.limiter.failed(&user, address);
+                    Err(AuthFailure::Unauthenticated)
+                }
+                _ => Err(AuthFailure::Backend(unwrap_shared(error))),
+            },
+        }
     }
 
     fn cache_key(&self, credentials: &Credentials) -> [u8; 32] {
@@ -132,6 +175,19 @@ fn acceptable_username(username: &str) -> bool {
         && username.len() <= 255
         && !username.contains('/')
         && !username.chars().any(char::is_control)
+}
+
+/// 429 for a throttled login: no challenge, since asking the user for a password again would
+/// only add a refused login; the text says why for clients that show it.
+pub fn throttled(wait: Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let seconds = wait.as_secs().max(1);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.to_string())],
+        format!("Too many refused logins; try again in {seconds} seconds.\n"),
+    )
+        .into_response()
 }
 
 /// 401 with the challenge.

@@ -9,9 +9,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod access;
+mod admin;
 mod backend;
 mod mail;
 
+pub use access::AccessConfig;
+pub use admin::AdminConfig;
 pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
 pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
 
@@ -22,6 +26,8 @@ pub const ENV_PREFIX: &str = "GATEWAY__";
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub admin: AdminConfig,
+    pub access: AccessConfig,
     pub tls: TlsConfig,
     pub backend: BackendConfig,
     pub auth: AuthConfig,
@@ -40,8 +46,6 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Seconds in-flight requests get to finish after SIGTERM/ctrl-c.
     pub shutdown_grace_secs: u64,
-    /// Serve `/metrics` (Prometheus text): the backend's cache and call counters, no user data.
-    pub metrics: bool,
     /// Most connections open at once, TLS handshakes included; further ones wait unaccepted
     /// until one closes.
     pub max_connections: usize,
@@ -55,7 +59,6 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             shutdown_grace_secs: 10,
-            metrics: false,
             max_connections: 1024,
             header_read_timeout_secs: 30,
         }
@@ -92,11 +95,29 @@ pub struct AuthConfig {
     pub session_ttl_secs: u64,
     /// Most sessions kept at once.
     pub max_sessions: u64,
+    /// Refused logins of one user name within `failure_window_secs` after which further logins
+    /// of that user are answered 429 until the window ends (0: no limit). A signed-in client
+    /// whose session is cached is not affected.
+    pub max_failures_per_user: u32,
+    /// The same per client address; higher, since many users may share one NAT address.
+    pub max_failures_per_address: u32,
+    /// Seconds from a first refused login until its count is forgotten.
+    pub failure_window_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address to count against.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { realm: "CalDAV gateway".into(), session_ttl_secs: 60, max_sessions: 10_000 }
+        AuthConfig {
+            realm: "CalDAV gateway".into(),
+            session_ttl_secs: 60,
+            max_sessions: 10_000,
+            max_failures_per_user: 10,
+            max_failures_per_address: 50,
+            failure_window_secs: 900,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 

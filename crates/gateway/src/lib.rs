@@ -1,13 +1,17 @@
 //! The CalDAV gateway: the only crate that wires the protocol crates (`dav`, `calendar`) to a
 //! backend (`store`). `app` builds the whole HTTP service; tests drive it in process.
 
+pub mod access;
+mod admin;
 pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod dispatch;
 pub mod error;
 pub mod layers;
+pub mod login_limit;
 pub mod methods;
+pub mod metrics;
 pub mod properties;
 pub mod provision;
 pub mod quirks;
@@ -33,6 +37,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use store::Backend;
 
+pub use crate::admin::app as admin_app;
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::{CaldavConfig, Config, LimitsConfig};
 use crate::error::GatewayError;
@@ -47,7 +52,10 @@ struct AppInner {
     auth: Authenticator,
     limits: LimitsConfig,
     backend: Arc<dyn Backend>,
-    metrics: bool,
+    metrics: metrics::Metrics,
+    readiness_timeout: Duration,
+    access: access::AccessSwitch,
+    admin_token: String,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     invitations: scheduling::mailer::HourlyLimit,
@@ -61,11 +69,21 @@ struct AppInner {
 impl AppState {
     pub fn new(backend: Arc<dyn Backend>, config: &Config) -> Self {
         let scheduling = SchedulingPolicy::new(&config.scheduling);
+        let metrics = metrics::Metrics::new(backend.clone());
         AppState(Arc::new(AppInner {
-            auth: Authenticator::new(backend.clone(), &config.auth, &config.caldav, scheduling.clone()),
+            auth: Authenticator::new(
+                backend.clone(),
+                &config.auth,
+                &config.caldav,
+                scheduling.clone(),
+                metrics.clone(),
+            ),
             limits: config.limits.clone(),
             backend,
-            metrics: config.server.metrics,
+            metrics,
+            readiness_timeout: Duration::from_secs(config.admin.readiness_timeout_secs),
+            access: access::AccessSwitch::new(&config.access),
+            admin_token: config.admin.token.clone(),
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
@@ -115,6 +133,11 @@ impl AppState {
         self.0.backend.directory()
     }
 
+    /// The operator's CalDAV switch (`[access]`).
+    pub fn access(&self) -> &access::AccessSwitch {
+        &self.0.access
+    }
+
     pub fn backend(&self) -> &dyn Backend {
         self.0.backend.as_ref()
     }
@@ -123,11 +146,8 @@ impl AppState {
 /// The whole HTTP service. RFC 6764 §5: `/.well-known/caldav` points at the DAV root.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
-    let mut router = Router::new();
-    if state.0.metrics {
-        router = router.route("/metrics", axum::routing::get(metrics));
-    }
-    let router = router
+    let metrics = state.0.metrics.clone();
+    let router = Router::new()
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -135,18 +155,9 @@ pub fn app(state: AppState) -> Router {
         .route("/dav/", any(dav_entry))
         .route("/dav/{*path}", any(dav_entry))
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
     layers::apply(router, &limits)
-}
-
-/// Prometheus text exposition of the backend's counters.
-async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = String::new();
-    for metric in state.0.backend.metrics() {
-        let name = format!("caldav_gateway_{}", metric.name);
-        text.push_str(&format!("# HELP {name} {}\n# TYPE {name} counter\n{name} {}\n", metric.help, metric.value));
-    }
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
@@ -170,15 +181,16 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     } else {
         (ResourcePath::parse(raw_path), dav::path::DAV_ROOT)
     };
+    let peer = parts.extensions.get::<login_limit::PeerAddr>().copied();
     if parts.method == Method::OPTIONS {
-        let scheduling = options_scheduling(&state, &parts.headers).await;
+        let scheduling = options_scheduling(&state, &parts.headers, peer).await;
         return methods::options::options(path.as_ref().ok(), scheduling);
     }
     let path = match path {
         Ok(path) => path,
         Err(error) => return GatewayError::from(error).into_response(),
     };
-    let session = match state.0.auth.authenticate(&parts.headers).await {
+    let session = match state.0.auth.authenticate(&parts.headers, peer).await {
         Ok(session) => session,
         // iOS and others always try without credentials first, so this is not worth a warning.
         Err(AuthFailure::Unauthenticated) => {
@@ -186,8 +198,12 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
             return unread_body::answer_after_draining(challenge, parts.version, body, body_timeout(&state)).await;
         }
         Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
+        Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
+    if let Err(closed) = state.0.access.check(session.principal()) {
+        return (StatusCode::FORBIDDEN, format!("{}\n", closed.message())).into_response();
+    }
     // Every path below a user belongs to that user alone; sharing will widen this.
     if path.user().is_some_and(|owner| owner != session.principal().user) {
         return GatewayError::forbidden(Precondition::NeedPrivileges).into_response();
@@ -220,11 +236,11 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
 /// Whether OPTIONS advertises scheduling: for the user when the request carries valid
 /// credentials (Thunderbird's OPTIONS does, after its first PROPFIND), else the deployment's
 /// setting. OPTIONS never answers 401, so wrong credentials fall back to the same default.
-async fn options_scheduling(state: &AppState, headers: &http::HeaderMap) -> bool {
+async fn options_scheduling(state: &AppState, headers: &http::HeaderMap, peer: Option<login_limit::PeerAddr>) -> bool {
     if !state.0.scheduling.enabled() || auth::basic_credentials(headers).is_none() {
         return state.0.scheduling.enabled();
     }
-    match state.0.auth.authenticate(headers).await {
+    match state.0.auth.authenticate(headers, peer).await {
         Ok(session) => state.0.scheduling.allows(session.principal()),
         Err(_) => state.0.scheduling.enabled(),
     }

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(config).await,
+            Command::Serve => serve(config, cli.config).await,
             Command::User { action } => user(&config, action).await,
             Command::CheckConfig => {
                 println!("configuration is valid");
@@ -163,7 +163,7 @@ fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
     JmapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.jmap: {e}"))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let backend: Arc<dyn store::Backend> = match config.backend.kind {
         BackendKind::Embedded => {
             let backend = open_backend(&config).await?;
@@ -175,7 +175,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         BackendKind::Jmap => Arc::new(jmap_backend(&config)?),
     };
     let state = gateway::AppState::new(backend, &config);
-    gateway::serve::run(&config, gateway::app(state)).await
+    reload_on_sighup(state.clone(), config_path);
+    gateway::serve::run(&config, gateway::app(state.clone()), gateway::admin_app(state)).await
+}
+
+/// SIGHUP reads the configuration again (file and environment, as at start) and applies what
+/// can change without a restart: the CalDAV switch `[access]`. A configuration that no longer
+/// loads is logged and changes nothing.
+fn reload_on_sighup(state: gateway::AppState, path: Option<PathBuf>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; configuration reload is unavailable");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match load_config(path.as_ref()) {
+                Ok(config) => state.access().replace(&config.access, "SIGHUP"),
+                Err(error) => tracing::error!("SIGHUP: configuration not reloaded, keeping the running one: {error:#}"),
+            }
+        }
+    });
 }
 
 /// The password goes to a person at a terminal only: when stdout is a pipe or the journal it

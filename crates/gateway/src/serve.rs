@@ -9,6 +9,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use http::Request;
+use hyper::body::Incoming;
+use tower::ServiceExt;
+
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,11 +20,13 @@ use hyper_util::service::TowerToHyperService;
 
 use crate::config::{Config, ServerConfig};
 use crate::connections::CappedListener;
+use crate::login_limit::PeerAddr;
 use crate::tls::{self, TlsListener};
 
-/// Serves `app` until SIGTERM or ctrl-c, then gives in-flight requests the grace period.
-/// Prints the URL for clients on stdout once listening (the integration harness reads it).
-pub async fn run(config: &Config, app: Router) -> anyhow::Result<()> {
+/// Serves `app` (and `admin` on `[admin] listen`) until SIGTERM or ctrl-c, then gives
+/// in-flight requests the grace period. Prints the URLs on stdout once listening (the
+/// integration harness reads them).
+pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<()> {
     let tcp = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding server.listen {}", config.server.listen))?;
@@ -29,6 +35,18 @@ pub async fn run(config: &Config, app: Router) -> anyhow::Result<()> {
     let http = http_builder(&config.server);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let (stop_sender, stop) = tokio::sync::watch::channel(());
+    // Bound before the public listener starts, so a taken admin port stops start-up, and a
+    // probe never sees the public side up while its own is missing.
+    let admin = match config.admin.listen {
+        Some(address) => {
+            let tcp = TcpListener::bind(address).await.with_context(|| format!("binding admin.listen {address}"))?;
+            let local = tcp.local_addr().context("reading the bound admin address")?;
+            tracing::info!(address = %local, "admin listener (health, readiness, metrics)");
+            println!("admin listening on http://{}:{}/", url_host(local), local.port());
+            Some(tokio::spawn(serve_until(tcp, http.clone(), admin, stop.clone())))
+        }
+        None => None,
+    };
     let server = if config.tls.enabled {
         let certificate = tls::load_certificate(&config.tls, &config.backend.embedded.data_dir)?;
         let acceptor = TlsAcceptor::from(Arc::clone(&certificate.server_config));
@@ -44,6 +62,10 @@ pub async fn run(config: &Config, app: Router) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!(grace_secs = grace.as_secs(), "shutting down");
     drop(stop_sender);
+    if let Some(admin) = admin {
+        // Answers nothing slow, so it is gone long before the grace period; not waited for.
+        admin.abort();
+    }
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined.context("server task")?.context("serving"),
         Err(_) => {
@@ -78,8 +100,7 @@ async fn serve_until<L>(
     mut stop: tokio::sync::watch::Receiver<()>,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = SocketAddr>,
 {
     let http = Arc::new(http);
     let graceful = GracefulShutdown::new();
@@ -88,7 +109,12 @@ where
             accepted = listener.accept() => accepted,
             _ = stop.changed() => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Every request carries its TCP peer, for counting refused logins per address.
+        let address = PeerAddr(peer.ip());
+        let service = TowerToHyperService::new(app.clone().map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(address);
+            request
+        }));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service).into_owned());
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -249,11 +249,7 @@ impl Backend for JmapBackend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        // Any answer, even 401, proves the server is up.
-        match self.shared.client.login("", "").await {
-            Ok(_) | Err(StoreError::Unauthenticated) => Ok(()),
-            Err(other) => Err(other),
-        }
+        self.shared.client.probe().await
     }
 
     fn directory(&self) -> Option<&dyn store::Directory> {

@@ -28,7 +28,7 @@ pub async fn busy_time(
 /// A calendar whose events block the owner's time: the inbox holds messages, not the
 /// user's schedule, and a transparent calendar (e.g. holidays, a colleague's shared
 /// calendar) blocks nothing.
-fn counts_as_busy(folder: &Folder) -> bool {
+pub(crate) fn counts_as_busy(folder: &Folder) -> bool {
     folder.kind == FolderKind::Calendar && transparency(folder) == Transparency::Opaque
 }
 

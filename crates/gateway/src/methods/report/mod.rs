@@ -19,6 +19,7 @@ use http::HeaderMap;
 
 use crate::error::GatewayError;
 use crate::methods::depth;
+use crate::quirks;
 use crate::resources::RequestContext;
 
 /// The calendar the report runs on: the calendar reports (RFC 4791 §7) do not apply to a
@@ -70,6 +71,12 @@ pub async fn report(
             // RFC 3253 §3.6: a REPORT without Depth is Depth 0.
             let targets = scope::targets(cx.session.as_ref(), path, depth(headers, Depth::Zero)?).await?;
             calendar_query::calendar_query(cx, &targets, &props, &filter, timezone.as_deref(), &calendar_data).await
+        }
+        (Report::FreeBusyQuery { range }, path)
+            if quirks::principal_free_busy::applies(path, cx.session.principal()) =>
+        {
+            let targets = quirks::principal_free_busy::targets(cx.session.as_ref()).await?;
+            free_busy_query::free_busy_query(cx, &targets, &range).await
         }
         (Report::FreeBusyQuery { range }, _) => {
             let targets = scope::targets(cx.session.as_ref(), path, depth(headers, Depth::Zero)?).await?;

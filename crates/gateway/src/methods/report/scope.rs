@@ -2,7 +2,12 @@
 //! Request-URI and, by Depth, its members (RFC 4791 §7.8, §7.10).
 //!
 //! On a calendar: its objects, whatever the Depth (clients send 0, 1 and none alike, and a
-//! calendar collection itself never matches a component filter). On the calendar home: with
+//! calendar collection itself never matches a component filter). Windows Calendar (Windows 10/11
+//! Mail and Calendar, User-Agent `MSFT-WIN-3/10.0.<build>`; Windows 10 Mobile `MSFT-WIN-4/`)
+//! sends its calendar-query to the calendar with Depth 0 and shows no event unless the objects
+//! come back (sabre-io/dav `lib/CalDAV/Plugin.php` answers Depth 0 with 400 except to `MSFT-`;
+//! sabre-io/dav#727): reading every Depth alike serves it with no User-Agent test
+//! (docs/clients/windows.md). On the calendar home: with
 //! Depth 1 the calendars directly in it, with infinity every calendar however deeply nested;
 //! plain collections are skipped, they hold no calendar objects. On one object: just it.
 
