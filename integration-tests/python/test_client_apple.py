@@ -44,6 +44,16 @@ USER_AGENTS = {
     "ios5": "iOS/5.1 (9B179) dataaccessd/1.0",
     "osx": "Mac+OS+X/10.11 (15A283) CalendarAgent/361",
 }
+# Later macOS versions are known from public server logs, which show headers but not bodies:
+# 10.13.6 (Kozea/Radicale issue #1129) and 10.15.5 (etesync/etesync-dav issue #138) send
+# `Brief: t` and `Prefer: return=minimal` with PROPFIND; macOS 13.2.1 calls itself dataaccessd
+# like iOS and, like every Apple client, tries without credentials first (Radicale issue #1288).
+LATER_MACOS = {
+    "10.15.5": ("Mac+OS+X/10.15.5 (19F101) CalendarAgent/930.5.1",
+                {"Brief": "t", "Prefer": "return=minimal", "Accept-Encoding": "gzip, deflate, br",
+                 "Accept-Language": "de-at"}),
+    "13.2.1": ("macOS/13.2.1 (22D68) dataaccessd/1.0", {}),
+}
 # ical.py iOS_5._addDefaultHeaders and OS_X_10_11._addDefaultHeaders: the same four headers.
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Language": "en-us", "Accept-Encoding": "gzip,deflate",
                    "Connection": "keep-alive"}
@@ -63,11 +73,12 @@ class AppleClient:
     """One Apple client of one user, with the state `ical.py` keeps: principal, home, the
     calendars by href with their change tag, and every object by href with its ETag."""
 
-    def __init__(self, gateway, profile, user):
+    def __init__(self, gateway, profile, user, user_agent=None, propfind_headers=None):
         self.profile = profile
         self.user = user
+        self.propfind_headers = propfind_headers or {}
         # iOS_5/Profile: each new path is tried without credentials first ("unauthorized").
-        self.replay = Replay(gateway, client="apple", user=user, user_agent=USER_AGENTS[profile],
+        self.replay = Replay(gateway, client="apple", user=user, user_agent=user_agent or USER_AGENTS[profile],
                              preemptive=False, challenge_per_path=True)
         self.calendars = {}
         self.events = {}
@@ -94,7 +105,8 @@ class AppleClient:
         return self.replay.body(fixture_name, **slots)
 
     def propfind(self, path, fixture, depth, expect=(207,)):
-        return self.send("PROPFIND", path, self.fixture(fixture), {"Content-Type": XML, "Depth": depth}, expect)
+        headers = {"Content-Type": XML, "Depth": depth, **self.propfind_headers}
+        return self.send("PROPFIND", path, self.fixture(fixture), headers, expect)
 
     def report(self, path, body, depth, expect=(207,)):
         headers = {"Content-Type": XML}
@@ -340,8 +352,8 @@ class AppleClient:
 def apple(module_gateway):
     started = []
 
-    def start(profile, user="alice", entry="/.well-known/caldav/"):
-        client = AppleClient(module_gateway, profile, user)
+    def start(profile, user="alice", entry="/.well-known/caldav/", **options):
+        client = AppleClient(module_gateway, profile, user, **options)
         started.append(client)
         return client.start(entry)
 
@@ -408,6 +420,18 @@ def test_discovery_from_well_known_follows_the_redirect_and_finds_the_home(apple
     assert client.home == "/dav/calendars/alice/", client.fail("home")
     # The gateway does implicit scheduling, so Apple's clients leave invitations to it.
     assert "calendar-auto-schedule" in client.dav_header, client.fail("no calendar-auto-schedule in DAV")
+
+
+@pytest.mark.parametrize("version", sorted(LATER_MACOS))
+def test_later_macos_headers_from_the_bare_host_to_the_calendar_list(apple, version):
+    """The OS X 10.11 bodies (the later logs show no bodies) with a later macOS's User-Agent
+    and PROPFIND headers: `Prefer: return=minimal` may drop the 404 propstats (RFC 8144 §2.1)
+    or not, and everything the client reads must still be there."""
+    user_agent, headers = LATER_MACOS[version]
+    mac = apple("osx", entry="/", user_agent=user_agent, propfind_headers=headers)
+    mac.poll()
+    calendar = default_calendar(mac)
+    assert mac.calendars[calendar]["token"] and mac.calendars[mac.inbox]["inbox"], mac.fail("calendar list")
 
 
 def test_ios_lists_calendars_and_a_reminders_list_with_colour_and_order(apple):
