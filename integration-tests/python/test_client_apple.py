@@ -18,6 +18,7 @@ response whose `resourcetype` holds `calendar` or `schedule-inbox`, its change t
 Users alice, bob (conftest.USERS); the module has its own gateway (`module_gateway`).
 """
 
+import base64
 import datetime
 import os
 import re
@@ -727,18 +728,30 @@ def read_response(stream):
     return int(status_line.split()[1]), headers
 
 
-@pytest.mark.parametrize("path", ["/dav/calendars/alice/", "/.well-known/caldav/"])
-def test_a_body_sent_before_the_challenge_or_redirect_leaves_the_connection_usable(module_gateway, path):
-    """iOS and macOS send their PROPFIND bodies without credentials and to .well-known
-    (iOS_5/Profile), then the next request on the same connection. The body may reach the
-    gateway after it has decided to answer 401 or 301 (here: its second half, a moment later);
-    the connection must still carry the next request (unread_body.rs)."""
+@pytest.mark.parametrize("path, user, status", [
+    ("/dav/calendars/alice/", None, 401),  # every new path without credentials (iOS_5/Profile)
+    ("/.well-known/caldav/", None, 301),  # _startupPropfindWellKnown
+    ("/principals/", None, 404),  # iOS 10.3.3 account set-up probes it (nextcloud/server #6192)
+    ("/dav/calendars/bob/", "alice", 403),  # another user's home
+])
+def test_a_body_sent_before_an_early_answer_leaves_the_connection_usable(module_gateway, path, user, status):
+    """iOS and macOS send PROPFIND bodies without credentials, to .well-known and to paths
+    they probe, then the next request on the same connection. The body may reach the gateway
+    after it has decided its answer (here: its second half, a moment later); the connection
+    must still carry the next request (unread_body.rs)."""
     url = urlsplit(module_gateway.url)
     context = ssl.create_default_context(cafile=module_gateway.ca)
     with open(os.path.join(FIXTURES, "apple", "ios5-home-propfind.xml"), "rb") as f:
         body = f.read()
+    credentials = ""
+    if user:
+        token = base64.b64encode(":".join(module_gateway.auth(user)).encode()).decode()
+        credentials = f"Authorization: Basic {token}\r\n"
+        # A first login takes long enough for the whole body to arrive; log in beforehand.
+        with Replay(module_gateway, client="apple", user=user) as login:
+            assert login.request("PROPFIND", f"/dav/calendars/{user}/", headers={"Depth": "0"}).status_code == 207
     head = (f"PROPFIND {path} HTTP/1.1\r\nHost: {url.netloc}\r\nUser-Agent: {USER_AGENTS['ios5']}\r\n"
-            f"Content-Type: {XML}\r\nDepth: 1\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            f"{credentials}Content-Type: {XML}\r\nDepth: 1\r\nContent-Length: {len(body)}\r\n\r\n").encode()
     with socket.create_connection((url.hostname, url.port), timeout=30) as raw:
         with context.wrap_socket(raw, server_hostname=url.hostname) as tls:
             stream = tls.makefile("rb")
@@ -747,7 +760,7 @@ def test_a_body_sent_before_the_challenge_or_redirect_leaves_the_connection_usab
             try:
                 tls.sendall(body[len(body) // 2:])
                 first = read_response(stream)
-                assert first is not None and first[0] in (301, 401), first
+                assert first is not None and first[0] == status, first
                 assert first[1].get("connection") != "close", "a PROPFIND body of a few KiB closed the connection"
                 tls.sendall(f"OPTIONS /dav/ HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
                 second = read_response(stream)

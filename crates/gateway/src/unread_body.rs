@@ -1,10 +1,11 @@
-//! Answers given before the request body was read: the 401 challenge and the `.well-known`
-//! redirect.
+//! Answers given before the request body was read: the 401 challenge and the other refusals
+//! of `lib.rs` `admit`, the `.well-known` redirect, and the 404 outside the DAV tree.
 //!
 //! Apple's clients send their first request on each path without credentials (iOS dataaccessd,
 //! macOS CalendarAgent: `request-data/iOS_5/Profile` in apple/ccs-calendarserver), PROPFIND and
 //! REPORT bodies included, and `PROPFIND /.well-known/caldav/` with its body; then the next
-//! request on the same connection. The gateway answers those without reading the body; hyper
+//! request on the same connection; iOS account set-up also probes paths such as `/principals/`
+//! (nextcloud/server issue #6192). The gateway answers those without reading the body; hyper
 //! then refuses to reuse a connection with unread request bytes on it and closes it, but only
 //! after the answer went out without `Connection: close`, so the client's next request meets a
 //! closed connection ("Server disconnected without sending a response" in the iOS replay,
