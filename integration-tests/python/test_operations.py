@@ -1,14 +1,22 @@
 """What an operator's tools see: the admin listener (`[admin] listen`) with `/healthz`,
 `/readyz` and `/metrics`, apart from the public listener phones reach."""
 
+import base64
+import json
+import os
 import re
+import shutil
 import signal
 import socket
+import ssl
+import subprocess
 import time
+import uuid
 
 import requests
 
-from conftest import BACKEND
+from conftest import BACKEND, start_gateway, stop_gateway
+from icalendar_samples import event
 
 PROPFIND = (
     '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>'
@@ -72,7 +80,8 @@ def test_metrics_count_requests_by_method_and_status_and_refused_logins_only(sta
     # Three PROPFINDs with good credentials, one wrong password: two logins reach the backend.
     assert found["caldav_gateway_backend_logins_total"] == 2, text
     if BACKEND == "jmap":
-        assert "caldav_gateway_jmap_requests_total" in found, text
+        assert found["caldav_gateway_jmap_request_duration_seconds_count"] == found["caldav_gateway_jmap_requests_total"] > 0
+        assert found["caldav_gateway_jmap_request_failures_total"] == 0, text
     # Aggregates only: no user, path or password in any label.
     for secret in ("alice", "wrong", "calendars"):
         assert secret not in text, f"{secret!r} leaked into /metrics:\n{text}"
@@ -95,6 +104,9 @@ def test_an_unreachable_backend_makes_the_gateway_unready_but_not_unhealthy_and_
     assert answer.status_code == 503, answer.text
     found = samples(admin(gw, "/metrics").text)
     assert found["caldav_gateway_failed_logins_total"] == 0
+    # The outage is counted where it belongs: as failed calls to the mail server.
+    assert found["caldav_gateway_jmap_request_failures_total"] >= 1
+    assert found['caldav_gateway_jmap_request_duration_seconds_bucket{le="+Inf"}'] >= 1
 
 
 def test_password_guessing_is_limited_per_user_and_per_address_without_locking_out_others(start_dedicated_gateway):
@@ -204,3 +216,137 @@ def test_sighup_reloads_the_switch_from_the_configuration_file(start_dedicated_g
         time.sleep(0.1)
     assert dav(gw, "bob").status_code == 207
     assert gw.process.poll() is None
+
+
+def test_answers_over_tls_carry_hsts(gateway):
+    response = public(gateway, "OPTIONS", "/dav/")
+    assert response.headers.get("Strict-Transport-Security") == "max-age=31536000"
+
+
+def test_the_plain_http_listener_only_redirects_to_https(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__TLS__REDIRECT_LISTEN="127.0.0.1:0")
+    plain = re.search(r"redirecting (http://\S+) to HTTPS", gw.log_tail(200)).group(1)
+    https_port = gw.url.rstrip("/").rsplit(":", 1)[1]
+    answer = requests.get(plain + "dav/calendars/?x=1", allow_redirects=False, timeout=30)
+    assert answer.status_code == 301
+    assert answer.headers["Location"] == f"https://127.0.0.1:{https_port}/dav/calendars/?x=1"
+    propfind = requests.request("PROPFIND", plain + "dav/", auth=gw.auth("alice"), allow_redirects=False, timeout=30)
+    assert propfind.status_code == 308, "a PROPFIND keeps its method and body"
+    assert not propfind.content
+
+
+def make_certificate(directory, name):
+    """A CA and a certificate for 127.0.0.1 it signs (openssl, EC keys)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", f"{name}-ca.key", "-out", f"{name}-ca.pem", "-days", "2",
+        "-subj", f"/CN=test CA {name}", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", "/CN=127.0.0.1")
+    (directory / f"{name}.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{name}-ca.pem", "-CAkey", f"{name}-ca.key",
+        "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    return directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}-ca.pem"
+
+
+def trusted_by(url, ca):
+    try:
+        requests.request("OPTIONS", url, verify=str(ca), timeout=10)
+        return True
+    except requests.exceptions.SSLError:
+        return False
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(tmp_path):
+    old_cert, old_key, old_ca = make_certificate(tmp_path, "old")
+    new_cert, new_key, new_ca = make_certificate(tmp_path, "new")
+    live_cert, live_key = tmp_path / "live.pem", tmp_path / "live.key"
+    shutil.copy(old_cert, live_cert)
+    shutil.copy(old_key, live_key)
+    data_dir = tmp_path / "data"
+    (data_dir / "tls").mkdir(parents=True)
+    shutil.copy(old_ca, data_dir / "tls" / "ca.pem")  # what the harness trusts at start
+    gw = start_gateway({"GATEWAY__TLS__CERT": str(live_cert), "GATEWAY__TLS__KEY": str(live_key),
+                        "GATEWAY__TLS__RELOAD_CHECK_SECS": "1"}, data_dir=str(data_dir))
+    try:
+        assert trusted_by(gw.url, old_ca) and not trusted_by(gw.url, new_ca)
+        # A key that does not match is refused and the running pair kept.
+        shutil.copy(new_cert, live_cert)
+        deadline = time.monotonic() + 15
+        while "do not load" not in gw.log_tail(200):
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.2)
+        assert trusted_by(gw.url, old_ca)
+        shutil.copy(new_key, live_key)
+        deadline = time.monotonic() + 15
+        while not trusted_by(gw.url, new_ca):
+            assert time.monotonic() < deadline, gw.log_tail()
+            time.sleep(0.2)
+        assert not trusted_by(gw.url, old_ca)
+        assert "TLS certificate reloaded" in gw.log_tail(200)
+    finally:
+        stop_gateway(gw)
+
+
+def test_sigterm_refuses_new_connections_finishes_the_request_in_flight_and_exits_0(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__SERVER__SHUTDOWN_GRACE_SECS="20")
+    host, port = gw.url.split("//")[1].rstrip("/").split(":")
+    context = ssl.create_default_context(cafile=gw.ca)
+    _, ics = event("in flight at SIGTERM")
+    body = ics.encode()
+    token = base64.b64encode(":".join(gw.auth("alice")).encode()).decode()
+    head = (
+        f"PUT /dav/calendars/alice/calendar/{uuid.uuid4().hex}.ics HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Basic {token}\r\nContent-Type: text/calendar\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(head + body[:40])  # the request is under way, its body half sent
+            time.sleep(0.5)
+            gw.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while True:  # the listener closes: a new connection is refused
+                try:
+                    socket.create_connection((host, int(port)), timeout=2).close()
+                except OSError:
+                    break
+                assert time.monotonic() < deadline, "still accepting after SIGTERM"
+                time.sleep(0.1)
+            tls.sendall(body[40:])
+            answer = tls.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 201"), answer
+    assert gw.process.wait(timeout=20) == 0, gw.log_tail()
+
+
+def test_a_configuration_error_stops_start_up_naming_the_setting(tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('[auth]\nmax_failures_per_user = "ten"\n')
+    started = subprocess.run(
+        [os.environ["CALDAV_GATEWAY_BIN"], "--config", str(config), "serve"], capture_output=True, text=True,
+        timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert started.returncode != 0
+    assert "max_failures_per_user" in started.stderr, started.stderr
+
+
+def test_json_logs_carry_request_id_user_method_status_and_time_but_no_credentials(start_dedicated_gateway):
+    gw = start_dedicated_gateway(GATEWAY__LOG__FORMAT="json")
+    answer = public(gw, "PROPFIND", "/dav/calendars/alice/", auth=gw.auth("alice"), data=PROPFIND,
+                    headers={"Depth": "0", "X-Request-Id": "trace-me-1"})
+    assert answer.status_code == 207
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in gw.stderr if line.startswith("{")]
+        done = [l for l in lines if l.get("fields", {}).get("message") == "answered" and l.get("span", {}).get("id") == "trace-me-1"]
+        if done:
+            break
+        assert time.monotonic() < deadline, gw.log_tail()
+        time.sleep(0.1)
+    line = done[0]
+    assert line["span"]["method"] == "PROPFIND" and line["span"]["user"] == "alice", line
+    assert line["fields"]["status"] == 207 and line["fields"]["latency_ms"] >= 0, line
+    password = gw.auth("alice")[1]
+    assert not any(password in text or "Basic " in text for text in gw.stderr)

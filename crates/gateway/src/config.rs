@@ -77,11 +77,25 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// Seconds a client gets to finish the TLS handshake.
     pub handshake_timeout_secs: u64,
+    /// Seconds between two looks at `cert` and `key` for a renewed pair (0: never reloaded).
+    pub reload_check_secs: u64,
+    /// `Strict-Transport-Security: max-age` sent with every answer over TLS (0: none).
+    pub hsts_max_age_secs: u64,
+    /// A plain-HTTP listener (usually `0.0.0.0:80`) that only redirects to HTTPS; unset: none.
+    pub redirect_listen: Option<SocketAddr>,
 }
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { enabled: true, cert: None, key: None, handshake_timeout_secs: 10 }
+        TlsConfig {
+            enabled: true,
+            cert: None,
+            key: None,
+            handshake_timeout_secs: 10,
+            reload_check_secs: 30,
+            hsts_max_age_secs: 31_536_000,
+            redirect_listen: None,
+        }
     }
 }
 
@@ -273,6 +287,12 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        if self.tls.redirect_listen.is_some() && !self.tls.enabled {
+            return Err(ConfigError::Invalid {
+                setting: "tls.redirect_listen",
+                reason: "redirects to HTTPS need tls.enabled = true (behind a proxy, let the proxy redirect)".into(),
+            });
+        }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             let setting = if self.tls.cert.is_some() { "tls.key" } else { "tls.cert" };
             return Err(ConfigError::Invalid { setting, reason: "tls.cert and tls.key go together".into() });

@@ -4,6 +4,7 @@
 pub mod access;
 mod admin;
 pub mod auth;
+pub mod cert_reload;
 pub mod config;
 pub mod connections;
 pub mod dispatch;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod properties;
 pub mod provision;
 pub mod quirks;
+pub mod redirect;
 pub mod resources;
 pub mod scheduling;
 pub mod serve;
@@ -56,6 +58,8 @@ struct AppInner {
     readiness_timeout: Duration,
     access: access::AccessSwitch,
     admin_token: String,
+    /// `Strict-Transport-Security` of every answer, when served over TLS.
+    hsts: Option<http::HeaderValue>,
     scheduling: SchedulingPolicy,
     mailer: scheduling::mailer::Mailer,
     invitations: scheduling::mailer::HourlyLimit,
@@ -84,6 +88,9 @@ impl AppState {
             readiness_timeout: Duration::from_secs(config.admin.readiness_timeout_secs),
             access: access::AccessSwitch::new(&config.access),
             admin_token: config.admin.token.clone(),
+            hsts: (config.tls.enabled && config.tls.hsts_max_age_secs > 0)
+                .then(|| http::HeaderValue::from_str(&format!("max-age={}", config.tls.hsts_max_age_secs)).ok())
+                .flatten(),
             scheduling,
             mailer: scheduling::mailer::Mailer::new(&config.mail.submission),
             invitations: scheduling::mailer::HourlyLimit::new(config.scheduling.max_invitations_per_hour),
@@ -147,7 +154,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
     let metrics = state.0.metrics.clone();
-    let router = Router::new()
+    let hsts = state.0.hsts.clone();
+    let mut router = Router::new()
         .route("/.well-known/caldav", any(well_known))
         .route("/.well-known/caldav/", any(well_known))
         .route("/", any(dav_entry))
@@ -157,6 +165,12 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
+    if let Some(hsts) = hsts {
+        router = router.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            hsts,
+        ));
+    }
     layers::apply(router, &limits)
 }
 
@@ -173,8 +187,7 @@ async fn not_found(State(state): State<AppState>, request: Request) -> Response 
 }
 
 async fn answer_unread(state: &AppState, request: Request, response: Response) -> Response {
-    let version = request.version();
-    unread_body::answer_after_draining(response, version, request.into_body(), body_timeout(state)).await
+    unread_body::answer_after_draining(response, request.into_body(), body_timeout(state)).await
 }
 
 /// The path and session of a request, or the answer that refuses it, decided before its body
@@ -224,9 +237,7 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     }
     let (path, session) = match admit(&state, &parts.headers, peer, path).await {
         Ok(admitted) => admitted,
-        Err(refusal) => {
-            return unread_body::answer_after_draining(refusal, parts.version, body, body_timeout(&state)).await
-        }
+        Err(refusal) => return unread_body::answer_after_draining(refusal, body, body_timeout(&state)).await,
     };
     // The body is read before the request timeout starts (that one is for the backend), so it
     // gets its own: a client trickling its body must not hold the connection for ever.

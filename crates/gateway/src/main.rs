@@ -164,6 +164,11 @@ fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
 }
 
 async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    // Held until serving ends.
+    let _one_process = match config.backend.kind {
+        BackendKind::Embedded => Some(lock_data_dir(&config.backend.embedded.data_dir)?),
+        BackendKind::Jmap => None,
+    };
     let backend: Arc<dyn store::Backend> = match config.backend.kind {
         BackendKind::Embedded => {
             let backend = open_backend(&config).await?;
@@ -177,6 +182,30 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
     let state = gateway::AppState::new(backend, &config);
     reload_on_sighup(state.clone(), config_path);
     gateway::serve::run(&config, gateway::app(state.clone()), gateway::admin_app(state)).await
+}
+
+/// The embedded store is served by one process: its caches hold the truth between requests, so
+/// a second gateway on the same directory would hand out stale ETags. An exclusive lock on
+/// `<data_dir>/serve.lock`, held while serving, refuses the second one at start. (`user`
+/// commands do not take it: adding a user while the gateway runs is fine.)
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another caldav-gateway already serves the embedded store in {}: the embedded store is one process \
+             (for several replicas use the JMAP backend in front of a mail server)",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => Err(error).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 /// SIGHUP reads the configuration again (file and environment, as at start) and applies what

@@ -1,5 +1,5 @@
 //! What operators scrape from the admin listener's `/metrics`: requests by method and status,
-//! their latency, failed logins, open sessions, and the backend's own counters. Aggregates
+//! their latency, failed logins, open sessions, and the backend's own counters and call times. Aggregates
 //! only: no label ever holds a user, a path or calendar data, so cardinality stays bounded.
 
 use std::fmt;
@@ -10,11 +10,12 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use store::Backend;
 
@@ -146,6 +147,10 @@ impl Collector for BackendCounters {
             let metric = encoder.encode_descriptor(name, counter.help, None, value.metric_type())?;
             value.encode(metric)?;
         }
+        for latency in self.0.latencies() {
+            let mut metric = encoder.encode_descriptor(latency.name, latency.help, None, MetricType::Histogram)?;
+            metric.encode_histogram::<NoLabelSet>(latency.sum_seconds, latency.count, &latency.buckets, None)?;
+        }
         Ok(())
     }
 }
@@ -167,6 +172,11 @@ mod tests {
         fn metrics(&self) -> Vec<store::Metric> {
             vec![store::Metric { name: "jmap_calls_total", help: "calls", value: 7 }]
         }
+        fn latencies(&self) -> Vec<store::Latency> {
+            let recorder = store::LatencyRecorder::default();
+            recorder.record(std::time::Duration::from_millis(3));
+            vec![recorder.snapshot("jmap_request_duration_seconds", "calls")]
+        }
     }
 
     #[test]
@@ -185,6 +195,8 @@ mod tests {
         assert!(text.contains("caldav_gateway_sessions 3"), "{text}");
         assert!(text.contains("caldav_gateway_jmap_calls_total 7"), "{text}");
         assert!(!text.contains("_total_total"), "{text}");
+        assert!(text.contains(r#"caldav_gateway_jmap_request_duration_seconds_bucket{le="0.004"} 1"#), "{text}");
+        assert!(text.contains("caldav_gateway_jmap_request_duration_seconds_count 1"), "{text}");
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

@@ -47,6 +47,17 @@ pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<
         }
         None => None,
     };
+    let redirect = match (config.tls.enabled, config.tls.redirect_listen) {
+        (true, Some(address)) => {
+            let tcp =
+                TcpListener::bind(address).await.with_context(|| format!("binding tls.redirect_listen {address}"))?;
+            let bound = tcp.local_addr().context("reading the bound redirect address")?;
+            tracing::info!(address = %bound, "plain-HTTP listener redirecting to HTTPS");
+            println!("redirecting http://{}:{}/ to HTTPS", url_host(bound), bound.port());
+            Some(tokio::spawn(serve_until(tcp, http.clone(), crate::redirect::app(local.port()), stop.clone())))
+        }
+        _ => None,
+    };
     let server = if config.tls.enabled {
         let certificate = tls::load_certificate(&config.tls, &config.backend.embedded.data_dir)?;
         let acceptor = TlsAcceptor::from(Arc::clone(&certificate.server_config));
@@ -62,9 +73,9 @@ pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<
     shutdown_signal().await;
     tracing::info!(grace_secs = grace.as_secs(), "shutting down");
     drop(stop_sender);
-    if let Some(admin) = admin {
-        // Answers nothing slow, so it is gone long before the grace period; not waited for.
-        admin.abort();
+    // Neither answers anything slow, so they are gone long before the grace period.
+    for side in [admin, redirect].into_iter().flatten() {
+        side.abort();
     }
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined.context("server task")?.context("serving"),

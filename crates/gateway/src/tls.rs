@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::cert_reload::{self, ReloadingResolver};
 use crate::config::TlsConfig;
 use crate::connections::{Capped, CappedListener};
 
@@ -25,7 +26,8 @@ pub struct Certificate {
     pub local_ca: Option<PathBuf>,
 }
 
-/// The configured certificate, or one for `localhost`/`127.0.0.1`/`::1` from a local CA kept in
+/// The configured certificate (reloaded when its files change, `tls.reload_check_secs`), or
+/// one for `localhost`/`127.0.0.1`/`::1` from a local CA kept in
 /// `<data_dir>/tls/`, so clients told to trust it keep trusting it across restarts.
 pub fn load_certificate(config: &TlsConfig, data_dir: &Path) -> anyhow::Result<Certificate> {
     let (cert_path, key_path, local_ca) = match (&config.cert, &config.key) {
@@ -39,19 +41,22 @@ pub fn load_certificate(config: &TlsConfig, data_dir: &Path) -> anyhow::Result<C
             (cert, key, Some(ca))
         }
     };
-    let chain = read_chain(&cert_path)?;
-    let key = read_key(&key_path)?;
-    let mut server_config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .context("TLS protocol versions")?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .with_context(|| {
-                format!("certificate {} does not match key {}", cert_path.display(), key_path.display())
-            })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let pair = cert_reload::certified_key(&provider, &cert_path, &key_path)?;
+    let resolver = Arc::new(ReloadingResolver::new(pair));
+    // rustls's safe defaults are TLS 1.3 and 1.2 only, with forward-secret AEAD suites.
+    let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver.clone());
     // HTTP/2 first: one connection carries a client's whole sync burst.
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // A generated certificate never changes on disk; a configured one is renewed from outside.
+    if local_ca.is_none() && config.reload_check_secs > 0 {
+        let every = Duration::from_secs(config.reload_check_secs);
+        cert_reload::watch(resolver, provider, cert_path.clone(), key_path.clone(), every);
+    }
     Ok(Certificate { server_config: Arc::new(server_config), cert_path, local_ca })
 }
 
@@ -118,7 +123,7 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path).with_context(|| format!("reading tls.cert {}", path.display()))?;
     let chain = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
@@ -129,7 +134,7 @@ fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(chain)
 }
 
-fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
+pub(crate) fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
     let pem = std::fs::read(path).with_context(|| format!("reading tls.key {}", path.display()))?;
     rustls_pemfile::private_key(&mut pem.as_slice())
         .with_context(|| format!("parsing tls.key {}", path.display()))?
@@ -163,7 +168,12 @@ async fn accept_loop(
     ready: mpsc::Sender<(TlsStream<Capped<TcpStream>>, SocketAddr)>,
 ) {
     loop {
-        let (stream, peer) = tcp.accept_capped().await;
+        // Shutting down drops the receiving side: the listening socket closes with this loop
+        // at once, so new connections are refused instead of waiting in the backlog.
+        let (stream, peer) = tokio::select! {
+            accepted = tcp.accept_capped() => accepted,
+            () = ready.closed() => return,
+        };
         let acceptor = acceptor.clone();
         let handed_over = ready.clone();
         tokio::spawn(async move {
@@ -175,9 +185,6 @@ async fn accept_loop(
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         });
-        if ready.is_closed() {
-            return;
-        }
     }
 }
 

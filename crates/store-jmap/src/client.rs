@@ -37,6 +37,10 @@ pub(crate) struct Client {
     max_blob_bytes: u64,
     /// Every HTTP request sent, for the calls-per-client-request measurement.
     requests: std::sync::atomic::AtomicU64,
+    /// Requests that failed for another reason than the answer itself (refused login, missing
+    /// blob): transport errors, 5xx, garbage, timeouts.
+    failures: std::sync::atomic::AtomicU64,
+    latency: store::LatencyRecorder,
 }
 
 /// Whose credentials a request carries and which JMAP account it addresses (RFC 8620 §2):
@@ -105,6 +109,8 @@ impl Client {
             max_response_bytes: options.max_response_bytes,
             max_blob_bytes: options.max_blob_bytes,
             requests: std::sync::atomic::AtomicU64::new(0),
+            failures: std::sync::atomic::AtomicU64::new(0),
+            latency: store::LatencyRecorder::default(),
         };
         // A configuration the HTTP stack refuses is a start-up error, not a 503 at first login.
         client.build_pool()?;
@@ -139,8 +145,33 @@ impl Client {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    pub fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn latency(&self) -> store::Latency {
+        self.latency.snapshot("jmap_request_duration_seconds", "Time of each HTTP request to the mail server")
+    }
+
     fn count(&self) {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs one request to the mail server, recording its time and whether it failed.
+    async fn timed<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.count();
+        let started = std::time::Instant::now();
+        let outcome = request.await;
+        self.latency.record(started.elapsed());
+        if let Err(error) = &outcome {
+            if !matches!(error, StoreError::Unauthenticated | StoreError::NotFound) {
+                self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        outcome
     }
 
     /// Fetches the session resource with the user's credentials: the mail server itself
@@ -168,7 +199,10 @@ impl Client {
         username: &str,
         password: &str,
     ) -> Result<(Account, Vec<SharedAccount>), StoreError> {
-        self.count();
+        self.timed(self.login_untimed(username, password)).await
+    }
+
+    async fn login_untimed(&self, username: &str, password: &str) -> Result<(Account, Vec<SharedAccount>), StoreError> {
         let authorization =
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")));
         let response = self
@@ -236,7 +270,10 @@ impl Client {
         let method_calls: Vec<Value> =
             calls.into_iter().enumerate().map(|(i, (name, args))| json!([name, args, i.to_string()])).collect();
         let body = json!({ "using": using, "methodCalls": method_calls });
-        self.count();
+        self.timed(self.call_untimed(account, body)).await
+    }
+
+    async fn call_untimed(&self, account: &Account, body: Value) -> Result<Vec<Invocation>, StoreError> {
         let response = self
             .http(&account.username)
             .await?
@@ -262,7 +299,10 @@ impl Client {
 
     /// Uploads bytes; returns the blob id (RFC 8620 §6.1).
     pub async fn upload(&self, account: &Account, body: Bytes, content_type: &str) -> Result<String, StoreError> {
-        self.count();
+        self.timed(self.upload_untimed(account, body, content_type)).await
+    }
+
+    async fn upload_untimed(&self, account: &Account, body: Bytes, content_type: &str) -> Result<String, StoreError> {
         let response = self
             .http(&account.username)
             .await?
@@ -279,7 +319,10 @@ impl Client {
 
     /// The exact bytes of a blob (RFC 8620 §6.2).
     pub async fn download(&self, account: &Account, blob_id: &str) -> Result<Bytes, StoreError> {
-        self.count();
+        self.timed(self.download_untimed(account, blob_id)).await
+    }
+
+    async fn download_untimed(&self, account: &Account, blob_id: &str) -> Result<Bytes, StoreError> {
         let filled = account
             .download_template
             .replace("{accountId}", &account.account_id)

@@ -224,6 +224,10 @@ impl Backend for JmapBackend {
         Ok(Arc::new(session::JmapSession::new(self.shared.clone(), account, email, identity)))
     }
 
+    fn latencies(&self) -> Vec<store::Latency> {
+        vec![self.shared.client.latency()]
+    }
+
     fn metrics(&self) -> Vec<store::Metric> {
         let s = self.cache_stats();
         let metric = |name, help, value| store::Metric { name, help, value };
@@ -245,6 +249,11 @@ impl Backend for JmapBackend {
             metric("jmap_blob_hits_total", "calendar bodies found in the cache", s.blob_hits),
             metric("jmap_blob_misses_total", "calendar bodies downloaded", s.blob_misses),
             metric("jmap_requests_total", "HTTP requests sent to the mail server", self.shared.client.requests()),
+            metric(
+                "jmap_request_failures_total",
+                "HTTP requests to the mail server that failed (transport, 5xx, timeout, unusable answer)",
+                self.shared.client.failures(),
+            ),
         ]
     }
 

@@ -13,6 +13,7 @@
 //!   checks it atomically with the write. Checking in the caller would race.
 
 mod error;
+mod latency;
 pub mod mail_address;
 pub mod scope;
 mod types;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{BoxError, StoreError};
+pub use latency::{Latency, LatencyRecorder};
 pub use types::*;
 
 /// A mail system whose users own calendar folders. One per deployment, shared by all requests.
@@ -43,6 +45,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Counters for operators (cache hits and misses, backend calls); none by default.
     fn metrics(&self) -> Vec<Metric> {
+        Vec::new()
+    }
+
+    /// How long calls to the mail system took, for operators; none by default.
+    fn latencies(&self) -> Vec<Latency> {
         Vec::new()
     }
 

@@ -1,8 +1,9 @@
 //! `calendar-color` (CalendarServer extension, namespace `http://apple.com/ns/ical/`) as the
-//! clients write it: Apple Calendar (iOS, macOS) and DAVx5 write `#RRGGBBAA`, most others
-//! `#RRGGBB`, some web clients a CSS colour name. Hex is kept as written, since the client that
-//! wrote it reads it back; a name is stored as its hex value because iOS and DAVx5 parse only
-//! the hex forms. What each client reads back: docs/clients/.
+//! clients write it: Apple Calendar (iOS, macOS) writes `#RRGGBBAA`; DAVx5 4.5 writes
+//! `#RRGGBB` (`DavUtils.argbToHexColor`) and reads both; some web clients send a CSS colour
+//! name. Hex is kept as written, since the client that wrote it reads it back; a name is stored
+//! as its hex value because iOS and DAVx5 parse only the hex forms. What each client reads
+//! back: docs/clients/.
 
 /// The value to store for what a client sent, or None when it is no colour at all.
 pub fn accept(text: &str) -> Option<String> {

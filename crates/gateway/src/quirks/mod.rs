@@ -12,3 +12,4 @@
 
 pub mod calendar_color;
 pub mod principal_free_busy;
+pub mod unchunked_multiget;

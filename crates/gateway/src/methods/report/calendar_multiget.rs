@@ -1,6 +1,8 @@
 //! calendar-multiget (RFC 4791 §7.9): the named objects of a calendar, or of any calendar of
 //! the home, in one backend call per calendar.
 
+use std::collections::{HashMap, HashSet};
+
 use axum::response::Response;
 use calendar::retrieval::CalendarDataRequest;
 use dav::path::ResourcePath;
@@ -28,9 +30,10 @@ pub async fn calendar_multiget(
     scope: MultigetScope<'_>,
     props: &PropFind,
     hrefs: &[String],
+    href_limit: usize,
     calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
-    if hrefs.len() > cx.app.limits().max_multiget_hrefs {
+    if hrefs.len() > href_limit {
         return Err(GatewayError::forbidden(Precondition::NumberOfMatchesWithinLimits));
     }
     let session = cx.session.as_ref();
@@ -42,9 +45,12 @@ pub async fn calendar_multiget(
     };
     // Each href either names an object in scope or is answered 404 on its own line: a
     // multiget never reaches outside its Request-URI or into another user (RFC 4791 §7.9).
+    // Sets and maps, not scans: a multiget of one calendar may name as many hrefs as the
+    // request body holds (quirks::unchunked_multiget), so each step stays linear in them.
     let mut wanted: Vec<(String, Option<(String, ItemName)>)> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for href in hrefs {
-        if wanted.iter().any(|(h, _)| h == href) {
+        if !seen.insert(href.as_str()) {
             continue;
         }
         let target = match ResourcePath::parse_href(href) {
@@ -87,13 +93,15 @@ pub async fn calendar_multiget(
     let pcx = property_context(cx);
     let max_instances = cx.app.limits().max_instances;
     let mut responses = Vec::with_capacity(wanted.len());
-    for (href, target) in wanted {
-        let item = target.and_then(|(calendar, name)| {
-            found
-                .iter()
-                .find(|(folder, _)| folder.name == calendar)
-                .and_then(|(folder, items)| items.iter().find(|i| i.meta.name == name).map(|item| (folder, item)))
-        });
+    let by_name: HashMap<(&str, &ItemName), (&store::Folder, &store::Item)> = found
+        .iter()
+        .flat_map(|(folder, items)| {
+            items.iter().map(move |item| ((folder.name.as_str(), &item.meta.name), (folder, item)))
+        })
+        .collect();
+    for (href, target) in &wanted {
+        let href = href.clone();
+        let item = target.as_ref().and_then(|(calendar, name)| by_name.get(&(calendar.as_str(), name)).copied());
         responses.push(match item {
             Some((folder, item)) => {
                 let shaper = Shaper { request: calendar_data, floating: floating_zone(folder, None)?, max_instances };

@@ -44,6 +44,12 @@ async fn readable_folder(session: &dyn store::Session, name: &str) -> Result<sto
     }
 }
 
+/// `limits.max_multiget_hrefs` for a multiget of one calendar, lifted for vdirsyncer
+/// (`quirks::unchunked_multiget`).
+fn multiget_href_limit(cx: &RequestContext, headers: &HeaderMap) -> usize {
+    crate::quirks::unchunked_multiget::multiget_href_limit(headers, cx.app.limits().max_multiget_hrefs)
+}
+
 pub async fn report(
     cx: &RequestContext,
     path: &ResourcePath,
@@ -54,11 +60,15 @@ pub async fn report(
     match (report, path) {
         (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::Calendar { calendar, .. }) => {
             let scope = calendar_multiget::MultigetScope::Calendar(calendar);
-            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
+            let limit = multiget_href_limit(cx, headers);
+            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, limit, &calendar_data).await
         }
         (Report::CalendarMultiget { props, hrefs, calendar_data }, ResourcePath::CalendarHome { .. }) => {
             let scope = calendar_multiget::MultigetScope::Home;
-            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, &calendar_data).await
+            // vdirsyncer multigets one calendar at a time; a multiget of the home may name many
+            // calendars, each a folder lookup, so it keeps the configured limit.
+            let limit = cx.app.limits().max_multiget_hrefs;
+            calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, limit, &calendar_data).await
         }
         // Depth is not checked although RFC 6578 §3.2 asks for 0: Apple's clients send Depth 1
         // with this report (OS X 10.7-10.11, apple/ccs-calendarserver loadtest ical.py
