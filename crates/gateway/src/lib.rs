@@ -162,7 +162,7 @@ pub fn app(state: AppState) -> Router {
         .route("/dav", any(dav_entry))
         .route("/dav/", any(dav_entry))
         .route("/dav/{*path}", any(dav_entry))
-        .fallback(|| async { StatusCode::NOT_FOUND })
+        .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::record));
     if let Some(hsts) = hsts {
@@ -176,8 +176,49 @@ pub fn app(state: AppState) -> Router {
 
 /// 301 rather than 308: older iOS and Android clients follow 301 for PROPFIND, and RFC 6764
 /// §5 leaves the code open.
-async fn well_known() -> Response {
-    (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response()
+async fn well_known(State(state): State<AppState>, request: Request) -> Response {
+    let redirect = (StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, dav::path::DAV_ROOT)]).into_response();
+    answer_unread(&state, request, redirect).await
+}
+
+/// Paths outside the DAV tree, such as the ones iOS account set-up probes (`/principals/`).
+async fn not_found(State(state): State<AppState>, request: Request) -> Response {
+    answer_unread(&state, request, StatusCode::NOT_FOUND.into_response()).await
+}
+
+async fn answer_unread(state: &AppState, request: Request, response: Response) -> Response {
+    unread_body::answer_after_draining(response, request.into_body(), body_timeout(state)).await
+}
+
+/// The path and session of a request, or the answer that refuses it, decided before its body
+/// is read.
+async fn admit(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    peer: Option<login_limit::PeerAddr>,
+    path: Result<ResourcePath, dav::path::PathError>,
+) -> Result<(ResourcePath, Arc<dyn store::Session>), Response> {
+    let path = path.map_err(|error| GatewayError::from(error).into_response())?;
+    let session = match state.0.auth.authenticate(headers, peer).await {
+        Ok(session) => session,
+        // iOS and others always try without credentials first, so this is not worth a warning.
+        Err(AuthFailure::Unauthenticated) => return Err(auth::unauthorized(state.0.auth.challenge())),
+        Err(AuthFailure::Backend(error)) => return Err(GatewayError::Store(error).into_response()),
+        Err(AuthFailure::Throttled(wait)) => return Err(auth::throttled(wait)),
+    };
+    tracing::Span::current().record("user", session.principal().user.as_str());
+    if let Err(closed) = state.0.access.check(session.principal()) {
+        return Err((StatusCode::FORBIDDEN, format!("{}\n", closed.message())).into_response());
+    }
+    // Every path below a user belongs to that user alone; sharing will widen this.
+    if path.user().is_some_and(|owner| owner != session.principal().user) {
+        return Err(GatewayError::forbidden(Precondition::NeedPrivileges).into_response());
+    }
+    Ok((path, session))
+}
+
+fn body_timeout(state: &AppState) -> Duration {
+    Duration::from_secs(state.limits().request_body_timeout_secs)
 }
 
 async fn dav_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -194,28 +235,13 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
         let scheduling = options_scheduling(&state, &parts.headers, peer).await;
         return methods::options::options(path.as_ref().ok(), scheduling);
     }
-    let path = match path {
-        Ok(path) => path,
-        Err(error) => return GatewayError::from(error).into_response(),
+    let (path, session) = match admit(&state, &parts.headers, peer, path).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return unread_body::answer_after_draining(refusal, body, body_timeout(&state)).await,
     };
-    let session = match state.0.auth.authenticate(&parts.headers, peer).await {
-        Ok(session) => session,
-        // iOS and others always try without credentials first, so this is not worth a warning.
-        Err(AuthFailure::Unauthenticated) => return auth::unauthorized(state.0.auth.challenge()),
-        Err(AuthFailure::Backend(error)) => return GatewayError::Store(error).into_response(),
-        Err(AuthFailure::Throttled(wait)) => return auth::throttled(wait),
-    };
-    tracing::Span::current().record("user", session.principal().user.as_str());
-    if let Err(closed) = state.0.access.check(session.principal()) {
-        return (StatusCode::FORBIDDEN, format!("{}\n", closed.message())).into_response();
-    }
-    // Every path below a user belongs to that user alone; sharing will widen this.
-    if path.user().is_some_and(|owner| owner != session.principal().user) {
-        return GatewayError::forbidden(Precondition::NeedPrivileges).into_response();
-    }
     // The body is read before the request timeout starts (that one is for the backend), so it
     // gets its own: a client trickling its body must not hold the connection for ever.
-    let body_timeout = Duration::from_secs(state.limits().request_body_timeout_secs);
+    let body_timeout = body_timeout(&state);
     let body = match tokio::time::timeout(body_timeout, read_body(body, state.limits().max_request_body)).await {
         Ok(Ok(body)) => body,
         Ok(Err(response)) => return response,

@@ -1,4 +1,4 @@
-//! `Connection: close` on an HTTP/1 answer given without reading the request body.
+//! Answers given before the request body was read.
 //!
 //! Some answers come before the body is read: the 401 challenge, the redirect of
 //! `/.well-known/caldav`, a 403 or 404, a 413. hyper 1.x then drains what has already arrived
@@ -7,18 +7,41 @@
 //! connection ("server disconnected without sending a response"; measured with httpx over TLS:
 //! 3 to 12 of 20 follow-up requests lost, DAVx5's discovery and iOS's first unauthenticated
 //! PROPFIND among them). RFC 9112 §9.6: a server that closes after the response says
-//! `Connection: close`, so the client opens a new connection instead.
+//! `Connection: close`, so the client opens a new connection instead (`close_when_body_unread`).
+//!
+//! The early answers clients meet in normal use read a small body first, so the connection
+//! stays usable (`answer_after_draining`): Apple's clients send every first request on a path
+//! without credentials, PROPFIND and REPORT bodies included (iOS dataaccessd and macOS
+//! CalendarAgent: `request-data/iOS_5/Profile` in apple/ccs-calendarserver; macOS 13 and iOS,
+//! Kozea/Radicale issue #1288), so with `Connection: close` alone every challenge would cost a
+//! new TLS connection; iOS account set-up probes paths such as `/principals/` (nextcloud/server
+//! issue #6192). A body larger or slower than `MAX_DRAINED_BODY` and the request body timeout
+//! stays unread, and the middleware closes the connection, so nobody can make the gateway read
+//! more than that without credentials.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderValue, Request, Version};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Frame, SizeHint};
+
+/// Every body a DAV client sends before it is challenged or redirected fits (the largest
+/// recorded, Apple's calendar-home PROPFIND, is under 3 KiB).
+pub const MAX_DRAINED_BODY: usize = 64 * 1024;
+
+/// `response`, after reading and dropping (at most `MAX_DRAINED_BODY` of) the body within
+/// `timeout`; a body left unread then closes the HTTP/1 connection (`close_when_body_unread`).
+pub async fn answer_after_draining(response: Response, body: Body, timeout: Duration) -> Response {
+    let _ = tokio::time::timeout(timeout, Limited::new(body, MAX_DRAINED_BODY).collect()).await;
+    response
+}
 
 /// Middleware: marks the answer `Connection: close` when the handler left the body unread.
 pub async fn close_when_body_unread(request: Request<Body>, next: Next) -> Response {
@@ -77,6 +100,7 @@ impl HttpBody for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::response::IntoResponse;
     use axum::routing::any;
     use axum::Router;
     use tower::ServiceExt;
@@ -109,6 +133,41 @@ mod tests {
     #[tokio::test]
     async fn a_body_read_to_its_end_keeps_the_connection() {
         assert_eq!(connection_header("/read", "<propfind/>", Version::HTTP_11).await, None);
+    }
+
+    fn draining_app() -> Router {
+        let answer = |body: Body| async move {
+            let early = (http::StatusCode::UNAUTHORIZED, "challenge").into_response();
+            answer_after_draining(early, body, Duration::from_secs(5)).await
+        };
+        Router::new().route("/early", any(answer)).layer(axum::middleware::from_fn(close_when_body_unread))
+    }
+
+    /// A body arriving in 16 KiB pieces, as from a connection.
+    async fn early_answer(length: usize) -> Response {
+        let pieces: Vec<Result<Bytes, std::io::Error>> =
+            vec![b'x'; length].chunks(16 * 1024).map(|piece| Ok(Bytes::copy_from_slice(piece))).collect();
+        let request = Request::builder()
+            .method("PROPFIND")
+            .uri("/early")
+            .version(Version::HTTP_11)
+            .header(header::CONTENT_LENGTH, length)
+            .body(Body::from_stream(tokio_stream::iter(pieces)))
+            .expect("request");
+        draining_app().oneshot(request).await.expect("response")
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_reads_a_small_body_so_the_connection_stays_open() {
+        let response = early_answer(3000).await;
+        assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers().get(header::CONNECTION), None);
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_leaves_a_large_body_and_closes_the_connection() {
+        let response = early_answer(2 * MAX_DRAINED_BODY).await;
+        assert_eq!(response.headers().get(header::CONNECTION), Some(&HeaderValue::from_static("close")));
     }
 
     #[tokio::test]

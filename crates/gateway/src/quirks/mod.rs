@@ -7,6 +7,11 @@
 //! - a calendar-query or free-busy-query with Depth 0 on a calendar (Windows Calendar,
 //!   evolution-data-server): `methods/report/scope.rs` searches a calendar's objects whatever
 //!   the Depth;
+//! - sync-collection with Depth 1 (Thunderbird 128+, Apple OS X 10.7-10.11):
+//!   `methods/report/mod.rs` does not read Depth for it;
+//! - a first request without credentials but with a body, then the next one on the same
+//!   connection (Apple, Thunderbird, DAVx5's discovery): `unread_body.rs` reads small bodies of
+//!   early answers and marks the rest `Connection: close`;
 //! - `/.well-known/caldav` with or without a trailing slash, and a 301 rather than 308 for
 //!   older iOS and Android clients: `lib.rs` `well_known`.
 

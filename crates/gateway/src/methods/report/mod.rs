@@ -70,9 +70,10 @@ pub async fn report(
             let limit = cx.app.limits().max_multiget_hrefs;
             calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, limit, &calendar_data).await
         }
-        // Depth is not read: RFC 6578 §3.2 wants 0, Thunderbird (CalDavWebDavSyncHandler,
-        // 128 and later) sends 1 on purpose for older servers, and a 400 would leave its
-        // calendar broken (docs/clients/thunderbird.md).
+        // Depth is not read although RFC 6578 §3.2 asks for 0: Thunderbird (CalDavWebDavSyncHandler,
+        // 128 and later) sends 1 on purpose for older servers, Apple's clients send 1 too (OS X
+        // 10.7-10.11, apple/ccs-calendarserver loadtest ical.py `_updateCalendar_SYNC`), and a 400
+        // would leave their calendars broken (docs/clients/thunderbird.md, docs/clients/apple.md).
         (
             Report::SyncCollection { sync_token, limit, props, calendar_data, .. },
             ResourcePath::Calendar { calendar, .. },
