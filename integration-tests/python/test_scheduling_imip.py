@@ -245,6 +245,32 @@ class TestThroughTheMailServer:
 
         assert wait_for(cancelled)
 
+    def test_an_invitation_accepted_from_its_mail_is_written_onto_the_delivered_copy(self, gateway, spool):
+        """Thunderbird accepts from the mail by PUTting `<UID>.ics` with If-None-Match: * while the
+        gateway has filed the same invitation under its delivery name (docs/clients/thunderbird.md,
+        quirks/accepted_from_mail.rs)."""
+        bob = Http(gateway, "bob")
+        b = address_of(bob, "bob")
+        uid = str(uuid.uuid4())
+        outsider = "chair@outside.example"
+        invitation = meeting(uid, outsider, [b])
+        deliver(b, outsider, imip_mail(outsider, b, "REQUEST", invitation.replace("VERSION:2.0", "VERSION:2.0\r\nMETHOD:REQUEST")))
+        assert wait_for(lambda: events_with_uid(bob, "bob", uid)), "the invitation reached the calendar"
+        before = len(spooled(spool))
+        # As Thunderbird writes the answer it sends by mail itself: SCHEDULE-AGENT=CLIENT.
+        answered = invitation.replace(f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{b}", f"PARTSTAT=ACCEPTED:mailto:{b}")
+        answered = answered.replace("ORGANIZER;CN=Organizer:", "ORGANIZER;CN=Organizer;SCHEDULE-AGENT=CLIENT:")
+        put = put_event(bob, f"/dav/calendars/bob/calendar/{uid}.ics", answered, **{"If-None-Match": "*"})
+        assert put.status_code == 204, put.text
+        copies = events_with_uid(bob, "bob", uid)
+        assert len(copies) == 1 and partstat(copies[0], b)[0] == "ACCEPTED", [c.to_ical() for c in copies]
+        # Another organizer's event under the same UID is a conflict, as RFC 4791 says.
+        stranger = meeting(uid, "someone@else.example", [b])
+        refused = put_event(bob, f"/dav/calendars/bob/calendar/{uuid.uuid4()}.ics", stranger, **{"If-None-Match": "*"})
+        assert refused.status_code == 403 and "no-uid-conflict" in refused.text, refused.text
+        time.sleep(2)
+        assert spooled(spool, before) == [], "the client sends its answer itself (SCHEDULE-AGENT=CLIENT)"
+
 
 def imip_mail(sender, recipient, method, itip):
     from email.message import EmailMessage

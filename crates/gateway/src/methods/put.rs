@@ -13,6 +13,7 @@ use super::conditional;
 use super::delete::expected;
 use super::get::insert_etag;
 use crate::error::GatewayError;
+use crate::quirks;
 use crate::resources::RequestContext;
 use crate::scheduling::implicit;
 
@@ -50,7 +51,26 @@ pub async fn put(
     let (stored, schedule_tag) = match folder.kind {
         FolderKind::Calendar => {
             let tag_condition = implicit::if_schedule_tag_match(headers)?;
-            let outcome = implicit::put_object(cx, &folder, new_item, expected, tag_condition).await?;
+            let create = expected == Expected::Absent;
+            let outcome = match implicit::put_object(cx, &folder, new_item.clone(), expected, tag_condition.clone())
+                .await
+            {
+                Err(GatewayError::Condition { condition: Precondition::NoUidConflict(href), .. }) if create => {
+                    match quirks::accepted_from_mail::delivered_copy(cx, &folder, &new_item).await? {
+                        Some((name, etag)) => {
+                            tracing::info!(%href, "answer to a delivered invitation written onto its copy");
+                            let onto = NewItem { name, ..new_item };
+                            let mut outcome =
+                                implicit::put_object(cx, &folder, onto, Expected::ETag(etag), tag_condition).await?;
+                            // The ETag is the delivered copy's, not a resource at the request URL.
+                            outcome.stored.verbatim = false;
+                            outcome
+                        }
+                        None => return Err(GatewayError::forbidden(Precondition::NoUidConflict(href))),
+                    }
+                }
+                other => other?,
+            };
             (outcome.stored, outcome.schedule_tag.filter(|_| implicit::scheduling_enabled(cx)))
         }
         FolderKind::Collection | FolderKind::ScheduleInbox => {

@@ -15,6 +15,7 @@
 //! - `/.well-known/caldav` with or without a trailing slash, and a 301 rather than 308 for
 //!   older iOS and Android clients: `lib.rs` `well_known`.
 
+pub mod accepted_from_mail;
 pub mod calendar_color;
 pub mod principal_free_busy;
 pub mod unchunked_multiget;

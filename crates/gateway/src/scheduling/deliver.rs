@@ -211,7 +211,7 @@ async fn apply_to_calendar(
 
 /// The name a delivered copy gets: derived from the UID, so the next message for the same
 /// event finds it with one read per calendar even after the event moved in time.
-fn derived_name(uid: &str) -> ItemName {
+pub(crate) fn derived_name(uid: &str) -> ItemName {
     let digest = Sha256::digest(uid.as_bytes());
     ItemName::new(format!("{}.ics", hex::encode(&digest[..16])))
 }
