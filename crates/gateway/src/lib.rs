@@ -8,6 +8,7 @@ pub mod cert_reload;
 pub mod config;
 pub mod connections;
 pub mod dispatch;
+pub mod dns_records;
 pub mod error;
 pub mod layers;
 pub mod login_limit;

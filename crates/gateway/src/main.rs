@@ -15,6 +15,8 @@ use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 /// sysexits.h EX_USAGE/EX_CONFIG style: a bad configuration is not a crash.
 const EXIT_CONFIG: u8 = 64;
+/// sysexits.h EX_DATAERR: a malformed argument of a subcommand.
+const EXIT_USAGE: u8 = 65;
 const DEFAULT_CONFIG: &str = "config/gateway.toml";
 
 #[derive(Parser)]
@@ -38,6 +40,17 @@ enum Command {
     },
     /// Check the configuration and exit.
     CheckConfig,
+    /// Print the DNS records (RFC 6764) that let clients find the gateway from a mail address.
+    Dns {
+        /// The mail domain: the part after @ of the users' addresses.
+        domain: String,
+        /// Host name clients connect to [default: caldav.<domain>].
+        #[arg(long)]
+        host: Option<String>,
+        /// TLS port on that host.
+        #[arg(long, default_value_t = 443)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -66,6 +79,16 @@ enum UserAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration: it describes where clients should connect, not this process.
+    if let Some(Command::Dns { domain, host, port }) = &cli.command {
+        return match print_dns_records(domain, host.as_deref(), *port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("caldav-gateway dns: {error}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
     let config = match load_config(cli.config.as_ref()) {
         Ok(config) => config,
         Err(error) => {
@@ -89,6 +112,7 @@ fn main() -> ExitCode {
                 println!("configuration is valid");
                 Ok(())
             }
+            Command::Dns { domain, host, port } => print_dns_records(&domain, host.as_deref(), port),
         }
     });
     match outcome {
@@ -99,6 +123,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_dns_records(domain: &str, host: Option<&str>, port: u16) -> anyhow::Result<()> {
+    let service = gateway::dns_records::CaldavService::new(domain, host, port)?;
+    print!("{}", service.zone_file());
+    Ok(())
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
