@@ -13,7 +13,7 @@ GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
-	@echo "make test   run every test: unit, golden, contract, a short fuzz and integration"
+	@echo "make test   run every test: unit, golden, contract, a short fuzz, deploy files and integration"
 	@echo "make unit | fuzz-short | deploy-check | integration | jmap | golden | lint | fmt | bench | soak"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 60) each; see fuzz/README.md"
 
