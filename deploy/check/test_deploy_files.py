@@ -61,8 +61,9 @@ def test_dockerfile_runs_as_numeric_non_root_user_and_exposes_both_listeners():
     assert re.search(r"^USER 65532:65532$", runtime, re.M)
     assert re.search(r"^EXPOSE 8443 9090$", runtime, re.M)
     assert "ENV GATEWAY_CONFIG=/etc/caldav-gateway/gateway.toml" in runtime
-    # No HEALTHCHECK that could not run: the distroless runtime has no shell and no curl.
-    assert "HEALTHCHECK" not in runtime or "curl" not in runtime
+    # The distroless runtime has no shell and no curl: the health check is the binary, exec form.
+    assert re.search(r'^    CMD \["/usr/local/bin/caldav-gateway", "health"\]$', runtime, re.M)
+    assert "/usr/local/bin/caldav-gateway" in runtime.split("COPY --from=build ")[1]
 
 
 def test_docker_build_check_lints_the_dockerfile_when_a_daemon_runs():
@@ -338,6 +339,22 @@ def gateway(tmp_path_factory):
     finally:
         stop(process)
         log.close()
+
+
+def test_health_subcommand_is_the_container_healthcheck(gateway, tmp_path):
+    """What the image's HEALTHCHECK runs: 0 while the admin listener answers, 1 otherwise."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY")}
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[admin]\nlisten = "0.0.0.0:{gateway["admin"]}"\n')
+    for extra, expected in [([], "/healthz ok"), (["--ready"], "/readyz ok")]:
+        result = run(gateway_bin(), "--config", config, "health", *extra, env=env)
+        assert result.returncode == 0 and result.stdout.strip() == expected, result.stdout + result.stderr
+    config.write_text(f'[admin]\nlisten = "127.0.0.1:{free_port()}"\n')
+    down = run(gateway_bin(), "--config", config, "health", env=env)
+    assert down.returncode == 1 and "caldav-gateway health:" in down.stderr, down.stderr
+    config.write_text("")
+    unset = run(gateway_bin(), "--config", config, "health", env=env)
+    assert unset.returncode == 1 and "no admin listener" in unset.stderr, unset.stderr
 
 
 def nginx_site(certificates, upstream: int, https: int, http: int) -> str:

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod dispatch;
 pub mod dns_records;
 pub mod error;
+pub mod health_probe;
 pub mod layers;
 pub mod login_limit;
 pub mod methods;

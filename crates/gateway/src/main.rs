@@ -40,6 +40,16 @@ enum Command {
     },
     /// Check the configuration and exit.
     CheckConfig,
+    /// Ask the admin listener of the running gateway: exit 0 when /healthz (or /readyz) answers
+    /// 200. For a container HEALTHCHECK in an image without curl.
+    Health {
+        /// Ask /readyz (the backend answers too) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
     /// Print the DNS records (RFC 6764) that let clients find the gateway from a mail address.
     Dns {
         /// The mail domain: the part after @ of the users' addresses.
@@ -96,6 +106,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // Plain blocking I/O, no runtime and no log lines: a probe runs every few seconds.
+    if let Some(Command::Health { ready, timeout_secs }) = &cli.command {
+        return match health(&config, *ready, *timeout_secs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("caldav-gateway health: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -113,6 +133,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Dns { domain, host, port } => print_dns_records(&domain, host.as_deref(), port),
+            Command::Health { ready, timeout_secs } => health(&config, ready, timeout_secs),
         }
     });
     match outcome {
@@ -123,6 +144,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn health(config: &Config, ready: bool, timeout_secs: u64) -> anyhow::Result<()> {
+    use gateway::health_probe::{check, Probe};
+    let probe = if ready { Probe::Ready } else { Probe::Alive };
+    check(config.admin.listen, probe, Duration::from_secs(timeout_secs.max(1)))?;
+    println!("{} ok", probe.path());
+    Ok(())
 }
 
 fn print_dns_records(domain: &str, host: Option<&str>, port: u16) -> anyhow::Result<()> {
