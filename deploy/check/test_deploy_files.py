@@ -113,6 +113,31 @@ def test_dockerignore_keeps_what_the_dockerfile_copies_and_leaves_out_the_rest()
         assert dockerignore_excludes(patterns, path), f"{path} would be sent to the Docker daemon"
 
 
+def test_build_context_holds_a_complete_workspace(tmp_path):
+    """The files .dockerignore lets through, copied as the Dockerfile's build stage has them,
+    make a workspace cargo resolves with the lock file as it is (the build's --locked)."""
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    tracked = run("git", "-C", REPO, "ls-files").stdout.split()
+    assert tracked, "not a git checkout?"
+    sent = [path for path in tracked if not dockerignore_excludes(patterns, path)]
+    for path in sent:
+        if path.startswith(("crates/", "Cargo.")):
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / path, tmp_path / path)
+    cargo = tool("cargo")
+    host = re.search(r"^host: (\S+)$", run(tool("rustc"), "-vV").stdout, re.M)
+    assert host, "rustc -vV names no host"
+    # Offline: `make deploy-check` built the gateway first, so every crate of this platform is here.
+    result = run(cargo, "metadata", "--locked", "--offline", "--format-version", "1", "--filter-platform",
+                 host.group(1), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"name":"gateway"' in result.stdout.replace(" ", "")
+
+
 # --- compose ---------------------------------------------------------------------------------
 
 
