@@ -9,12 +9,12 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration jmap build lint fmt bench soak fuzz fuzz-short
+.PHONY: help run test unit golden integration jmap build lint fmt bench soak fuzz fuzz-short deploy-check
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
-	@echo "make test   run every test: unit, golden, contract, a short fuzz and integration"
-	@echo "make unit | fuzz-short | integration | jmap | golden | lint | fmt | bench | soak"
+	@echo "make test   run every test: unit, golden, contract, a short fuzz, deploy files and integration"
+	@echo "make unit | fuzz-short | deploy-check | integration | jmap | golden | lint | fmt | bench | soak"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 60) each; see fuzz/README.md"
 
 # The demo user (config demo.enabled) only here: its password is printed to this terminal.
@@ -22,7 +22,7 @@ run:
 	$(CARGO) build --release -p gateway
 	GATEWAY__DEMO__ENABLED=true ./target/release/caldav-gateway serve
 
-test: unit fuzz-short integration jmap
+test: unit fuzz-short deploy-check integration jmap
 
 # Every parser of client bytes under libFuzzer (cargo-fuzz on stable via RUSTC_BOOTSTRAP;
 # fuzz/run.sh installs cargo-fuzz when missing). A crash fails the run and leaves its input in
@@ -78,6 +78,22 @@ jmap: build $(VENV)/.installed
 	CALDAV_TEST_BACKEND=jmap CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python || status=$$?; \
 	$(CYRUS) stop $(CYRUS_DIR); \
 	exit $$status
+
+# Every file in deploy/ against a validator: hadolint (Dockerfile), `docker build --check` when a
+# Docker daemon runs, docker-compose config, kubernetes-validate --strict, nginx -t, haproxy -c,
+# systemd-analyze verify, named-checkzone on `caldav-gateway dns`; then nginx and HAProxy run with
+# the shipped configs in front of the gateway on 127.0.0.1 and answer PROPFINDs (stopped by PID).
+# Debian's packages are installed when missing, the PyPI tools into .venv-deploy.
+DEPLOY_VENV := .venv-deploy
+deploy-check: build $(DEPLOY_VENV)/.installed
+	for tool in nginx haproxy docker-compose named-checkzone; do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$${missing:-}" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx haproxy docker-compose bind9-utils; fi
+	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(DEPLOY_VENV)/bin/python -m pytest -q -rsfE -p no:cacheprovider deploy/check
+
+$(DEPLOY_VENV)/.installed: deploy/check/requirements.txt
+	python3 -m venv $(DEPLOY_VENV) 2>/dev/null || { rm -rf $(DEPLOY_VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(DEPLOY_VENV); }
+	$(DEPLOY_VENV)/bin/pip install -q --disable-pip-version-check -r deploy/check/requirements.txt
+	touch $@
 
 # Python 3 from the machine; Debian's python3-venv is installed only when venv is missing.
 $(VENV)/.installed: $(REQUIREMENTS)

@@ -15,6 +15,8 @@ use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 /// sysexits.h EX_USAGE/EX_CONFIG style: a bad configuration is not a crash.
 const EXIT_CONFIG: u8 = 64;
+/// sysexits.h EX_DATAERR: a malformed argument of a subcommand.
+const EXIT_USAGE: u8 = 65;
 const DEFAULT_CONFIG: &str = "config/gateway.toml";
 
 #[derive(Parser)]
@@ -38,6 +40,27 @@ enum Command {
     },
     /// Check the configuration and exit.
     CheckConfig,
+    /// Ask the admin listener of the running gateway: exit 0 when /healthz (or /readyz) answers
+    /// 200. For a container HEALTHCHECK in an image without curl.
+    Health {
+        /// Ask /readyz (the backend answers too) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
+    /// Print the DNS records (RFC 6764) that let clients find the gateway from a mail address.
+    Dns {
+        /// The mail domain: the part after @ of the users' addresses.
+        domain: String,
+        /// Host name clients connect to [default: caldav.<domain>].
+        #[arg(long)]
+        host: Option<String>,
+        /// TLS port on that host.
+        #[arg(long, default_value_t = 443)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -66,6 +89,16 @@ enum UserAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration: it describes where clients should connect, not this process.
+    if let Some(Command::Dns { domain, host, port }) = &cli.command {
+        return match print_dns_records(domain, host.as_deref(), *port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("caldav-gateway dns: {error}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
     let config = match load_config(cli.config.as_ref()) {
         Ok(config) => config,
         Err(error) => {
@@ -73,6 +106,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // Plain blocking I/O, no runtime and no log lines: a probe runs every few seconds.
+    if let Some(Command::Health { ready, timeout_secs }) = &cli.command {
+        return match health(&config, *ready, *timeout_secs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("caldav-gateway health: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -89,6 +132,8 @@ fn main() -> ExitCode {
                 println!("configuration is valid");
                 Ok(())
             }
+            Command::Dns { domain, host, port } => print_dns_records(&domain, host.as_deref(), port),
+            Command::Health { ready, timeout_secs } => health(&config, ready, timeout_secs),
         }
     });
     match outcome {
@@ -99,6 +144,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn health(config: &Config, ready: bool, timeout_secs: u64) -> anyhow::Result<()> {
+    use gateway::health_probe::{check, Probe};
+    let probe = if ready { Probe::Ready } else { Probe::Alive };
+    check(config.admin.listen, probe, Duration::from_secs(timeout_secs.max(1)))?;
+    println!("{} ok", probe.path());
+    Ok(())
+}
+
+fn print_dns_records(domain: &str, host: Option<&str>, port: u16) -> anyhow::Result<()> {
+    let service = gateway::dns_records::CaldavService::new(domain, host, port)?;
+    print!("{}", service.zone_file());
+    Ok(())
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
