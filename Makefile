@@ -86,8 +86,7 @@ jmap: build $(VENV)/.installed
 # Debian's packages are installed when missing, the PyPI tools into .venv-deploy.
 DEPLOY_VENV := .venv-deploy
 deploy-check: build $(DEPLOY_VENV)/.installed
-	for tool in nginx haproxy docker-compose named-checkzone; do command -v $$tool >/dev/null || missing=1; done; \
-	if [ -n "$${missing:-}" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx haproxy docker-compose bind9-utils; fi
+	deploy/check/install-tools.sh
 	CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(DEPLOY_VENV)/bin/python -m pytest -q -rsfE -p no:cacheprovider deploy/check
 
 $(DEPLOY_VENV)/.installed: deploy/check/requirements.txt
