@@ -254,16 +254,16 @@ def test_a_sync_in_pages_is_followed_to_the_end(start_dedicated_gateway):
     own response 507 (RFC 6578 §3.6); Thunderbird reads that as "sync again with the new
     token" (additionalSyncNeeded) and, on a first sync, removes nothing it did not see."""
     gateway = start_dedicated_gateway(GATEWAY__LIMITS__MAX_SYNC_RESULTS="2")
-    # tester, not alice: on JMAP, this second gateway's work in alice's account made the
-    # module's gateway answer valid-sync-token to alice's later syncs (docs/clients/
-    # thunderbird.md, "Known gaps").
-    with another_client(gateway, "tester") as setup:
+    # alice, whose calendars the module's gateway serves too: on JMAP this second gateway's
+    # work in her account once made that gateway answer valid-sync-token to her later syncs
+    # (docs/clients/thunderbird.md, "Known gaps"; test_scale_out.py replays it).
+    with another_client(gateway) as setup:
         path = make_calendar(setup, f"paged-{uuid.uuid4().hex[:8]}", "Paged", "#1C71D8", 4, "VEVENT")
         uids = [thunderbird_uid() for _ in range(5)]
         for day, uid in enumerate(uids, start=1):
             body = ics(setup, "event.ics", uid=uid, summary=f"Day {day}", start=f"2026120{day}T100000", end=f"2026120{day}T110000")
             assert setup.request("PUT", f"{path}{uid}.ics", body=body, headers={"Content-Type": "text/calendar"}).status_code == 201
-        with thunderbird(gateway, "tester") as r:
+        with thunderbird(gateway) as r:
             paged = subscribe(r, path)
             paged.refresh()
             assert sorted(paged.items) == sorted(uids), r.transcript()

@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
-from conftest import BACKEND, _binary, _env
-from icalendar_samples import event
+from conftest import BACKEND, _binary, _env, stop_gateway
+from icalendar_samples import event, todo
 from test_http_semantics import Http, put_event
-from test_sync_paging import Client
+from test_sync_paging import Client, follow
 
 POLL = (
     '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/">'
@@ -81,6 +81,48 @@ def test_a_client_alternating_between_two_replicas_sees_one_consistent_calendar(
     changed, removed, _, _ = replicas[1].sync(calendar, start_token)
     assert path not in changed
     replicas[1].request("DELETE", calendar)
+
+
+@pytest.mark.skipif(BACKEND != "jmap", reason="replicas need a shared mail server (JMAP); the embedded store is one process")
+def test_a_token_stays_valid_after_another_replica_deleted_a_calendar(start_dedicated_gateway):
+    """The Thunderbird replay's recipe (docs/clients/thunderbird.md): another gateway makes a
+    calendar, fills it, syncs it in pages and deletes it. On Cyrus a mailbox deletion makes
+    every older Email state useless for Email/changes; the token this gateway hands out
+    afterwards must still give the delta, here and on a third gateway."""
+    mine = Client(start_dedicated_gateway())
+    tasks = f"/dav/calendars/alice/tasks-{uuid.uuid4().hex[:8]}/"
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+        '<d:set><d:prop><c:supported-calendar-component-set><c:comp name="VTODO"/></c:supported-calendar-component-set>'
+        "</d:prop></d:set></c:mkcalendar>"
+    )
+    assert mine.request("MKCALENDAR", tasks, data=body).status_code == 201
+    mine.sync(tasks, None)
+
+    other_gateway = start_dedicated_gateway(GATEWAY__LIMITS__MAX_SYNC_RESULTS="2")
+    other = Client(other_gateway)
+    doomed = other.new_calendar()
+    for n in range(5):
+        other.put(f"{doomed}{n}.ics", f"Day {n}")
+    state = {}
+    _, pages = follow(other, doomed, state, None, None)
+    assert len(state) == 5 and pages >= 3, (state, pages)
+    other.delete(doomed)
+    stop_gateway(other_gateway)
+
+    _, _, _, token = mine.sync(tasks, None)
+    path = f"{tasks}{uuid.uuid4().hex}.ics"
+    uid, ics = todo("Task")
+    created = put_event(mine, path, ics, **{"If-None-Match": "*"})
+    assert created.status_code == 201, created.text
+    _, done = todo("Task done", uid=uid)
+    updated = put_event(mine, path, done, **{"If-Match": created.headers["ETag"]})
+    assert updated.status_code == 204, updated.text
+    changed, removed, _, _ = mine.sync(tasks, token)
+    assert (changed, removed) == ({path: updated.headers["ETag"]}, set())
+    third = Client(start_dedicated_gateway())
+    assert third.sync(tasks, token)[:2] == (changed, removed)
+    mine.delete(tasks)
 
 
 @pytest.mark.skipif(BACKEND != "embedded", reason="the embedded store's own rule")

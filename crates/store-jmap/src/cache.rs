@@ -205,6 +205,21 @@ impl Cache {
         email_state.to_owned()
     }
 
+    /// The Email state recorded for the folder's content, whatever that content is.
+    pub async fn origin_state(&self, account: &str, mailbox: &str) -> Option<String> {
+        self.origins.get(&(account.to_owned(), mailbox.to_owned())).await.map(|known| known.1.clone())
+    }
+
+    /// Drops the folder's record when it still pairs its content with `email_state`, one the
+    /// server no longer computes changes from (see `snapshot.rs`): the next read pairs the
+    /// content with a state it does.
+    pub async fn forget_origin(&self, account: &str, mailbox: &str, email_state: &str) {
+        let key = (account.to_owned(), mailbox.to_owned());
+        if self.origins.get(&key).await.is_some_and(|known| known.1 == email_state) {
+            self.origins.invalidate(&key).await;
+        }
+    }
+
     /// Records `email_state` as the one paired with `digest`, the folder's content now (a
     /// client's token of another instance named this content so).
     pub async fn adopt(&self, account: &str, mailbox: &str, digest: &str, email_state: &str) {

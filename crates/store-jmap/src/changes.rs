@@ -15,7 +15,12 @@
 //!
 //! A rebuild fails (and the client resyncs) when a destroyed message of the folder was never
 //! seen by this process and carried no header of ours, or when the token's Email state was
-//! read a moment before its content (a write in between): both rare.
+//! read a moment before its content (a write in between): both rare. It also fails when the
+//! server no longer computes changes from the token's Email state: Cyrus forgets every Email
+//! change made before any mailbox of the account is deleted (`cannotCalculateChanges`), so a
+//! token handed out before such a deletion resyncs once its folder changed. Tokens handed
+//! out after one are not affected: `snapshot.rs` re-pairs a folder's content with a state
+//! the server still computes changes from.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -49,7 +49,10 @@
 //!   of it lives only in this process. Email states are account-wide (new mail in the INBOX
 //!   moves them), so the one paired with a digest is the state at which that content was
 //!   first read, remembered per folder while the content stays (`Cache::origin`): other
-//!   mail does not change this folder's state. Another replica (or this one after a restart)
+//!   mail does not change this folder's state. Only while the server can compute changes
+//!   from it: Cyrus forgets every older Email change when any mailbox of the account is
+//!   deleted, and the next read of the account then pairs the content with its own state
+//!   (`snapshot.rs`), so no token is handed out dead. Another replica (or this one after a restart)
 //!   may pair the same content with a later Email state; its state then differs in spelling
 //!   only, a delta from the other spelling is empty at once (equal digests), and the
 //!   client's spelling is adopted then, so replicas converge on the clients' ctag.

@@ -93,8 +93,32 @@ impl JmapSession {
         let list = mailbox_args.get("list").and_then(Value::as_array).ok_or_else(|| garbage("Mailbox/get list"))?;
         let mailboxes = model::mailboxes(list);
         let (root, folders) = model::folder_names(&mailboxes, &self.shared.options.calendar_folder);
-        let (ids, state_after) =
-            self.mailbox_ids_with_state(folders.iter().map(|(id, _)| id.as_str()).collect()).await?;
+        // Why the recorded pairings are checked here: a folder's state keeps the Email state
+        // its content was first read at (`Cache::origin`), possibly long ago, and a sync token
+        // names it. Cyrus forgets every Email change before a mailbox deletion (any mailbox of
+        // the account, deleted by any process or mail client): `Email/changes` from an older
+        // state answers `cannotCalculateChanges` ("outdated sinceModseq", its account-wide
+        // deleted-mail modseq). A token handed out with such a state after the deletion was
+        // dead on issue: the folder's next write made its sync a resync (the Thunderbird
+        // replay's 403 valid-sync-token, after another gateway deleted a calendar). So each
+        // rebuild (any deletion moves the account's states, so one follows it) asks, in its
+        // first ids request, whether the server still computes changes from each recorded
+        // state; a refused one is forgotten and the content paired with this read's state.
+        let mut probes: Vec<String> = Vec::new();
+        for (mailbox, _) in &folders {
+            if let Some(origin) = self.shared.cache.origin_state(self.id(), mailbox).await {
+                if origin != email_state && !probes.contains(&origin) {
+                    probes.push(origin);
+                }
+            }
+        }
+        let (ids, state_after, refused) =
+            self.mailbox_ids_with_state(folders.iter().map(|(id, _)| id.as_str()).collect(), &probes).await?;
+        for (mailbox, _) in &folders {
+            for origin in &refused {
+                self.shared.cache.forget_origin(self.id(), mailbox, origin).await;
+            }
+        }
         // No calendar mailbox, nothing read after the state: nothing to pair.
         let settled = state_after.is_none_or(|after| after == email_state);
         let snapshot = Arc::new(Snapshot {
@@ -115,16 +139,19 @@ impl JmapSession {
         &self,
         mailboxes: Vec<&str>,
     ) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
-        Ok(self.mailbox_ids_with_state(mailboxes).await?.0)
+        Ok(self.mailbox_ids_with_state(mailboxes, &[]).await?.0)
     }
 
     /// As `mailbox_ids`, with the Email state read at the end of the last page's request
-    /// (`None` when there was no mailbox to read), at no extra round trip.
+    /// (`None` when there was no mailbox to read), and those of `probes` (Email states) the
+    /// server no longer computes changes from, both at no extra round trip.
     async fn mailbox_ids_with_state(
         &self,
         mailboxes: Vec<&str>,
-    ) -> Result<(HashMap<String, Arc<Vec<String>>>, Option<String>), StoreError> {
+        probes: &[String],
+    ) -> Result<(HashMap<String, Arc<Vec<String>>>, Option<String>, Vec<String>), StoreError> {
         let mut state_after = None;
+        let mut refused = Vec::new();
         let mut result: HashMap<String, Vec<String>> =
             mailboxes.iter().map(|m| ((*m).to_owned(), Vec::new())).collect();
         let mut pending: Vec<&str> = mailboxes;
@@ -135,8 +162,21 @@ impl JmapSession {
                 .map(|m| ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": m}, "position": position, "limit": PAGE})))
                 .collect();
             calls.push(("Email/get", json!({"accountId": self.id(), "ids": []})));
+            let probed = if position == 0 { probes } else { &[] };
+            calls.extend(
+                probed.iter().map(|since| {
+                    ("Email/changes", json!({"accountId": self.id(), "sinceState": since, "maxChanges": 1}))
+                }),
+            );
             let r = self.call(calls).await?;
             state_after = Some(state(client::response(&r, pending.len(), "Email/get")?)?);
+            for (i, since) in probed.iter().enumerate() {
+                // Any error (cannotCalculateChanges, or Cyrus's invalidArguments for a state it
+                // never issued) means a delta from that state would be a resync.
+                if matches!(r.get(pending.len() + 1 + i), Some((name, _)) if name == "error") {
+                    refused.push(since.clone());
+                }
+            }
             let mut more = Vec::new();
             for (i, mailbox) in pending.iter().enumerate() {
                 let args = client::response(&r, i, "Email/query")?;
@@ -158,6 +198,6 @@ impl JmapSession {
                 (m, Arc::new(ids))
             })
             .collect();
-        Ok((ids, state_after))
+        Ok((ids, state_after, refused))
     }
 }

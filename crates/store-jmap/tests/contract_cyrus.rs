@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use store::testkit::cases::event;
 use store::testkit::ContractFixture;
-use store::{Backend, Changes, ComponentSet, Credentials, NewFolder, State};
+use store::{Backend, Changes, ComponentSet, Credentials, Expected, NewFolder, State};
 use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 struct Cyrus {
@@ -83,4 +84,50 @@ async fn a_made_up_email_state_in_a_token_is_not_adopted() {
         Changes::Delta { state: state.clone(), changed: vec![], removed: vec![] }
     );
     assert_eq!(session.state(&folder.id).await.unwrap(), state);
+}
+
+/// Cyrus forgets every Email change made before a mailbox is deleted (its `Email/changes`
+/// answers `cannotCalculateChanges`, "outdated sinceModseq"). A token handed out after such
+/// a deletion must still give the exact delta, on this process and on any other (the
+/// Thunderbird replay's 403 `valid-sync-token`, where another process deleted a calendar).
+async fn token_issued_after_a_mailbox_deletion_stays_valid(deleted_by_another_process: bool) {
+    let cyrus = Cyrus::new();
+    let credentials = cyrus.fresh_user().await;
+    let first = cyrus.backend.login(&credentials).await.unwrap();
+    let folder = first.create_folder(&NewFolder::named("tasks", ComponentSet::ALL)).await.unwrap();
+    {
+        let other = if deleted_by_another_process {
+            cyrus.reopened().await.login(&credentials).await.unwrap()
+        } else {
+            first.clone()
+        };
+        let doomed = other.create_folder(&NewFolder::named("doomed", ComponentSet::EVENTS)).await.unwrap();
+        for n in 0..5 {
+            other.put(&doomed.id, event(&format!("e{n}"), "x"), Expected::Absent).await.unwrap();
+        }
+        other.delete_folder(&doomed.id).await.unwrap();
+    }
+    let token = first.state(&folder.id).await.unwrap();
+    let created = first.put(&folder.id, event("task", "one"), Expected::Absent).await.unwrap();
+    let changed = first.put(&folder.id, event("task", "two"), Expected::ETag(created.meta.etag)).await.unwrap();
+    let now = first.state(&folder.id).await.unwrap();
+    let expected = Changes::Delta { state: now.clone(), changed: vec![changed.meta.clone()], removed: vec![] };
+    assert_eq!(first.changes(&folder.id, &token).await.unwrap(), expected, "the process that issued the token");
+    let replica = cyrus.reopened().await.login(&credentials).await.unwrap();
+    match replica.changes(&folder.id, &token).await.unwrap() {
+        Changes::Delta { changed: delta, removed, .. } => {
+            assert_eq!((delta, removed), (vec![changed.meta], vec![]), "another process");
+        }
+        Changes::Resync => panic!("another process: resync from a token issued after the deletion"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_after_another_process_deleted_a_mailbox_stays_valid() {
+    token_issued_after_a_mailbox_deletion_stays_valid(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_after_this_process_deleted_a_mailbox_stays_valid() {
+    token_issued_after_a_mailbox_deletion_stays_valid(false).await;
 }

@@ -96,7 +96,8 @@ pub mod cases {
         fixture.backend().login(&credentials).await.expect("login of a fresh user")
     }
 
-    pub(super) fn event(uid: &str, summary: &str) -> NewItem {
+    /// A one-hour event named `{uid}.ics`; public for a backend's own cases beyond the contract.
+    pub fn event(uid: &str, summary: &str) -> NewItem {
         let body = format!(
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//contract//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
              DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
