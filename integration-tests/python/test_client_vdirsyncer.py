@@ -359,6 +359,28 @@ def test_first_sync_of_a_calendar_past_the_multiget_limit_succeeds_for_vdirsynce
             headers={"Content-Type": "application/xml; charset=utf-8", "User-Agent": "python-requests/2.34.2"},
         )
         assert response.status_code == 403 and "number-of-matches-within-limits" in response.text, response.text
+
+        # Claiming vdirsyncer's User-Agent buys no more than the calendar holds: one object named
+        # in several spellings counts once, and more distinct hrefs than its 4 objects plus the
+        # configured 3 are refused.
+        base = f"{remote.home}{name}/"
+        objects = [f"{base}{uid}.ics" for uid in sorted(uids)]
+        spellings = [f"{gateway.url.rstrip('/')}{objects[0]}", f" {objects[0]} "]
+
+        def multiget(hrefs):
+            body = (
+                '<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget xmlns:D="DAV:" '
+                'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>'
+                + "".join(f"<D:href>{h}</D:href>" for h in hrefs) + "</C:calendar-multiget>"
+            )
+            return remote.request("REPORT", base, data=body, headers={
+                "Content-Type": "application/xml; charset=utf-8", "User-Agent": "vdirsyncer/0.21.0"})
+
+        within = multiget(objects + spellings + [f"{base}gone-{n}.ics" for n in range(3)])
+        assert within.status_code == 207, within.text
+        assert within.text.count("<D:response>") == 7, within.text
+        beyond = multiget(objects + [f"{base}gone-{n}.ics" for n in range(4)])
+        assert beyond.status_code == 403 and "number-of-matches-within-limits" in beyond.text, beyond.text
     finally:
         remote.delete_calendar(name)
 

@@ -112,37 +112,44 @@ def test_an_unreachable_backend_makes_the_gateway_unready_but_not_unhealthy_and_
 def test_password_guessing_is_limited_per_user_and_per_address_without_locking_out_others(start_dedicated_gateway):
     gw = start_dedicated_gateway(
         GATEWAY__AUTH__MAX_FAILURES_PER_USER="3",
-        GATEWAY__AUTH__MAX_FAILURES_PER_ADDRESS="5",
+        GATEWAY__AUTH__MAX_FAILURES_PER_ADDRESS="6",
         GATEWAY__AUTH__FAILURE_WINDOW_SECS="120",
+        # Sessions expire at once, so every request of a signed-in phone is a new login.
+        GATEWAY__AUTH__SESSION_TTL_SECS="1",
     )
 
     def propfind(auth):
         return public(gw, "PROPFIND", "/dav/", auth=auth, data=PROPFIND, headers={"Depth": "0"})
 
     assert propfind(gw.auth("bob")).status_code == 207  # bob's phone is signed in before the attack
-    for _ in range(3):
-        assert propfind(("alice", "guess")).status_code == 401
-    refused = propfind(("alice", "guess"))
+    # Its stale copy of an old password, retried on every request, is one refused credential.
+    for _ in range(4):
+        assert propfind(("alice", "old-password")).status_code == 401
+    for guess in ("guess-1", "guess-2"):
+        assert propfind(("alice", guess)).status_code == 401
+    refused = propfind(("ALICE", "guess-3"))  # the user name's case makes no new count
     assert refused.status_code == 429, refused.text
     assert 1 <= int(refused.headers["Retry-After"]) <= 120
     assert "WWW-Authenticate" not in refused.headers
-    # Locked out: even the right password does not reach the mail system within the window.
+    # Locked out: even the right password does not reach the mail system within the window...
     assert propfind(gw.auth("alice")).status_code == 429
-    # Another user from the same address is not.
+    # ...but another user from the same address is not.
     assert propfind(gw.auth("tester")).status_code == 207
 
-    # Two more refusals for someone else use up the address's five.
-    for _ in range(2):
-        assert propfind(("nobody", "guess")).status_code == 401
-    assert propfind(("carol", "anything")).status_code == 429
-    # A client already signed in keeps working: its session is cached, no login is tried.
+    # Guesses at bob do not stop bob's phone, whose credential logged in within the window,
+    # even though each of its requests is a new login now.
+    for guess in ("b-1", "b-2", "b-3"):
+        propfind(("bob", guess))
+    time.sleep(1.5)
     assert propfind(gw.auth("bob")).status_code == 207
+    # The address has six refused credentials now (alice's three, bob's three): others from it wait.
+    assert propfind(("carol", "anything")).status_code == 429
 
     found = samples(admin(gw, "/metrics").text)
-    assert found["caldav_gateway_failed_logins_total"] == 5
+    assert found["caldav_gateway_failed_logins_total"] == 9
     log = gw.log_tail(400)
     assert "limit per user reached" in log and "limit per client address reached" in log, log
-    assert "guess" not in log, "a password reached the log"
+    assert "guess" not in log and "old-password" not in log, "a password reached the log"
 
 
 TOKEN = "admin-token-for-tests"
@@ -224,9 +231,9 @@ def test_answers_over_tls_carry_hsts(gateway):
 
 
 def test_the_plain_http_listener_only_redirects_to_https(start_dedicated_gateway):
-    gw = start_dedicated_gateway(GATEWAY__TLS__REDIRECT_LISTEN="127.0.0.1:0")
+    gw = start_dedicated_gateway(GATEWAY__TLS__REDIRECT_LISTEN="127.0.0.1:0", GATEWAY__TLS__REDIRECT_HTTPS_PORT="8443")
     plain = re.search(r"redirecting (http://\S+) to HTTPS", gw.log_tail(200)).group(1)
-    https_port = gw.url.rstrip("/").rsplit(":", 1)[1]
+    https_port = 8443  # the public port named in the setting, not the listener's own
     answer = requests.get(plain + "dav/calendars/?x=1", allow_redirects=False, timeout=30)
     assert answer.status_code == 301
     assert answer.headers["Location"] == f"https://127.0.0.1:{https_port}/dav/calendars/?x=1"

@@ -1,8 +1,9 @@
 //! The operator's CalDAV switch (`[access]`): off for the whole service, a mail domain or a
 //! user, without a restart. The file's lists come in at start and on SIGHUP; the admin API
 //! changes them in between (until the next reload, which the log says). A user who is switched
-//! off gets 403 with a sentence saying so on every authenticated request, from the next
-//! request on (cached sessions included); others are not affected.
+//! off gets 403 with a sentence saying so on every authenticated request but OPTIONS (which
+//! only says what the server can do), from the next request on (cached sessions included);
+//! others are not affected.
 
 use std::collections::BTreeSet;
 use std::sync::RwLock;

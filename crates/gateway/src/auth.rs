@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use store::{Backend, Credentials, Session, StoreError};
 
 use crate::config::{AuthConfig, CaldavConfig};
-use crate::login_limit::{LoginLimiter, PeerAddr};
+use crate::login_limit::{LoginLimiter, PeerAddr, Throttled};
 use crate::metrics::Metrics;
 use crate::provision;
 use crate::scheduling::policy::SchedulingPolicy;
@@ -88,8 +88,8 @@ impl Authenticator {
             return Ok(session);
         }
         let address = self.limiter.client_address(peer, headers);
-        self.limiter.check(&credentials.username, address).map_err(AuthFailure::Throttled)?;
         let user = credentials.username.clone();
+        self.limiter.attempt(&user, address, key).map_err(|Throttled(wait)| AuthFailure::Throttled(wait))?;
         let backend = self.backend.clone();
         let caldav = self.caldav.clone();
         let scheduling = self.scheduling.clone();
@@ -108,16 +108,19 @@ impl Authenticator {
             .await;
         match outcome {
             Ok(session) => {
-                self.limiter.succeeded(&user);
+                self.limiter.succeeded(&user, address, key);
                 Ok(session)
             }
             Err(error) => match error.as_ref() {
+                // The reservation stays: it is the refused login's count.
                 StoreError::Unauthenticated => {
                     self.metrics.failed_login();
-                    self.limiter.failed(&user, address);
                     Err(AuthFailure::Unauthenticated)
                 }
-                _ => Err(AuthFailure::Backend(unwrap_shared(error))),
+                _ => {
+                    self.limiter.released(&user, address, key);
+                    Err(AuthFailure::Backend(unwrap_shared(error)))
+                }
             },
         }
     }

@@ -4,8 +4,8 @@
 //!
 //! The files are looked at every `tls.reload_check_secs` (size and modification time, through
 //! symlinks, which is how a mounted Kubernetes secret is swapped). A pair that does not load
-//! (half written, key not matching) is logged and the running certificate kept; it is tried
-//! again at the next change.
+//! (half written, key not matching) is logged once and the running certificate kept; it is
+//! tried again at every look until it loads.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -70,24 +70,30 @@ pub fn watch(
 ) {
     tokio::spawn(async move {
         let mut seen = stamp(&cert, &key);
+        // A pair that did not load is tried again at every tick (it may have been caught half
+        // written, with an unchanged size and a coarse mtime), logged once until it loads.
+        let mut failing = false;
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         loop {
             ticks.tick().await;
             let now = stamp(&cert, &key);
-            if now == seen || now.is_none() {
+            if now.is_none() || (now == seen && !failing) {
                 continue;
             }
             seen = now;
             match certified_key(&provider, &cert, &key) {
                 Ok(pair) => {
                     resolver.replace(pair);
+                    failing = false;
                     tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
                 }
-                Err(error) => {
+                Err(error) if !failing => {
+                    failing = true;
                     tracing::error!("TLS certificate files changed but do not load; keeping the running one: {error:#}")
                 }
+                Err(_) => {}
             }
         }
     });

@@ -83,6 +83,9 @@ pub struct TlsConfig {
     pub hsts_max_age_secs: u64,
     /// A plain-HTTP listener (usually `0.0.0.0:80`) that only redirects to HTTPS; unset: none.
     pub redirect_listen: Option<SocketAddr>,
+    /// The HTTPS port clients reach, named in those redirects: 443 unless the public port is
+    /// another (the listener's own port may be mapped, e.g. 8443 in a container published as 443).
+    pub redirect_https_port: u16,
 }
 
 impl Default for TlsConfig {
@@ -95,6 +98,7 @@ impl Default for TlsConfig {
             reload_check_secs: 30,
             hsts_max_age_secs: 31_536_000,
             redirect_listen: None,
+            redirect_https_port: 443,
         }
     }
 }

@@ -54,7 +54,12 @@ pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<
             let bound = tcp.local_addr().context("reading the bound redirect address")?;
             tracing::info!(address = %bound, "plain-HTTP listener redirecting to HTTPS");
             println!("redirecting http://{}:{}/ to HTTPS", url_host(bound), bound.port());
-            Some(tokio::spawn(serve_until(tcp, http.clone(), crate::redirect::app(local.port()), stop.clone())))
+            Some(tokio::spawn(serve_until(
+                tcp,
+                http.clone(),
+                crate::redirect::app(config.tls.redirect_https_port),
+                stop.clone(),
+            )))
         }
         _ => None,
     };

@@ -106,13 +106,8 @@ impl JmapSession {
         loop {
             let args = json!({"accountId": self.id(), "sinceState": state, "maxChanges": CHANGES_PAGE});
             let r = self.call(vec![("Email/changes", args)]).await?;
-            if let Some((name, args)) = r.first() {
-                let kind = args.get("type").and_then(Value::as_str);
-                // RFC 8620 §5.2: cannotCalculateChanges; Cyrus answers invalidArguments for a
-                // state it never issued.
-                if name == "error" && matches!(kind, Some("cannotCalculateChanges" | "invalidArguments")) {
-                    return Ok(None);
-                }
+            if r.first().is_some_and(|(name, args)| is_dead_state(name.as_str(), args)) {
+                return Ok(None);
             }
             let args = client::response(&r, 0, "Email/changes")?;
             for (key, set) in [
@@ -188,4 +183,11 @@ fn matches_digest(mailbox: &str, entries: &[(String, Arc<Entry>)], digest: &str)
     ids.sort();
     ids.dedup();
     model::digest_of(mailbox, &ids) == digest
+}
+/// Whether an `Email/changes` answer says the server computes no changes from that state:
+/// RFC 8620 §5.2 `cannotCalculateChanges`, or Cyrus's `invalidArguments` for a state it never
+/// issued. Other errors (`serverFail`...) say nothing about the state.
+pub(crate) fn is_dead_state(name: &str, args: &Value) -> bool {
+    name == "error"
+        && matches!(args.get("type").and_then(Value::as_str), Some("cannotCalculateChanges" | "invalidArguments"))
 }

@@ -176,17 +176,19 @@ impl Client {
 
     /// Fetches the session resource with the user's credentials: the mail server itself
     /// decides whether they are right.
-    /// Whether the mail server answers at all: the session resource without credentials.
-    /// Any answer below 500 (401 from Cyrus, Stalwart) proves it is up. No login is tried, so a
+    /// Whether the mail server answers: the session resource without credentials, which a JMAP
+    /// server answers 401 (Cyrus, Stalwart) or 200. No login is tried, so a
     /// readiness probe every few seconds never fills the mail server's log with failed logins
     /// (which fail2ban-style protection would count against the gateway's address).
     pub async fn probe(&self) -> Result<(), StoreError> {
         let response = self.http("").await?.get(self.session_url.clone()).send().await.map_err(transport)?;
         let status = response.status();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(status_error(status));
+        // 401/403: a JMAP server asking for credentials. Anything else that is no success (a
+        // 404 from a wrong `backend.jmap.url`, a proxy's 502) means phones would get errors.
+        if status.is_success() || status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Ok(());
         }
-        Ok(())
+        Err(status_error(status))
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<Account, StoreError> {

@@ -14,6 +14,9 @@ use crate::client::{self, garbage};
 use crate::model;
 use crate::session::{state, JmapSession, PAGE};
 
+/// Most method calls one request carries when probes are added to it.
+const MAX_CALLS: usize = 16;
+
 /// Reads of the account before one is kept although writers moved the Email state meanwhile.
 const REBUILD_ATTEMPTS: usize = 3;
 
@@ -162,7 +165,10 @@ impl JmapSession {
                 .map(|m| ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": m}, "position": position, "limit": PAGE})))
                 .collect();
             calls.push(("Email/get", json!({"accountId": self.id(), "ids": []})));
-            let probed = if position == 0 { probes } else { &[] };
+            // Within 16 calls a request (Stalwart's default `maxCallsInRequest`; Cyrus allows
+            // more): states left unprobed are kept, as before the probes existed.
+            let room = MAX_CALLS.saturating_sub(pending.len() + 1).min(probes.len());
+            let probed = if position == 0 { &probes[..room] } else { &[] };
             calls.extend(
                 probed.iter().map(|since| {
                     ("Email/changes", json!({"accountId": self.id(), "sinceState": since, "maxChanges": 1}))
@@ -171,9 +177,9 @@ impl JmapSession {
             let r = self.call(calls).await?;
             state_after = Some(state(client::response(&r, pending.len(), "Email/get")?)?);
             for (i, since) in probed.iter().enumerate() {
-                // Any error (cannotCalculateChanges, or Cyrus's invalidArguments for a state it
-                // never issued) means a delta from that state would be a resync.
-                if matches!(r.get(pending.len() + 1 + i), Some((name, _)) if name == "error") {
+                if r.get(pending.len() + 1 + i)
+                    .is_some_and(|(name, args)| crate::changes::is_dead_state(name.as_str(), args))
+                {
                     refused.push(since.clone());
                 }
             }

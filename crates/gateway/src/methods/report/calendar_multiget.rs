@@ -16,6 +16,7 @@ use super::calendar_data::{floating_zone, Shaper};
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
 use crate::properties;
+use crate::quirks::unchunked_multiget::HrefLimit;
 use crate::resources::{RequestContext, Resource};
 
 /// Where the hrefs may point: one calendar (the Request-URI), or any calendar of the home
@@ -30,11 +31,14 @@ pub async fn calendar_multiget(
     scope: MultigetScope<'_>,
     props: &PropFind,
     hrefs: &[String],
-    href_limit: usize,
+    href_limit: HrefLimit,
     calendar_data: &CalendarDataRequest,
 ) -> Result<Response, GatewayError> {
-    if hrefs.len() > href_limit {
-        return Err(GatewayError::forbidden(Precondition::NumberOfMatchesWithinLimits));
+    let too_many = || GatewayError::forbidden(Precondition::NumberOfMatchesWithinLimits);
+    if let HrefLimit::Fixed(limit) = href_limit {
+        if hrefs.len() > limit {
+            return Err(too_many());
+        }
     }
     let session = cx.session.as_ref();
     // The Request-URI itself must be a calendar (403 supported-report otherwise); kept, so
@@ -47,8 +51,10 @@ pub async fn calendar_multiget(
     // multiget never reaches outside its Request-URI or into another user (RFC 4791 §7.9).
     // Sets and maps, not scans: a multiget of one calendar may name as many hrefs as the
     // request body holds (quirks::unchunked_multiget), so each step stays linear in them.
+    // An object named twice, in whatever spelling, is answered once.
     let mut wanted: Vec<(String, Option<(String, ItemName)>)> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
+    let mut targets: HashSet<(String, String)> = HashSet::new();
     for href in hrefs {
         if !seen.insert(href.as_str()) {
             continue;
@@ -60,7 +66,22 @@ pub async fn calendar_multiget(
             },
             _ => None,
         };
+        if let Some((calendar, item)) = &target {
+            if !targets.insert((calendar.clone(), item.as_str().to_owned())) {
+                continue;
+            }
+        }
         wanted.push((href.clone(), target));
+    }
+    if let HrefLimit::CalendarSize(configured) = href_limit {
+        if wanted.len() > configured {
+            // Only a multiget of one calendar gets its size as the limit.
+            let Some(folder) = scope_folder.as_ref() else { return Err(too_many()) };
+            let members = session.list(&folder.id).await?.items.len();
+            if wanted.len() > members.saturating_add(configured) {
+                return Err(too_many());
+            }
+        }
     }
     // One `get` per calendar named, in the order first named.
     let mut calendars: Vec<&str> = Vec::new();

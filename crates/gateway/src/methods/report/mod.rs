@@ -20,6 +20,7 @@ use http::HeaderMap;
 use crate::error::GatewayError;
 use crate::methods::depth;
 use crate::quirks;
+use crate::quirks::unchunked_multiget::HrefLimit;
 use crate::resources::RequestContext;
 
 /// The calendar the report runs on: the calendar reports (RFC 4791 §7) do not apply to a
@@ -46,7 +47,7 @@ async fn readable_folder(session: &dyn store::Session, name: &str) -> Result<sto
 
 /// `limits.max_multiget_hrefs` for a multiget of one calendar, lifted for vdirsyncer
 /// (`quirks::unchunked_multiget`).
-fn multiget_href_limit(cx: &RequestContext, headers: &HeaderMap) -> usize {
+fn multiget_href_limit(cx: &RequestContext, headers: &HeaderMap) -> HrefLimit {
     crate::quirks::unchunked_multiget::multiget_href_limit(headers, cx.app.limits().max_multiget_hrefs)
 }
 
@@ -67,7 +68,7 @@ pub async fn report(
             let scope = calendar_multiget::MultigetScope::Home;
             // vdirsyncer multigets one calendar at a time; a multiget of the home may name many
             // calendars, each a folder lookup, so it keeps the configured limit.
-            let limit = cx.app.limits().max_multiget_hrefs;
+            let limit = HrefLimit::Fixed(cx.app.limits().max_multiget_hrefs);
             calendar_multiget::calendar_multiget(cx, scope, &props, &hrefs, limit, &calendar_data).await
         }
         // Depth is not read although RFC 6578 §3.2 asks for 0: Thunderbird (CalDavWebDavSyncHandler,
