@@ -9,12 +9,12 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration jmap build lint fmt bench soak fuzz fuzz-short deploy-check
+.PHONY: help run test unit golden integration jmap build lint fmt bench microbench soak fuzz fuzz-short deploy-check
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
 	@echo "make test   run every test: unit, golden, contract, a short fuzz, deploy files and integration"
-	@echo "make unit | fuzz-short | deploy-check | integration | jmap | golden | lint | fmt | bench | soak"
+	@echo "make unit | fuzz-short | deploy-check | integration | jmap | golden | lint | fmt | bench | microbench | soak"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 60) each; see fuzz/README.md"
 
 # The demo user (config demo.enabled) only here: its password is printed to this terminal.
@@ -113,6 +113,15 @@ $(BENCH_VENV)/.installed: integration-tests/bench/requirements.txt
 	python3 -m venv $(BENCH_VENV) 2>/dev/null || { rm -rf $(BENCH_VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }
 	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r integration-tests/bench/requirements.txt
 	touch $@
+
+# Not part of `make test`: criterion micro-benchmarks of the hot paths in the crates that own
+# them (PROPFIND parse, multistatus write, iCalendar validation, parse/write, recurrence
+# expansion, a month calendar-query over 1,000 events); about a minute. Medians land in
+# target/criterion/<group>/<bench>/new/estimates.json; numbers in BENCHMARKS.md. For a
+# before/after: MICROBENCH_ARGS="--save-baseline before", then "--baseline before".
+MICROBENCH_ARGS ?=
+microbench:
+	$(CARGO) bench -p dav -p calendar --bench '*' --locked -- $(MICROBENCH_ARGS)
 
 # Not part of `make test`: SOAK_CLIENTS clients poll and write for SOAK_MINUTES minutes on the
 # embedded store, then on the JMAP backend (a private Cyrus, stopped by PID whatever the
