@@ -189,7 +189,7 @@ async fn not_found(State(state): State<AppState>, request: Request) -> Response 
 }
 
 async fn answer_unread(state: &AppState, request: Request, response: Response) -> Response {
-    unread_body::answer_after_draining(response, request.into_body(), body_timeout(state)).await
+    unread_body::answer_after_draining(response, request, body_timeout(state)).await
 }
 
 /// The path and session of a request, or the answer that refuses it, decided before its body
@@ -239,7 +239,10 @@ async fn dav_entry(State(state): State<AppState>, request: Request) -> Response 
     }
     let (path, session) = match admit(&state, &parts.headers, peer, path).await {
         Ok(admitted) => admitted,
-        Err(refusal) => return unread_body::answer_after_draining(refusal, body, body_timeout(&state)).await,
+        Err(refusal) => {
+            let request = Request::from_parts(parts, body);
+            return unread_body::answer_after_draining(refusal, request, body_timeout(&state)).await;
+        }
     };
     // The body is read before the request timeout starts (that one is for the backend), so it
     // gets its own: a client trickling its body must not hold the connection for ever.

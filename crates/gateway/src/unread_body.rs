@@ -38,9 +38,19 @@ pub const MAX_DRAINED_BODY: usize = 64 * 1024;
 
 /// `response`, after reading and dropping (at most `MAX_DRAINED_BODY` of) the body within
 /// `timeout`; a body left unread then closes the HTTP/1 connection (`close_when_body_unread`).
-pub async fn answer_after_draining(response: Response, body: Body, timeout: Duration) -> Response {
-    let _ = tokio::time::timeout(timeout, Limited::new(body, MAX_DRAINED_BODY).collect()).await;
+/// A client that sent `Expect: 100-continue` has not sent its body and need not (RFC 9110
+/// §10.1.1): reading it would make hyper send the 100 and invite the upload, so that one is
+/// answered at once.
+pub async fn answer_after_draining(response: Response, request: Request<Body>, timeout: Duration) -> Response {
+    if expects_continue(request.headers()) {
+        return response;
+    }
+    let _ = tokio::time::timeout(timeout, Limited::new(request.into_body(), MAX_DRAINED_BODY).collect()).await;
     response
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers.get(header::EXPECT).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Middleware: marks the answer `Connection: close` when the handler left the body unread.
@@ -136,25 +146,38 @@ mod tests {
     }
 
     fn draining_app() -> Router {
-        let answer = |body: Body| async move {
+        let answer = |request: Request<Body>| async move {
             let early = (http::StatusCode::UNAUTHORIZED, "challenge").into_response();
-            answer_after_draining(early, body, Duration::from_secs(5)).await
+            answer_after_draining(early, request, Duration::from_secs(5)).await
         };
         Router::new().route("/early", any(answer)).layer(axum::middleware::from_fn(close_when_body_unread))
     }
 
     /// A body arriving in 16 KiB pieces, as from a connection.
     async fn early_answer(length: usize) -> Response {
+        early_answer_with(length, None).await
+    }
+
+    async fn early_answer_with(length: usize, expect: Option<&'static str>) -> Response {
         let pieces: Vec<Result<Bytes, std::io::Error>> =
             vec![b'x'; length].chunks(16 * 1024).map(|piece| Ok(Bytes::copy_from_slice(piece))).collect();
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method("PROPFIND")
             .uri("/early")
             .version(Version::HTTP_11)
-            .header(header::CONTENT_LENGTH, length)
-            .body(Body::from_stream(tokio_stream::iter(pieces)))
-            .expect("request");
+            .header(header::CONTENT_LENGTH, length);
+        if let Some(expect) = expect {
+            request = request.header(header::EXPECT, expect);
+        }
+        let request = request.body(Body::from_stream(tokio_stream::iter(pieces))).expect("request");
         draining_app().oneshot(request).await.expect("response")
+    }
+
+    #[tokio::test]
+    async fn a_client_waiting_for_100_continue_is_answered_without_reading_its_body() {
+        let response = early_answer_with(3000, Some("100-Continue")).await;
+        assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers().get(header::CONNECTION), Some(&HeaderValue::from_static("close")));
     }
 
     #[tokio::test]
