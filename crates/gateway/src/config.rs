@@ -4,20 +4,21 @@
 //! files nor real environment variables. Every field has a default, so an empty file is a
 //! working configuration; unknown keys are errors, so a typo never silently does nothing.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use serde::Deserialize;
 
 mod access;
 mod admin;
+mod auth;
 mod backend;
 mod mail;
+mod server;
 
 pub use access::AccessConfig;
 pub use admin::AdminConfig;
+pub use auth::AuthConfig;
 pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
 pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
+pub use server::{ServerConfig, TlsConfig};
 
 /// The prefix of environment overrides: `GATEWAY__LIMITS__MAX_REQUEST_BODY=2097152`.
 pub const ENV_PREFIX: &str = "GATEWAY__";
@@ -37,106 +38,6 @@ pub struct Config {
     pub scheduling: SchedulingConfig,
     pub log: LogConfig,
     pub demo: DemoConfig,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address of the CalDAV listener. Port 0 picks a free port (tests).
-    pub listen: SocketAddr,
-    /// Seconds in-flight requests get to finish after SIGTERM/ctrl-c.
-    pub shutdown_grace_secs: u64,
-    /// Most connections open at once, TLS handshakes included; further ones wait unaccepted
-    /// until one closes.
-    pub max_connections: usize,
-    /// Seconds a client gets to send a request head, and an idle HTTP/1.1 keep-alive
-    /// connection is kept; also the HTTP/2 keep-alive ping interval and timeout.
-    pub header_read_timeout_secs: u64,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
-            shutdown_grace_secs: 10,
-            max_connections: 1024,
-            header_read_timeout_secs: 30,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
-    /// `false` serves plain HTTP: only for running behind a TLS-terminating proxy.
-    pub enabled: bool,
-    /// PEM certificate chain. Unset (with `key` unset) means a self-signed certificate for
-    /// localhost, generated once into `<data_dir>/tls/`.
-    pub cert: Option<PathBuf>,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: Option<PathBuf>,
-    /// Seconds a client gets to finish the TLS handshake.
-    pub handshake_timeout_secs: u64,
-    /// Seconds between two looks at `cert` and `key` for a renewed pair (0: never reloaded).
-    pub reload_check_secs: u64,
-    /// `Strict-Transport-Security: max-age` sent with every answer over TLS (0: none).
-    pub hsts_max_age_secs: u64,
-    /// A plain-HTTP listener (usually `0.0.0.0:80`) that only redirects to HTTPS; unset: none.
-    pub redirect_listen: Option<SocketAddr>,
-    /// The HTTPS port clients reach, named in those redirects: 443 unless the public port is
-    /// another (the listener's own port may be mapped, e.g. 8443 in a container published as 443).
-    pub redirect_https_port: u16,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            enabled: true,
-            cert: None,
-            key: None,
-            handshake_timeout_secs: 10,
-            reload_check_secs: 30,
-            hsts_max_age_secs: 31_536_000,
-            redirect_listen: None,
-            redirect_https_port: 443,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    /// Realm of `WWW-Authenticate: Basic`.
-    pub realm: String,
-    /// Seconds an authenticated session is reused without asking the backend again. Short,
-    /// so a changed password takes effect soon; long enough that a sync burst is one login.
-    pub session_ttl_secs: u64,
-    /// Most sessions kept at once.
-    pub max_sessions: u64,
-    /// Refused logins of one user name within `failure_window_secs` after which further logins
-    /// of that user are answered 429 until the window ends (0: no limit). A signed-in client
-    /// whose session is cached is not affected.
-    pub max_failures_per_user: u32,
-    /// The same per client address; higher, since many users may share one NAT address.
-    pub max_failures_per_address: u32,
-    /// Seconds from a first refused login until its count is forgotten.
-    pub failure_window_secs: u64,
-    /// Reverse proxies whose `X-Forwarded-For` names the client address to count against.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            realm: "CalDAV gateway".into(),
-            session_ttl_secs: 60,
-            max_sessions: 10_000,
-            max_failures_per_user: 10,
-            max_failures_per_address: 50,
-            failure_window_secs: 900,
-            trusted_proxies: Vec::new(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -467,6 +368,7 @@ fn apply_override(table: &mut toml::Table, path: &str, raw: &str) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
