@@ -65,6 +65,19 @@ def meeting(uid, organizer, attendees, summary="Planning", sequence=0):
     return "\r\n".join(lines) + "\r\n"
 
 
+
+def accept_in_calendar(bob, b, uid):
+    """Bob accepts the invitation in his calendar as a client does: finds it by listing, then
+    PUTs his PARTSTAT with If-Schedule-Tag-Match; the answer must be 204."""
+    listing = bob.request("PROPFIND", "/dav/calendars/bob/calendar/", headers={"Depth": "1"})
+    href = next(h for h in re.findall(r"<D:href>([^<]+\.ics)</D:href>", listing.text)
+                if uid in bob.request("GET", h).text)
+    current = bob.request("GET", href)
+    accepted = current.text.replace(f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{b}", f"PARTSTAT=ACCEPTED:mailto:{b}")
+    assert accepted != current.text
+    answer = put_event(bob, href, accepted, **{"If-Schedule-Tag-Match": current.headers["Schedule-Tag"]})
+    assert answer.status_code == 204, answer.text
+
 def calendar_objects(http, user, collection="calendar"):
     response = http.request("REPORT", f"/dav/calendars/{user}/{collection}/", headers={"Depth": "1"}, data=QUERY_ALL)
     assert response.status_code == 207, response.text
@@ -162,14 +175,7 @@ class TestThroughTheMailServer:
         assert len(events_with_uid(bob, "bob", uid, "inbox")) == 1, "and once in his scheduling inbox"
 
         # Bob accepts with his calendar client; the REPLY goes back as mail.
-        listing = bob.request("PROPFIND", "/dav/calendars/bob/calendar/", headers={"Depth": "1"})
-        href = next(h for h in re.findall(r"<D:href>([^<]+\.ics)</D:href>", listing.text)
-                    if uid in bob.request("GET", h).text)
-        current = bob.request("GET", href)
-        accepted = current.text.replace(f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{b}", f"PARTSTAT=ACCEPTED:mailto:{b}")
-        assert accepted != current.text
-        answer = put_event(bob, href, accepted, **{"If-Schedule-Tag-Match": current.headers["Schedule-Tag"]})
-        assert answer.status_code == 204, answer.text
+        accept_in_calendar(bob, b, uid)
         replies = wait_for(lambda: spooled(spool, before + 1), 10)
         assert len(replies) == 1, replies
         check_imip_mail(*replies[0], "REPLY", b, a, uid)
@@ -195,13 +201,7 @@ class TestThroughTheMailServer:
         assert len(invited) == 1 and partstat(invited[0], b)[0] == "NEEDS-ACTION"
         assert len(events_with_uid(bob, "bob", uid, "inbox")) == 1
 
-        listing = bob.request("PROPFIND", "/dav/calendars/bob/calendar/", headers={"Depth": "1"})
-        href = next(h for h in re.findall(r"<D:href>([^<]+\.ics)</D:href>", listing.text)
-                    if uid in bob.request("GET", h).text)
-        current = bob.request("GET", href)
-        accepted = current.text.replace(f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{b}", f"PARTSTAT=ACCEPTED:mailto:{b}")
-        answer = put_event(bob, href, accepted, **{"If-Schedule-Tag-Match": current.headers["Schedule-Tag"]})
-        assert answer.status_code == 204, answer.text
+        accept_in_calendar(bob, b, uid)
         assert partstat(events_with_uid(alice, "alice", uid)[0], b)[0] == "ACCEPTED"
         time.sleep(2)  # a mail handed to the relay would be spooled by now
         assert spooled(spool, before) == [], "colleagues reached through the service account get no mail"
