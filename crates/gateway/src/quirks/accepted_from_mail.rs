@@ -14,13 +14,13 @@
 //! Anything else keeps the RFC's 403.
 
 use calendar::itip::{organizer_of, role, Role};
-use calendar::{parse_calendar, Component};
+use calendar::Component;
 use store::{Folder, ItemName, NewItem, StoreError};
 
 use crate::error::GatewayError;
 use crate::resources::RequestContext;
 use crate::scheduling::deliver::derived_name;
-use crate::scheduling::implicit::own_addresses;
+use crate::scheduling::implicit::{own_addresses, parse};
 
 /// The delivered copy's name and ETag when `item` (a create that met a UID conflict in
 /// `folder`) is the user's answer to it; `None` when the conflict stands.
@@ -43,10 +43,6 @@ pub async fn delivered_copy(
     Ok(same_meeting_answered(&old, &new, &own_addresses(cx)).then_some((delivered, existing.meta.etag)))
 }
 
-fn parse(body: &[u8]) -> Option<Component> {
-    std::str::from_utf8(body).ok().and_then(|text| parse_calendar(text).ok())
-}
-
 /// Whether `new` is the attendee's own copy of the meeting `old` was delivered as.
 fn same_meeting_answered(old: &Component, new: &Component, own: &[String]) -> bool {
     let organizer = organizer_of(old);
@@ -59,6 +55,7 @@ fn same_meeting_answered(old: &Component, new: &Component, own: &[String]) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use calendar::parse_calendar;
 
     fn meeting(organizer: &str, partstat: &str) -> Component {
         let text = format!(

@@ -64,7 +64,8 @@ pub fn insert_schedule_tag(headers: &mut HeaderMap, tag: &str) {
     }
 }
 
-fn parse(body: &[u8]) -> Option<Component> {
+/// A stored or sent calendar object, parsed; `None` for bytes that are no calendar.
+pub(crate) fn parse(body: &[u8]) -> Option<Component> {
     std::str::from_utf8(body).ok().and_then(|text| parse_calendar(text).ok())
 }
 
