@@ -180,19 +180,6 @@ fn acceptable_username(username: &str) -> bool {
         && !username.chars().any(char::is_control)
 }
 
-/// 429 for a throttled login: no challenge, since asking the user for a password again would
-/// only add a refused login; the text says why for clients that show it.
-pub fn throttled(wait: Duration) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let seconds = wait.as_secs().max(1);
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [(header::RETRY_AFTER, seconds.to_string())],
-        format!("Too many refused logins; try again in {seconds} seconds.\n"),
-    )
-        .into_response()
-}
-
 /// 401 with the challenge.
 pub fn unauthorized(challenge: HeaderValue) -> axum::response::Response {
     use axum::response::IntoResponse;

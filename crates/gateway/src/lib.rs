@@ -206,7 +206,12 @@ async fn admit(
         // iOS and others always try without credentials first, so this is not worth a warning.
         Err(AuthFailure::Unauthenticated) => return Err(auth::unauthorized(state.0.auth.challenge())),
         Err(AuthFailure::Backend(error)) => return Err(GatewayError::Store(error).into_response()),
-        Err(AuthFailure::Throttled(wait)) => return Err(auth::throttled(wait)),
+        // No challenge: asking the user for a password again would only add a refused login.
+        Err(AuthFailure::Throttled(wait)) => {
+            let seconds = wait.as_secs().max(1);
+            let message = format!("Too many refused logins; try again in {seconds} seconds.");
+            return Err(GatewayError::TooMany { retry_after: wait, message }.into_response());
+        }
     };
     tracing::Span::current().record("user", session.principal().user.as_str());
     if let Err(closed) = state.0.access.check(session.principal()) {
