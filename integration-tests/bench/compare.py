@@ -23,6 +23,7 @@ import pathlib
 import platform
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -238,6 +239,8 @@ def machine():
 
 def main(argv):
     append = "--append" in argv
+    # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so every server is stopped by PID.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it)")
     needed = {peers.GATEWAY_BIN: {"gateway", "gateway-jmap", "ceiling"}, peers.CEILING_BIN: {"ceiling"}}
