@@ -182,9 +182,17 @@ def run_size(size, work):
         # Started and loaded at the same time: loading through PUT waits mostly on each
         # server's fsyncs, and one after the other a 10,000-event run spent most of its time
         # here.
-        with concurrent.futures.ThreadPoolExecutor(len(running)) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(len(running))
+        try:
             for peer, facts in zip(running, pool.map(lambda peer: ready(peer, objects, size), running)):
                 result["peers"][peer.key] = facts
+        except BaseException:
+            # Stopped first, so the other loaders fail at once instead of loading on.
+            for peer in running:
+                peer.stop()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         gateway = next((peer for peer in running if peer.key == "gateway"), None)
         recordings = []
         for peer in running:
