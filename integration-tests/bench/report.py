@@ -135,6 +135,16 @@ def size_tables(size_result):
             else:
                 line.append(f"{check['status']}, {check['responses']}")
         out.append("| " + " | ".join(line) + " |")
+    differing = []
+    # The poll lists each server's own home: its default calendar, schedule inbox and outbox
+    # differ by design; every other answer should hold the same members everywhere.
+    for workload in [w for w in workloads.TITLES if w != "poll"]:
+        counts = {labels[p]: checks[p][workload]["responses"] for p in peers
+                  if "responses" in checks.get(p, {}).get(workload, {})}
+        if len(set(counts.values())) > 1:
+            differing.append(f"{workload} ({', '.join(f'{label} {n}' for label, n in counts.items())})")
+    if differing:
+        out += ["", "Answers of different sizes, so not the same work: " + "; ".join(differing) + "."]
     return out
 
 
