@@ -184,8 +184,16 @@ def run_size(size, work):
         # here.
         pool = concurrent.futures.ThreadPoolExecutor(len(running))
         try:
-            for peer, facts in zip(running, pool.map(lambda peer: ready(peer, objects, size), running)):
-                result["peers"][peer.key] = facts
+            futures = {pool.submit(ready, peer, objects, size): peer for peer in running}
+            pending = set(futures)
+            while pending:
+                # Woken every second, so a SIGTERM is acted on while the servers load.
+                done, pending = concurrent.futures.wait(pending, timeout=1,
+                                                        return_when=concurrent.futures.FIRST_EXCEPTION)
+                for future in done:
+                    result["peers"][futures[future].key] = future.result()
+            # In the order of PEERS, not of readiness: the report's columns follow it.
+            result["peers"] = {peer.key: result["peers"][peer.key] for peer in running}
         except BaseException:
             # Stopped first, so the other loaders fail at once instead of loading on.
             for peer in running:
