@@ -114,7 +114,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 #   BENCH_PEERS=gateway,gateway-jmap,cyrus,xandikos,radicale,ceiling
 #   BENCH_WORKLOADS=poll,sync-initial,sync-changes,listing,multiget,month,vtodo,get,put-new,put-update
 #   BENCH_TIMEOUT=30               seconds a single request may take before its cell is marked
-#   BENCH_ARGS=--append            also append the tables to BENCHMARKS.md
+#   BENCH_ARGS=--record            also put the tables into BENCHMARKS.md as its newest section
 # Results: integration-tests/.work/bench-compare.{json,md}; the total run time is printed.
 # run.py (gateway against Radicale) and jmap.py (raw JMAP call next to the gateway's) still
 # run on their own with the venv's python.

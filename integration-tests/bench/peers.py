@@ -26,6 +26,12 @@ CEILING_BIN = ROOT / "target" / "release" / "bench-ceiling"
 CYRUS = [sys.executable, str(ROOT / "integration-tests" / "cyrus" / "cyrus.py")]
 START_TIMEOUT_S = 60
 LOAD_CLIENTS = 8
+# Seconds a server may take to be loaded through PUT (compare.py sets it from BENCH_LOAD_TIMEOUT).
+LOAD_TIMEOUT_S = 1800
+
+
+class LoadTooSlow(Exception):
+    """The server had not taken every object through PUT within LOAD_TIMEOUT_S."""
 
 
 def free_port():
@@ -112,8 +118,12 @@ class Peer:
 
 def put_all(peer, objects):
     local = threading.local()
+    started = time.monotonic()
+    stored = []
 
     def put(item):
+        if time.monotonic() - started > LOAD_TIMEOUT_S:
+            raise LoadTooSlow(f"{len(stored):,} of {len(objects):,} objects stored through PUT in {LOAD_TIMEOUT_S} s")
         if not hasattr(local, "session"):
             local.session = peer.session()
         name, ics = item
@@ -121,8 +131,8 @@ def put_all(peer, objects):
                               headers={"Content-Type": "text/calendar; charset=utf-8"}, timeout=120)
         if r.status_code not in (201, 204):
             raise RuntimeError(f"{peer.key}: PUT {name}: {r.status_code} {r.text[:300]}")
+        stored.append(name)
 
-    started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(LOAD_CLIENTS) as pool:
         list(pool.map(put, objects))
     return time.monotonic() - started

@@ -74,12 +74,15 @@ def size_tables(size_result):
     rows = sorted({(c["workload"], c["clients"]) for c in size_result["cells"]},
                   key=lambda row: (list(workloads.TITLES).index(row[0]), row[1]))
     ratios = [(a, b) for a, b in RATIOS if a in peers and b in peers]
-    out = [f"### {size_result['events']:,} events (+ {size_result['objects'] - size_result['events']:,} tasks)", "",
-           "req/s (p50 / p99 ms); ratios are req/s of the first over req/s of the second (above 1x: the first "
-           "is faster); `~`: the peer's rate estimated from one request's time, its cell being too slow to time.", "",
-           "| request | clients | " + " | ".join(labels[p] for p in peers) + " | "
-           + " | ".join(f"{SHORT[a]}/{SHORT[b]}" for a, b in ratios) + " |",
-           "|---|---|" + "---|" * (len(peers) + len(ratios))]
+    left_out = [f"{info['label']} ({info['reason']})" for info in size_result.get("left_out", {}).values()]
+    out = [f"### {size_result['events']:,} events (+ {size_result['objects'] - size_result['events']:,} tasks)", ""]
+    if left_out:
+        out += ["Left out of this size, not loaded in time: " + "; ".join(left_out) + ".", ""]
+    out += ["req/s (p50 / p99 ms); ratios are req/s of the first over req/s of the second (above 1x: the first "
+            "is faster); `~`: the peer's rate estimated from one request's time, its cell being too slow to time.", "",
+            "| request | clients | " + " | ".join(labels[p] for p in peers) + " | "
+            + " | ".join(f"{SHORT[a]}/{SHORT[b]}" for a, b in ratios) + " |",
+            "|---|---|" + "---|" * (len(peers) + len(ratios))]
     for workload, clients in rows:
         line = [workloads.TITLES[workload], str(clients)]
         for peer in peers:
