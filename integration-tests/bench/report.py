@@ -63,7 +63,7 @@ def _ratio(a, b):
     (ra, est_a), (rb, est_b) = a, b
     if ra is None or rb is None or rb == 0:
         return ""
-    return f"{'~' if est_a or est_b else ''}{ra / rb:.2f}x"
+    return f"{'~' if est_a or est_b else ''}{_num(ra / rb)}x"
 
 
 def size_tables(size_result):
