@@ -18,7 +18,9 @@ def _num(value):
         return f"{value:.0f}"
     if value >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if value >= 0.1 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
 
 
 def _errors(cell):
@@ -44,7 +46,7 @@ def _rate(cell, check):
         if check and "error" not in check and check.get("seconds"):
             return 1 / check["seconds"], True
         return None, False
-    if cell.get("errors"):
+    if cell.get("errors") or not cell.get("requests"):
         return None, False
     return cell["rps"], False
 
@@ -56,6 +58,8 @@ def _throughput_cell(cell, check):
         if check and "error" not in check:
             return f"slow: {check['seconds']:.2f} s/req"
         return "error"
+    if not cell.get("requests"):
+        return f"none completed in the cell{_errors(cell)}"
     return f"{_num(cell['rps'])} ({_num(cell['p50_ms'])} / {_num(cell['p99_ms'])}){_errors(cell)}"
 
 
@@ -101,13 +105,14 @@ def size_tables(size_result):
             cell = cells.get((workload, clients, peer))
             roles = ("gateway", "cyrus") if peer == "gateway-jmap" else (None,)
             for role in roles:
-                if cell is None or "skipped" in cell:
+                if cell is None or "skipped" in cell or not cell.get("requests"):
                     line.append("")
                 else:
                     values = cell["cpu_ms_per_request"]
                     line.append(f"{values[role] if role else sum(values.values()):.3f}")
             if peer == "gateway-jmap":
-                line.append(str(cell.get("backend_requests_per_request", "")) if cell and "skipped" not in cell else "")
+                counted = cell and "skipped" not in cell and cell.get("requests")
+                line.append(str(cell.get("backend_requests_per_request", "")) if counted else "")
         out.append("| " + " | ".join(line) + " |")
     out += ["", "Memory (MiB resident: the gateway's VmRSS; for Cyrus the sum over its master and every child, "
             "which counts shared pages once per process) and loading:", "",
