@@ -132,3 +132,40 @@ async fn main() -> anyhow::Result<()> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answers(recordings: &str) -> Answers {
+        let dir = std::env::temp_dir().join(format!("bench-ceiling-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("recordings.json");
+        std::fs::write(&path, recordings).unwrap();
+        load(path.to_str().unwrap()).unwrap()
+    }
+
+    const RECORDINGS: &str = r#"[
+        {"method": "REPORT", "path": "/cal/", "body": "<a/>", "status": 207,
+         "headers": [["Content-Type", "application/xml"], ["Content-Length", "3"]], "response": "one"},
+        {"method": "REPORT", "path": "/cal/", "body": "<b/>", "status": 207, "headers": [], "response": "two"},
+        {"method": "PUT", "path": "*", "body": "", "status": 201, "headers": [["ETag", "\"1\""]], "response": ""}
+    ]"#;
+
+    #[test]
+    fn a_recorded_request_is_found_by_method_path_and_body() {
+        let answers = answers(RECORDINGS);
+        assert_eq!(find(&answers, "REPORT", "/cal/", b"<b/>").map(|a| a.response.clone()), Some(Bytes::from("two")));
+        assert!(find(&answers, "REPORT", "/cal/", b"<c/>").is_none());
+        assert!(find(&answers, "PROPFIND", "/cal/", b"<a/>").is_none());
+    }
+
+    #[test]
+    fn a_star_recording_answers_its_method_on_any_path_and_framing_headers_are_not_replayed() {
+        let answers = answers(RECORDINGS);
+        let put = find(&answers, "PUT", "/cal/new-1.ics", b"BEGIN:VCALENDAR").map(|a| a.status);
+        assert_eq!(put, Some(StatusCode::CREATED));
+        let first = find(&answers, "REPORT", "/cal/", b"<a/>").map(|a| a.headers.len());
+        assert_eq!(first, Some(1));
+    }
+}
