@@ -1,6 +1,8 @@
 """compare.py's results as markdown: throughput and latency with ratios, CPU per request,
 memory, and the cross-check of what each server answered."""
 
+import math
+
 import workloads
 
 GATEWAYS = ("gateway", "gateway-jmap")
@@ -20,7 +22,7 @@ def _num(value):
         return f"{value:.1f}"
     if value >= 0.1 or value == 0:
         return f"{value:.2f}"
-    return f"{value:.2g}"
+    return f"{value:.{1 - math.floor(math.log10(value))}f}"  # two significant figures, no exponent
 
 
 def _errors(cell):
