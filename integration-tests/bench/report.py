@@ -5,7 +5,6 @@ import math
 
 import workloads
 
-GATEWAYS = ("gateway", "gateway-jmap")
 # Ratio columns: (numerator, denominator); req/s of the first over req/s of the second.
 RATIOS = [("gateway", "cyrus"), ("gateway", "xandikos"), ("gateway", "radicale"), ("gateway", "ceiling"),
           ("gateway-jmap", "cyrus"), ("gateway-jmap", "gateway"), ("gateway-jmap", "ceiling")]
