@@ -1,4 +1,5 @@
-"""make bench: the gateway against Radicale on the same 10,000 events, measured side by side.
+"""The gateway against Radicale on the same 10,000 events (the first `make bench`; compare.py,
+which `make bench` runs now, measures every peer side by side; this stays runnable alone).
 
 Both servers run on 127.0.0.1 over plain HTTP (the same footing for both; TLS cost is not
 what is compared), each on a port picked here, and are stopped by PID. `wrk` drives three
@@ -17,15 +18,17 @@ import pathlib
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
 
 import requests
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import data  # noqa: E402  the event generator every benchmark shares
+import peers  # noqa: E402  starting and stopping servers
+from peers import free_port, wait_until_up  # noqa: E402  jmap.py uses them through run
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 DURATION = os.environ.get("BENCH_DURATION", "20s")
@@ -33,59 +36,8 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "4")
 USER, PASSWORD = "bench", "bench-password"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORK = ROOT / "integration-tests" / ".work"
-
-TZ = (
-    "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n"
-    "TZNAME:CEST\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
-    "BEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\n"
-    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
-)
-WORDS = "planning review sync budget design hiring offsite retro launch demo customer call lunch dentist".split()
-
-
-def events(count):
-    """Realistic events over two years: timed in Berlin, some weekly, some all-day, alarms, attendees."""
-    rng = random.Random(4711)
-    base = datetime(2026, 1, 1)
-    for n in range(count):
-        uid = f"bench-{n:05d}@example.com"
-        day = base + timedelta(days=rng.randrange(730))
-        kind = rng.random()
-        summary = " ".join(rng.choice(WORDS) for _ in range(3)).capitalize()
-        lines = [f"UID:{uid}", "DTSTAMP:20260101T000000Z", f"SUMMARY:{summary}",
-                 f"DESCRIPTION:{' '.join(rng.choice(WORDS) for _ in range(30))}", "LOCATION:Room 4.11"]
-        if kind < 0.05:
-            lines += [f"DTSTART;VALUE=DATE:{day:%Y%m%d}", f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}", "TRANSP:TRANSPARENT"]
-        else:
-            start = day.replace(hour=rng.randrange(7, 19), minute=rng.choice([0, 15, 30, 45]))
-            end = start + timedelta(minutes=rng.choice([15, 30, 60, 90]))
-            lines += [f"DTSTART;TZID=Europe/Berlin:{start:%Y%m%dT%H%M%S}", f"DTEND;TZID=Europe/Berlin:{end:%Y%m%dT%H%M%S}"]
-            if kind < 0.20:
-                lines.append(f"RRULE:FREQ=WEEKLY;COUNT={rng.randrange(4, 30)}")
-            lines += ["ORGANIZER;CN=Alice:mailto:alice@example.com",
-                      "ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@example.com"]
-        body = "\r\n".join(lines)
-        alarm = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n"
-        ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\n" + TZ +
-               f"BEGIN:VEVENT\r\n{body}\r\n{alarm}END:VEVENT\r\nEND:VCALENDAR\r\n")
-        yield f"{uid.split('@')[0]}.ics", ics
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.request("OPTIONS", url, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
+events = data.events  # jmap.py and earlier runs call run.events
+stop = peers.stop_process
 
 
 def start_gateway(work):
@@ -122,15 +74,6 @@ def start_radicale(work):
     base = f"http://127.0.0.1:{port}"
     wait_until_up(base + "/")
     return process, base, f"/{USER}/bench/"
-
-
-def stop(process):
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 def load(base, calendar, data):

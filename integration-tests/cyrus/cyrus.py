@@ -15,6 +15,9 @@
                             PYTHON, which has aiosmtpd) on that port first: mail Cyrus sends
                             is kept in DIR/mail (MAIL_SPOOL in DIR/env) and delivered to
                             Cyrus's own users over LMTP, as the MTA of a mail server does
+    cyrus.py start DIR ... --set KEY=VALUE   as start (with or without --smtp/--relay), and
+                            KEY: VALUE is added to DIR/imapd.conf (repeatable); make bench
+                            sets httpkeepalive=0 (see peers.py)
     cyrus.py deliver DIR RECIPIENT [SENDER] < MESSAGE   delivers one message into a user's
                             INBOX over LMTP, as an MTA does (lmtpd listens on
                             127.0.0.1:CYRUS_LMTP_PORT of DIR/env)
@@ -348,7 +351,7 @@ def start_relay(d, python, port, lmtp):
     return spool
 
 
-def start(d, smtp_port=None, relay_python=None):
+def start(d, smtp_port=None, relay_python=None, settings=()):
     install()
     d = pathlib.Path(d).resolve()
     if (d / "pid").exists():
@@ -361,6 +364,8 @@ def start(d, smtp_port=None, relay_python=None):
     conf = IMAPD_CONF.format(d=d, admin=ADMIN, realm=REALM)
     if smtp_port is not None:
         conf += SMTP_CONF.format(port=smtp_port)
+    for key, value in settings:
+        conf += f"{key}: {value}\n"
     (d / "imapd.conf").write_text(conf)
     (d / "cyrus.conf").write_text(
         CYRUS_CONF.format(bin=CYRUS_BIN, conf=d / "imapd.conf", imap=imap, http=http, lmtp=lmtp))
@@ -484,17 +489,35 @@ def resume(d):
             time.sleep(0.1)
 
 
+def _settings(argv):
+    """Takes every `--set KEY=VALUE` out of argv: [(KEY, VALUE)], the rest of argv."""
+    settings, rest = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--set":
+            key, separator, value = next(args, "").partition("=")
+            if not separator or not key:
+                raise SystemExit("--set wants KEY=VALUE")
+            settings.append((key, value))
+        else:
+            rest.append(arg)
+    return settings, rest
+
+
 def main(argv):
+    settings, argv = _settings(argv)
+    if settings and (not argv or argv[0] != "start"):
+        raise SystemExit("--set is for start")
     if len(argv) >= 2 and argv[0] == "syslog-sink":
         SyslogSink.run(argv[1])
     elif len(argv) == 2 and argv[0] == "start":
-        env = start(argv[1])
+        env = start(argv[1], settings=settings)
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) == 4 and argv[0] == "start" and argv[2] == "--smtp":
-        env = start(argv[1], smtp_port=int(argv[3]))
+        env = start(argv[1], smtp_port=int(argv[3]), settings=settings)
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) == 6 and argv[0] == "start" and argv[2] == "--smtp" and argv[4] == "--relay":
-        env = start(argv[1], smtp_port=int(argv[3]), relay_python=argv[5])
+        env = start(argv[1], smtp_port=int(argv[3]), relay_python=argv[5], settings=settings)
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), end="")
     elif len(argv) in (3, 4) and argv[0] == "deliver":
         deliver(argv[1], argv[2], argv[3] if len(argv) == 4 else "sender@example.org", sys.stdin.buffer.read())
