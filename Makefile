@@ -13,7 +13,7 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration jmap build lint fmt bench microbench soak fuzz fuzz-short deploy-check
+.PHONY: help run test unit golden integration jmap build lint fmt bench bench-memory microbench soak fuzz fuzz-short deploy-check
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
@@ -134,6 +134,15 @@ bench: $(BENCH_VENV)/.installed
 	command -v git >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q git; }
 	$(CARGO) build --release --locked -p gateway -p bench-ceiling
 	$(BENCH_VENV)/bin/python integration-tests/bench/compare.py $(BENCH_ARGS)
+
+# Not part of `make test`: the embedded gateway's resident memory at start, after
+# BENCH_MEMORY_MINUTES (10) of reads by BENCH_MEMORY_CLIENTS (32) connections on
+# BENCH_MEMORY_EVENTS (10,000) events, and after BENCH_MEMORY_IDLE_SECONDS (60) idle
+# (integration-tests/bench/memory.py; figures in BENCHMARKS.md).
+bench-memory: $(BENCH_VENV)/.installed
+	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+	$(CARGO) build --release --locked -p gateway
+	$(BENCH_VENV)/bin/python integration-tests/bench/memory.py
 
 $(BENCH_VENV)/.installed: integration-tests/bench/requirements.txt
 	python3 -m venv $(BENCH_VENV) 2>/dev/null || { rm -rf $(BENCH_VENV); apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv && python3 -m venv $(BENCH_VENV); }
