@@ -137,17 +137,10 @@ impl JmapSession {
         Ok((snapshot, settled))
     }
 
-    /// Sorted message ids of each mailbox, every mailbox in one request per page.
-    pub(crate) async fn mailbox_ids(
-        &self,
-        mailboxes: Vec<&str>,
-    ) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
-        Ok(self.mailbox_ids_with_state(mailboxes, &[]).await?.0)
-    }
-
-    /// As `mailbox_ids`, with the Email state read at the end of the last page's request
-    /// (`None` when there was no mailbox to read), and those of `probes` (Email states) the
-    /// server no longer computes changes from, both at no extra round trip.
+    /// Sorted message ids of each mailbox, every mailbox in one request per page, with the
+    /// Email state read at the end of the last page's request (`None` when there was no
+    /// mailbox to read), and those of `probes` (Email states) the server no longer computes
+    /// changes from, both at no extra round trip.
     async fn mailbox_ids_with_state(
         &self,
         mailboxes: Vec<&str>,
