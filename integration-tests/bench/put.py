@@ -12,7 +12,8 @@ alternates), each side is timed on:
     clients, distinct hrefs.
 Clients are plain http.client connections kept alive, one per thread. For the gateway the
 JMAP requests per PUT and the time spent in them come from its /metrics
-(`caldav_gateway_jmap_requests_total`, `..._jmap_request_duration_seconds_sum`).
+(`caldav_gateway_jmap_requests_total`, `..._jmap_request_duration_seconds_sum`), and its
+CPU time per PUT from /proc.
 Every server listens on 127.0.0.1 and is stopped by PID. Results go to stdout and to
 integration-tests/.work/bench-put-results.md.
 """
@@ -157,14 +158,20 @@ def run_phase(side, phase, clients, client):
     side.samples.setdefault(phase, []).append((times, wall))
 
 
-def gateway_counters(admin):
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (proc(5), fields 14 and 15)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gateway_counters(admin, pid):
     text = requests.get(admin + "/metrics", timeout=10).text
 
     def value(name):
         found = re.search(rf"^caldav_gateway_{name} ([\d.e+-]+)$", text, re.M)
         return float(found.group(1)) if found else 0.0
 
-    return value("jmap_requests_total"), value("jmap_request_duration_seconds_sum")
+    return value("jmap_requests_total"), value("jmap_request_duration_seconds_sum"), cpu_seconds(pid)
 
 
 def summary(side, phase):
@@ -201,15 +208,14 @@ def main():
             order = (ours, theirs) if round_no % 2 == 0 else (theirs, ours)
             for phase, action, clients in phases:
                 for side in order:
-                    before = gateway_counters(admin) if side is ours else None
+                    before = gateway_counters(admin, gateway.pid) if side is ours else None
                     action(side, phase, clients, round_no)
                     if before is not None:
-                        after = gateway_counters(admin)
-                        puts = len(side.samples[phase][-1][0])
-                        totals = jmap_per_phase.setdefault(phase, [0.0, 0.0, 0])
-                        totals[0] += after[0] - before[0]
-                        totals[1] += after[1] - before[1]
-                        totals[2] += puts
+                        after = gateway_counters(admin, gateway.pid)
+                        totals = jmap_per_phase.setdefault(phase, [0.0, 0.0, 0.0, 0])
+                        for i in range(3):
+                            totals[i] += after[i] - before[i]
+                        totals[3] += len(side.samples[phase][-1][0])
             print(f"round {round_no + 1}/{ROUNDS} done", flush=True)
     finally:
         if gateway is not None:
@@ -218,14 +224,14 @@ def main():
     lines = [f"PUT, JMAP backend on Cyrus IMAP 3.6 next to Cyrus's own CalDAV, calendars of {EVENTS} events, "
              f"{ROUNDS} interleaved rounds of {PER_CLIENT} PUTs per client, {os.cpu_count()} cores, loopback", "",
              "| PUT | gateway p50 / p99 ms | gateway req/s | Cyrus CalDAV p50 / p99 ms | Cyrus req/s | ratio (req/s) "
-             "| JMAP requests per PUT | JMAP time per PUT ms |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| JMAP requests per PUT | JMAP time per PUT ms | gateway CPU per PUT ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for phase, _, _ in phases:
         g50, g99, grps = summary(ours, phase)
         c50, c99, crps = summary(theirs, phase)
-        calls, seconds, puts = jmap_per_phase[phase]
+        calls, seconds, cpu, puts = jmap_per_phase[phase]
         lines.append(f"| {phase} | {g50:.2f} / {g99:.2f} | {grps:.1f} | {c50:.2f} / {c99:.2f} | {crps:.1f} | "
-                     f"{grps / crps:.2f}x | {calls / puts:.2f} | {seconds * 1000 / puts:.2f} |")
+                     f"{grps / crps:.2f}x | {calls / puts:.2f} | {seconds * 1000 / puts:.2f} | {cpu * 1000 / puts:.2f} |")
     text = "\n".join(lines)
     print("\n" + text)
     (run.WORK / "bench-put-results.md").write_text(text + "\n")

@@ -65,47 +65,58 @@ impl Read {
 pub(crate) struct Attempts {
     writer: tokio::sync::OwnedMutexGuard<Writer>,
     attempt: usize,
+    /// Reads of the account made so far (each after a write was refused).
+    rereads: usize,
+    /// Email states of the snapshots a write was refused at.
+    refused: Vec<String>,
     /// Start from a fresh read of the account: the caller changed it itself just before
     /// (Cyrus moves the account's state with every blob upload).
     fresh: bool,
 }
 
 impl Attempts {
-    /// The folder as the next attempt checks it, after a pause when this is a retry; `None`
-    /// once the attempts are used up (the caller answers [`busy`]).
+    /// The folder as the next attempt checks it; `None` once the attempts are used up (the
+    /// caller answers [`busy`]). A snapshot known here and not yet refused first (no request
+    /// when it is the account's current one), then the account read again, after a growing
+    /// pause when that was refused too.
     pub async fn next(&mut self, session: &JmapSession, mailbox: &str) -> Option<Result<Read, StoreError>> {
         if self.attempt == WRITE_ATTEMPTS {
             return None;
         }
-        backoff(self.attempt).await;
-        let first = self.attempt == 0 && !self.fresh;
         self.attempt += 1;
-        Some(self.read(session, mailbox, first).await)
+        Some(self.read(session, mailbox).await)
     }
 
-    async fn read(&mut self, session: &JmapSession, mailbox: &str, first: bool) -> Result<Read, StoreError> {
-        if first {
-            let basis = self.newest(session).await?;
-            // A mailbox created since that snapshot is found by the fresh read below.
-            if let Some(read) = session.read_at(basis, mailbox).await? {
-                return Ok(read);
+    async fn read(&mut self, session: &JmapSession, mailbox: &str) -> Result<Read, StoreError> {
+        if !self.fresh {
+            if let Some(basis) = self.untried(session).await? {
+                // A mailbox created since that snapshot is found by the fresh read below.
+                if let Some(read) = session.read_at(basis, mailbox).await? {
+                    return Ok(read);
+                }
             }
         }
+        backoff(self.rereads).await;
+        self.rereads += 1;
+        self.fresh = false;
         let basis = session.rebuild().await?;
         self.writer.last = Some((session.view().to_owned(), basis.clone()));
         session.read_at(basis, mailbox).await?.ok_or(StoreError::NotFound)
     }
 
-    /// The newest snapshot of the account known here: the one the last write left or the
-    /// cached one (read, validated or written meanwhile), whichever was learnt last.
-    async fn newest(&self, session: &JmapSession) -> Result<Arc<Snapshot>, StoreError> {
+    /// The newest snapshot of the account known here that no write was refused at: the one
+    /// the last write left or the cached one (read, validated or written meanwhile), the one
+    /// learnt last first. Which of the two is newer is a guess (a validation and a write may
+    /// overlap); `ifInState` settles it.
+    async fn untried(&self, session: &JmapSession) -> Result<Option<Arc<Snapshot>>, StoreError> {
         let remembered = self.writer.last.as_ref().filter(|(view, _)| view == session.view()).map(|(_, s)| s.clone());
         let cached = session.shared.cache.snapshots.get(session.view()).await;
-        match (remembered, cached) {
-            (Some(r), Some(c)) => Ok(if c.validated > r.validated { c } else { r }),
-            (Some(known), None) | (None, Some(known)) => Ok(known),
-            (None, None) => session.snapshot().await,
+        if remembered.is_none() && cached.is_none() {
+            return session.snapshot().await.map(Some);
         }
+        let mut known: Vec<Arc<Snapshot>> = remembered.into_iter().chain(cached).collect();
+        known.sort_by_key(|s| std::cmp::Reverse(s.validated));
+        Ok(known.into_iter().find(|s| !self.refused.contains(&s.email_state)))
     }
 
     /// Sends the write checked against `read`; `Ok(None)` when the account changed first.
@@ -120,7 +131,11 @@ impl Attempts {
         let outcome = session.commit(&read.basis, mailbox, create, destroy).await;
         self.writer.last = match &outcome {
             Ok(Some(Committed { after: Some(after), .. })) => Some((session.view().to_owned(), after.clone())),
-            // Refused: the basis is stale. Failed or unknown: the account is read again.
+            Ok(None) => {
+                self.refused.push(read.basis.email_state.clone());
+                None
+            }
+            // Failed or unknown: the account is read again.
             _ => None,
         };
         outcome
@@ -132,7 +147,7 @@ impl JmapSession {
     /// `fresh`: the caller just changed the account itself, so no snapshot is current.
     pub(crate) async fn begin_write(&self, fresh: bool) -> Attempts {
         let lock = self.shared.writers.get_with(self.id().to_owned(), async { Arc::default() }).await;
-        Attempts { writer: lock.lock_owned().await, attempt: 0, fresh }
+        Attempts { writer: lock.lock_owned().await, attempt: 0, rereads: 0, refused: Vec::new(), fresh }
     }
 
     /// The folder's items as of `basis`; `None` when the snapshot has no such mailbox.
