@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -221,6 +222,7 @@ def main():
         if gateway is not None:
             run.stop(gateway)
         subprocess.run([*jmap.CYRUS, "stop", str(cyrus_dir)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
     lines = [f"PUT, JMAP backend on Cyrus IMAP 3.6 next to Cyrus's own CalDAV, calendars of {EVENTS} events, "
              f"{ROUNDS} interleaved rounds of {PER_CLIENT} PUTs per client, {os.cpu_count()} cores, loopback", "",
              "| PUT | gateway p50 / p99 ms | gateway req/s | Cyrus CalDAV p50 / p99 ms | Cyrus req/s | ratio (req/s) "
