@@ -6,8 +6,9 @@
 //!   `Calendars`, created on first use). Nested plain WebDAV collections are nested mailboxes;
 //!   the folder name is the path of mailbox names below the parent, joined by `/`.
 //! - A calendar object is an Email whose single body part holds the iCalendar bytes exactly as
-//!   the client PUT them (Blob/upload, then `Email/set` create from that blob: `Email/import`
-//!   would refuse bare LF). Headers name it: `X-CalDAV-Resource` (the URL segment),
+//!   the client PUT them: given by value in the `Email/set` create when they are UTF-8 text
+//!   with CRLF line ends, else uploaded first and created from that blob (`Email/import`
+//!   would refuse bare LF); see `put.rs`. Headers name it: `X-CalDAV-Resource` (the URL segment),
 //!   `X-CalDAV-UID`, and `X-CalDAV-Collection` (the mailbox id: identical bytes in two
 //!   calendars must still be two distinct messages, or Cyrus answers `alreadyExists`), and
 //!   carry the query index, `X-CalDAV-Index` (component type and instance span), so a
@@ -75,17 +76,22 @@
 //!
 //! # Writes
 //!
-//! JMAP has no If-Match on messages. A write reads the folder at an account state S, checks the
-//! client's precondition there, and sends one `Email/set` with `ifInState: S` that creates the
-//! new message and destroys the old: of two concurrent writers exactly one succeeds, the other
-//! gets `stateMismatch`, re-reads, and then fails its precondition (or retries, bounded).
+//! JMAP has no If-Match on messages. A write checks the client's precondition against a
+//! snapshot of the account at state S and sends one `Email/set` with `ifInState: S` that
+//! creates the new message and destroys the old: of two concurrent writers exactly one
+//! succeeds, the other gets `stateMismatch`, reads the account again, and then fails its
+//! precondition (or retries, bounded). The snapshot is the newest known (the last write's or
+//! this request's), so a write needs no read of its own; the same request tells what the
+//! account is after the write (`commit.rs`), which becomes the cached snapshot.
 
 mod cache;
 mod changes;
 mod client;
+mod commit;
 mod directory;
 mod imip;
 mod model;
+mod put;
 mod session;
 mod snapshot;
 mod writes;
@@ -205,7 +211,7 @@ impl JmapBackend {
     pub fn new(options: JmapOptions) -> Result<JmapBackend, StoreError> {
         let client = client::Client::new(&options)?;
         let cache = cache::Cache::new(&options);
-        let writers = session::writers();
+        let writers = writes::writers();
         let inbox = imip::inbox_cache();
         let service = options.service.clone();
         let shared = Arc::new(session::Shared { client, cache, options, writers, inbox });

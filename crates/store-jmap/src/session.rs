@@ -2,20 +2,19 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use store::{
-    CandidateQuery, Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemMeta, ItemName, Listing, NewFolder,
-    NewItem, Principal, Session, State, StoreError, Stored,
+    CandidateQuery, Changes, Expected, Folder, FolderId, FolderPatch, Item, ItemName, Listing, NewFolder, NewItem,
+    Principal, Session, State, StoreError, Stored,
 };
 
 use crate::cache::{Cache, Snapshot};
 use crate::client::{self, garbage, Account, Client};
 use crate::model::{self, Entry, FolderProps, ItemEntry};
-use crate::writes::{busy, set_error, Part, Read};
+use crate::writes::{busy, set_error, Body, Part, Read};
 use crate::JmapOptions;
 
 /// Ids asked for in one `Email/get` or returned by one `Email/query` page.
@@ -27,22 +26,10 @@ pub(crate) struct Shared {
     pub client: Client,
     pub cache: Cache,
     pub options: JmapOptions,
-    /// One writer per account at a time in this process. JMAP states are account-wide, so
-    /// two writes to the same account (even to different calendars) would otherwise make
-    /// each other's `ifInState` fail; serialised, only writers outside the gateway (or in
-    /// another gateway process) can, and the retry handles those.
-    pub writers: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
+    /// One writer per account at a time in this process (see `writes.rs`).
+    pub writers: crate::writes::WriterLocks,
     /// What each INBOX message looked at for iMIP is.
     pub inbox: crate::imip::InboxCache,
-}
-
-/// Accounts whose writer lock is kept. A lock evicted while held only lets a second writer
-/// of that account in: `ifInState` still makes one of them retry, so the bound is safe.
-const WRITER_LOCKS: u64 = 100_000;
-
-/// The per-account writer locks, bounded in number and dropped when idle.
-pub(crate) fn writers() -> moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>> {
-    moka::future::Cache::builder().max_capacity(WRITER_LOCKS).time_to_idle(std::time::Duration::from_secs(600)).build()
 }
 
 pub(crate) struct JmapSession {
@@ -163,7 +150,7 @@ impl JmapSession {
         Ok(bytes)
     }
 
-    async fn props(&self, blob: Option<&str>) -> Result<Arc<FolderProps>, StoreError> {
+    pub(crate) async fn props(&self, blob: Option<&str>) -> Result<Arc<FolderProps>, StoreError> {
         let Some(blob) = blob else { return Ok(Arc::new(FolderProps::default())) };
         if let Some(props) = self.shared.cache.props(self.id(), blob).await {
             return Ok(props);
@@ -219,7 +206,7 @@ impl JmapSession {
     /// The folder's mailbox for a write: `Forbidden` (403 `DAV:need-privileges`) when the mail
     /// server grants the user no right to add and remove messages there, before anything is
     /// uploaded.
-    async fn writable_mailbox(&self, folder: &FolderId) -> Result<String, StoreError> {
+    pub(crate) async fn writable_mailbox(&self, folder: &FolderId) -> Result<String, StoreError> {
         let snapshot = self.snapshot().await?;
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         if !Self::writable(&snapshot, mailbox) {
@@ -388,24 +375,25 @@ impl Session for JmapSession {
         changes: &[store::DeadPropertyChange],
     ) -> Result<(), StoreError> {
         let mailbox = self.writable_mailbox(folder).await?;
-        let mut attempts = self.begin_write().await;
+        let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
-            let Read { state, items, .. } = read?;
-            let current = Read::item(&items, name)?;
+            let read = read?;
+            let current = Read::item(&read.items, name)?;
             let mut properties = current.properties.clone();
             store::DeadPropertyChange::apply_all(&mut properties, changes);
             let uid = self.uid_of(current).await?;
             let content_type = current.content_type.clone().unwrap_or_else(|| "text/calendar".into());
             // Same part blob: the ETag stays; the new message id moves the folder's state.
             let part = Part {
-                blob: &current.blob,
+                body: Body::Blob(&current.blob),
                 content_type: &content_type,
                 uid: uid.as_deref(),
                 properties: &properties,
                 index: current.index,
             };
             let message = self.message(&mailbox, name.as_str(), &part, chrono::Utc::now());
-            if self.guarded_set(&state, Some(message), vec![current.email_id.clone()]).await?.is_some() {
+            let destroy = vec![current.email_id.clone()];
+            if attempts.commit(self, &read, &mailbox, Some(message), destroy).await?.is_some() {
                 return Ok(());
             }
         }
@@ -445,67 +433,18 @@ impl Session for JmapSession {
     }
 
     async fn put(&self, folder: &FolderId, item: NewItem, expected: Expected) -> Result<Stored, StoreError> {
-        let mailbox = self.writable_mailbox(folder).await?;
-        let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
-        let size = item.body.len() as u64;
-        let blob = self.shared.client.upload(&self.account, item.body.clone(), &content_type).await?;
-        let mut attempts = self.begin_write().await;
-        while let Some(read) = attempts.next(self, &mailbox).await {
-            let Read { state, items, properties } = read?;
-            let current = items.iter().find(|i| i.name == item.name);
-            expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
-            if let Some(current) = current {
-                if current.blob == blob && current.content_type == item.content_type {
-                    // The same bytes again: nothing changes (the contract's rule), and Cyrus
-                    // would refuse the twin.
-                    return Ok(Stored { meta: current.meta(), created: false, verbatim: true });
-                }
-            }
-            if item.component.is_some() {
-                for other in items.iter().filter(|i| i.name != item.name) {
-                    // A schedule inbox keeps every iTIP message of a meeting (RFC 6638
-                    // §2.2); its kind is read only when a UID repeats, so a PUT elsewhere
-                    // costs nothing more.
-                    if self.uid_of(other).await?.as_deref() == Some(item.uid.as_str()) {
-                        if self.props(properties.as_deref()).await?.schedule_inbox {
-                            break;
-                        }
-                        return Err(StoreError::UidConflict { uid: item.uid.clone(), existing: other.name.clone() });
-                    }
-                }
-            }
-            let uid = item.component.is_some().then_some(item.uid.as_str());
-            // A replaced resource keeps its dead properties, as on the embedded store.
-            let properties = current.map(|c| c.properties.clone()).unwrap_or_default();
-            // receivedAt has whole seconds; the reported Last-Modified must equal a later read.
-            let received = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap_or_default();
-            let index = item.component.zip(item.span);
-            let part = Part { blob: &blob, content_type: &content_type, uid, properties: &properties, index };
-            let message = self.message(&mailbox, item.name.as_str(), &part, received);
-            let destroy = current.map(|c| vec![c.email_id.clone()]).unwrap_or_default();
-            if self.guarded_set(&state, Some(message), destroy).await?.is_some() {
-                self.shared.cache.put_blob(self.id(), &blob, item.body.clone()).await;
-                let meta = ItemMeta {
-                    name: item.name.clone(),
-                    etag: store::ETag::new(blob),
-                    size,
-                    last_modified: SystemTime::from(received),
-                    content_type: item.content_type.clone(),
-                };
-                return Ok(Stored { meta, created: current.is_none(), verbatim: true });
-            }
-        }
-        Err(busy())
+        self.put_item(folder, item, expected).await
     }
 
     async fn delete(&self, folder: &FolderId, name: &ItemName, expected: Expected) -> Result<(), StoreError> {
         let mailbox = self.writable_mailbox(folder).await?;
-        let mut attempts = self.begin_write().await;
+        let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
-            let Read { state, items, .. } = read?;
-            let current = Read::item(&items, name)?;
+            let read = read?;
+            let current = Read::item(&read.items, name)?;
             expected.check(Some(store::ETag::new(current.blob.clone())))?;
-            if self.guarded_set(&state, None, vec![current.email_id.clone()]).await?.is_some() {
+            let destroy = vec![current.email_id.clone()];
+            if attempts.commit(self, &read, &mailbox, None, destroy).await?.is_some() {
                 return Ok(());
             }
         }

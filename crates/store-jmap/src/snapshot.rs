@@ -29,8 +29,17 @@ impl JmapSession {
             Freshness::Stale(cached) => cached,
         };
         if let Some(cached) = cached {
+            // Before the question: the answer tells the account as it was at some moment after.
+            let asked = Instant::now();
             let states = self.states().await?;
-            if states == (cached.mailbox_state.clone(), cached.email_state.clone()) {
+            // A write of this process may have cached the account in these very states while
+            // they were asked (commit.rs): as good as the snapshot the question was about.
+            let latest = cache.snapshots.get(self.view()).await;
+            let matching = [Some(cached), latest]
+                .into_iter()
+                .flatten()
+                .find(|known| states == (known.mailbox_state.clone(), known.email_state.clone()));
+            if let Some(cached) = matching {
                 cache.validated();
                 let renewed = Arc::new(Snapshot {
                     mailbox_state: cached.mailbox_state.clone(),
@@ -39,7 +48,7 @@ impl JmapSession {
                     root: cached.root.clone(),
                     folders: cached.folders.clone(),
                     ids: cached.ids.clone(),
-                    validated: Instant::now(),
+                    validated: asked,
                     request: store::scope::current(),
                 });
                 cache.snapshots.insert(self.view().to_owned(), renewed.clone()).await;
@@ -137,17 +146,10 @@ impl JmapSession {
         Ok((snapshot, settled))
     }
 
-    /// Sorted message ids of each mailbox, every mailbox in one request per page.
-    pub(crate) async fn mailbox_ids(
-        &self,
-        mailboxes: Vec<&str>,
-    ) -> Result<HashMap<String, Arc<Vec<String>>>, StoreError> {
-        Ok(self.mailbox_ids_with_state(mailboxes, &[]).await?.0)
-    }
-
-    /// As `mailbox_ids`, with the Email state read at the end of the last page's request
-    /// (`None` when there was no mailbox to read), and those of `probes` (Email states) the
-    /// server no longer computes changes from, both at no extra round trip.
+    /// Sorted message ids of each mailbox, every mailbox in one request per page, with the
+    /// Email state read at the end of the last page's request (`None` when there was no
+    /// mailbox to read), and those of `probes` (Email states) the server no longer computes
+    /// changes from, both at no extra round trip.
     async fn mailbox_ids_with_state(
         &self,
         mailboxes: Vec<&str>,

@@ -1,21 +1,54 @@
-//! Writes over JMAP: messages are immutable and JMAP has no If-Match, so every write reads
-//! the folder at an account state, checks the client's precondition there, and sends one
-//! `Email/set` guarded by `ifInState`; when the account changed in between it starts over.
+//! Writes over JMAP: messages are immutable and JMAP has no If-Match, so every write checks
+//! the client's precondition against a snapshot of the account and sends one `Email/set`
+//! guarded by `ifInState` (`commit.rs`); when the account changed in between it reads the
+//! account again and starts over.
+//!
+//! The snapshot checked against is the newest one known: the one the last write of this
+//! process left (`Writer`), or the one read or validated for the client request. No separate
+//! read precedes the write: `ifInState` is the validation, and a stale snapshot costs one
+//! refused `Email/set` and a fresh read.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use store::StoreError;
 
+use crate::cache::Snapshot;
 use crate::client;
+use crate::commit::Committed;
 use crate::model::{self, Entry, FolderProps, ItemEntry};
-use crate::session::{state, JmapSession};
+use crate::session::JmapSession;
 
-/// How often a write re-reads and retries when the account changed under it.
+/// How often a write reads the account again and retries when it changed under it.
 const WRITE_ATTEMPTS: usize = 8;
 
-/// The folder as a write sees it: the account state and what the mailbox held at or after it.
+/// Accounts whose writer lock is kept. A lock evicted while held only lets a second writer
+/// of that account in: `ifInState` still makes one of them retry, so the bound is safe.
+const WRITER_LOCKS: u64 = 100_000;
+
+/// One account's writers in this process.
+#[derive(Default)]
+pub(crate) struct Writer {
+    /// The account as the last write left it, and the view (see `JmapSession::view`) it is of.
+    last: Option<(String, Arc<Snapshot>)>,
+}
+
+/// One writer per account at a time in this process. JMAP states are account-wide, so two
+/// writes to the same account (even to different calendars) would otherwise make each
+/// other's `ifInState` fail; serialised, only writers outside the gateway (or in another
+/// gateway process) can, and the retry handles those.
+pub(crate) type WriterLocks = moka::future::Cache<String, Arc<tokio::sync::Mutex<Writer>>>;
+
+/// The per-account writer locks, bounded in number and dropped when idle.
+pub(crate) fn writers() -> WriterLocks {
+    moka::future::Cache::builder().max_capacity(WRITER_LOCKS).time_to_idle(std::time::Duration::from_secs(600)).build()
+}
+
+/// The folder as a write sees it: the snapshot it is checked against and what the mailbox
+/// holds there.
 pub(crate) struct Read {
-    pub state: String,
+    pub basis: Arc<Snapshot>,
     pub items: Vec<ItemEntry>,
     /// Blob of the folder's properties message, if it has one.
     pub properties: Option<String>,
@@ -30,87 +63,98 @@ impl Read {
 
 /// The attempts of one write: holds the account's writer lock and paces the retries.
 pub(crate) struct Attempts {
-    _writer: tokio::sync::OwnedMutexGuard<()>,
+    writer: tokio::sync::OwnedMutexGuard<Writer>,
     attempt: usize,
+    /// Reads of the account made so far (each after a write was refused).
+    rereads: usize,
+    /// Email states of the snapshots a write was refused at.
+    refused: Vec<String>,
+    /// Start from a fresh read of the account: the caller changed it itself just before
+    /// (Cyrus moves the account's state with every blob upload).
+    fresh: bool,
 }
 
 impl Attempts {
-    /// The next read of the folder, after a pause when this is a retry; `None` once the
-    /// attempts are used up (the caller answers [`busy`]).
+    /// The folder as the next attempt checks it; `None` once the attempts are used up (the
+    /// caller answers [`busy`]). A snapshot known here and not yet refused first (no request
+    /// when it is the account's current one), then the account read again, after a growing
+    /// pause when that was refused too.
     pub async fn next(&mut self, session: &JmapSession, mailbox: &str) -> Option<Result<Read, StoreError>> {
         if self.attempt == WRITE_ATTEMPTS {
             return None;
         }
-        backoff(self.attempt).await;
         self.attempt += 1;
-        Some(session.read_for_write(mailbox).await)
+        Some(self.read(session, mailbox).await)
+    }
+
+    async fn read(&mut self, session: &JmapSession, mailbox: &str) -> Result<Read, StoreError> {
+        if !self.fresh {
+            if let Some(basis) = self.untried(session).await? {
+                // A mailbox created since that snapshot is found by the fresh read below.
+                if let Some(read) = session.read_at(basis, mailbox).await? {
+                    return Ok(read);
+                }
+            }
+        }
+        backoff(self.rereads).await;
+        self.rereads += 1;
+        self.fresh = false;
+        let basis = session.rebuild().await?;
+        self.writer.last = Some((session.view().to_owned(), basis.clone()));
+        session.read_at(basis, mailbox).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// The newest snapshot of the account known here that no write was refused at: the one
+    /// the last write left or the cached one (read, validated or written meanwhile), the one
+    /// learnt last first. Which of the two is newer is a guess (a validation and a write may
+    /// overlap); `ifInState` settles it.
+    async fn untried(&self, session: &JmapSession) -> Result<Option<Arc<Snapshot>>, StoreError> {
+        let remembered = self.writer.last.as_ref().filter(|(view, _)| view == session.view()).map(|(_, s)| s.clone());
+        let cached = session.shared.cache.snapshots.get(session.view()).await;
+        if remembered.is_none() && cached.is_none() {
+            return session.snapshot().await.map(Some);
+        }
+        let mut known: Vec<Arc<Snapshot>> = remembered.into_iter().chain(cached).collect();
+        known.sort_by_key(|s| std::cmp::Reverse(s.validated));
+        Ok(known.into_iter().find(|s| !self.refused.contains(&s.email_state)))
+    }
+
+    /// Sends the write checked against `read`; `Ok(None)` when the account changed first.
+    pub async fn commit(
+        &mut self,
+        session: &JmapSession,
+        read: &Read,
+        mailbox: &str,
+        create: Option<Value>,
+        destroy: Vec<String>,
+    ) -> Result<Option<Committed>, StoreError> {
+        let outcome = session.commit(&read.basis, mailbox, create, destroy).await;
+        self.writer.last = match &outcome {
+            Ok(Some(Committed { after: Some(after), .. })) => Some((session.view().to_owned(), after.clone())),
+            Ok(None) => {
+                self.refused.push(read.basis.email_state.clone());
+                None
+            }
+            // Failed or unknown: the account is read again.
+            _ => None,
+        };
+        outcome
     }
 }
 
 impl JmapSession {
-    /// Starts a write. One writer per account at a time in this process: JMAP states are
-    /// account-wide, so two writes to the same account (even to different calendars) would
-    /// otherwise make each other's `ifInState` fail.
-    pub(crate) async fn begin_write(&self) -> Attempts {
-        let lock = self.shared.writers.get_with(self.id().to_owned(), async { std::sync::Arc::default() }).await;
-        Attempts { _writer: lock.lock_owned().await, attempt: 0 }
+    /// Starts a write (one per account at a time in this process, see [`WriterLocks`]);
+    /// `fresh`: the caller just changed the account itself, so no snapshot is current.
+    pub(crate) async fn begin_write(&self, fresh: bool) -> Attempts {
+        let lock = self.shared.writers.get_with(self.id().to_owned(), async { Arc::default() }).await;
+        Attempts { writer: lock.lock_owned().await, attempt: 0, rereads: 0, refused: Vec::new(), fresh }
     }
 
-    /// The account state and the folder's items read at or after it, in one request: what a
-    /// conditional write checks its precondition against.
-    async fn read_for_write(&self, mailbox: &str) -> Result<Read, StoreError> {
-        let r = self
-            .call(vec![
-                ("Email/get", json!({"accountId": self.id(), "ids": []})),
-                ("Email/query", json!({"accountId": self.id(), "filter": {"inMailbox": mailbox}, "limit": 100_000})),
-            ])
-            .await?;
-        let state = state(client::response(&r, 0, "Email/get")?)?;
-        let args = client::response(&r, 1, "Email/query")?;
-        let mut ids = client::query_ids(args)?;
-        let total = args.get("total").and_then(Value::as_u64).unwrap_or(0);
-        if (ids.len() as u64) < total {
-            // Larger than one query answers: page through (the state check still guards it).
-            ids = self.mailbox_ids(vec![mailbox]).await?.remove(mailbox).map(|v| v.to_vec()).unwrap_or_default();
-        }
-        ids.sort();
+    /// The folder's items as of `basis`; `None` when the snapshot has no such mailbox.
+    async fn read_at(&self, basis: Arc<Snapshot>, mailbox: &str) -> Result<Option<Read>, StoreError> {
+        let Some(ids) = basis.ids.get(mailbox).cloned() else { return Ok(None) };
         let (items, properties) = self.items(&ids).await?;
-        Ok(Read { state, items, properties })
-    }
-
-    /// One `Email/set` guarded by `ifInState`; `Ok(None)` when the account changed first.
-    pub(crate) async fn guarded_set(
-        &self,
-        state: &str,
-        create: Option<Value>,
-        destroy: Vec<String>,
-    ) -> Result<Option<Option<String>>, StoreError> {
-        let mut args = Map::new();
-        args.insert("accountId".into(), json!(self.id()));
-        args.insert("ifInState".into(), json!(state));
-        if let Some(create) = create {
-            args.insert("create".into(), json!({ "new": create }));
-        }
-        if !destroy.is_empty() {
-            args.insert("destroy".into(), json!(destroy));
-        }
-        let r = self.call(vec![("Email/set", Value::Object(args))]).await?;
-        if client::is_state_mismatch(&r, 0) {
-            return Ok(None);
-        }
-        let args = client::response(&r, 0, "Email/set")?;
-        if let Some(failed) = args.get("notCreated").and_then(|v| v.get("new")) {
-            return Err(set_error(failed));
-        }
-        if let Some(failed) = args.get("notDestroyed").and_then(Value::as_object).and_then(|m| m.values().next()) {
-            // Already gone is what the caller wanted; anything else is a failure.
-            if failed.get("type").and_then(Value::as_str) != Some("notFound") {
-                return Err(set_error(failed));
-            }
-        }
-        let created = args.pointer("/created/new/id").and_then(Value::as_str).map(str::to_owned);
-        self.forget_snapshots().await;
-        Ok(Some(created))
+        Ok(Some(Read { basis, items, properties }))
     }
 
     pub(crate) fn message(
@@ -127,9 +171,18 @@ impl JmapSession {
             "receivedAt": received.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             format!("header:{}:asText", model::RESOURCE_HEADER): name,
             format!("header:{}:asText", model::COLLECTION_HEADER): mailbox,
-            "bodyStructure": { "type": part.content_type, "blobId": part.blob },
         });
         if let Some(map) = email.as_object_mut() {
+            match part.body {
+                Body::Blob(blob) => {
+                    map.insert("bodyStructure".into(), json!({ "type": part.content_type, "blobId": blob }));
+                }
+                // RFC 8621 §4.6: a text part given by value; the server picks the encoding.
+                Body::Text(text) => {
+                    map.insert("bodyStructure".into(), json!({ "type": part.content_type, "partId": "1" }));
+                    map.insert("bodyValues".into(), json!({ "1": { "value": text } }));
+                }
+            }
             if let Some((component, span)) = part.index {
                 map.insert(
                     format!("header:{}:asText", model::INDEX_HEADER),
@@ -165,23 +218,27 @@ impl JmapSession {
     pub(crate) async fn write_props(&self, mailbox: &str, props: &FolderProps, always: bool) -> Result<(), StoreError> {
         let json = serde_json::to_vec(props).map_err(StoreError::internal)?;
         let blob = self.shared.client.upload(&self.account, Bytes::from(json), "application/json").await?;
-        let mut attempts = self.begin_write().await;
+        let mut attempts = self.begin_write(true).await;
         while let Some(read) = attempts.next(self, mailbox).await {
             let read = read?;
             if !always && read.properties.as_deref() == Some(blob.as_str()) {
                 return Ok(());
             }
-            let destroy = if read.properties.is_some() { self.properties_ids(mailbox).await? } else { Vec::new() };
-            if self.guarded_set(&read.state, Some(self.properties_message(mailbox, &blob)), destroy).await?.is_some() {
+            let destroy = match read.properties {
+                Some(_) => self.properties_ids(&read, mailbox).await?,
+                None => Vec::new(),
+            };
+            let message = self.properties_message(mailbox, &blob);
+            if attempts.commit(self, &read, mailbox, Some(message), destroy).await?.is_some() {
                 return Ok(());
             }
         }
         Err(busy())
     }
 
-    /// Message ids of the folder's properties messages.
-    async fn properties_ids(&self, mailbox: &str) -> Result<Vec<String>, StoreError> {
-        let ids = self.mailbox_ids(vec![mailbox]).await?.remove(mailbox).unwrap_or_default();
+    /// Message ids of the folder's properties messages as `read` saw them.
+    async fn properties_ids(&self, read: &Read, mailbox: &str) -> Result<Vec<String>, StoreError> {
+        let ids = read.basis.ids.get(mailbox).cloned().unwrap_or_default();
         Ok(self
             .entries(&ids)
             .await?
@@ -204,11 +261,20 @@ impl JmapSession {
 
 /// The body part of an item message and the headers that describe it.
 pub(crate) struct Part<'a> {
-    pub blob: &'a str,
+    pub body: Body<'a>,
     pub content_type: &'a str,
     pub uid: Option<&'a str>,
     pub properties: &'a [store::DeadProperty],
     pub index: Option<(store::Component, store::TimeSpan)>,
+}
+
+/// Where the bytes of a part come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Body<'a> {
+    /// A blob on the server (uploaded, or the part of an existing message).
+    Blob(&'a str),
+    /// Text sent in the `Email/set` itself: no upload first.
+    Text(&'a str),
 }
 
 pub(crate) fn set_error(failed: &Value) -> StoreError {

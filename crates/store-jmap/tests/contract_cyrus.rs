@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use store::testkit::cases::event;
 use store::testkit::ContractFixture;
-use store::{Backend, Changes, ComponentSet, Credentials, Expected, NewFolder, State};
+use store::{Backend, Changes, ComponentSet, Credentials, Expected, ItemName, NewFolder, NewItem, State, StoreError};
 use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 struct Cyrus {
@@ -130,4 +131,115 @@ async fn a_token_issued_after_another_process_deleted_a_mailbox_stays_valid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_issued_after_this_process_deleted_a_mailbox_stays_valid() {
     token_issued_after_a_mailbox_deletion_stays_valid(false).await;
+}
+
+fn with_body(item: NewItem, body: String) -> NewItem {
+    NewItem { body: Bytes::from(body), ..item }
+}
+
+/// Calendar text with CRLF line ends goes inline in the `Email/set` (UTF-8, and a line past
+/// 998 octets that Cyrus must encode); a body with bare LF is uploaded. Both read back byte
+/// for byte from the server (another process: no cache of this one), under the ETag and with
+/// the size the PUT answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_bodies_read_back_exactly_whether_sent_inline_or_uploaded() {
+    let cyrus = Cyrus::new();
+    let credentials = cyrus.fresh_user().await;
+    let session = cyrus.backend.login(&credentials).await.unwrap();
+    let folder = session.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    let crlf = String::from_utf8(event("inline", "Ünïcødé").body.to_vec()).unwrap();
+    let long = crlf.replace("SUMMARY:", &format!("DESCRIPTION:{}\r\nSUMMARY:", "x".repeat(1200)));
+    let bare_lf = String::from_utf8(event("uploaded", "plain").body.to_vec()).unwrap().replace("\r\n", "\n");
+    for item in [with_body(event("inline", "-"), long), with_body(event("uploaded", "-"), bare_lf)] {
+        let stored = session.put(&folder.id, item.clone(), Expected::Absent).await.unwrap();
+        assert!(stored.verbatim, "{}", item.name.as_str());
+        let elsewhere = cyrus.reopened().await.login(&credentials).await.unwrap();
+        let got = elsewhere.get(&folder.id, std::slice::from_ref(&item.name)).await.unwrap();
+        assert_eq!(got[0].body, item.body, "{}", item.name.as_str());
+        assert_eq!(got[0].meta, stored.meta);
+    }
+}
+
+fn requests(backend: &JmapBackend) -> u64 {
+    backend.metrics().into_iter().find(|m| m.name == "jmap_requests_total").map(|m| m.value).unwrap()
+}
+
+/// Once a client request has validated the account, a PUT is one request (the guarded
+/// `Email/set`, which also tells the account's state after it), and the next client request
+/// finds the account as the write left it: it validates, and reads nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_is_one_request_after_the_validation_and_leaves_the_account_current() {
+    let cyrus = Cyrus::new();
+    let backend = JmapBackend::new(options(&cyrus.url)).unwrap();
+    let session = backend.login(&cyrus.fresh_user().await).await.unwrap();
+    let folder = session.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    session.put(&folder.id, event("first", "1"), Expected::Absent).await.unwrap();
+    let before = requests(&backend);
+    let created = store::scope::scoped(async {
+        session.folder("c").await.unwrap();
+        session.put(&folder.id, event("second", "2"), Expected::Absent).await.unwrap()
+    })
+    .await;
+    assert_eq!(requests(&backend) - before, 2, "validation and the write");
+    let before = requests(&backend);
+    store::scope::scoped(async {
+        let listing = session.list(&folder.id).await.unwrap();
+        assert_eq!(listing.items.len(), 2);
+        session.put(&folder.id, event("second", "changed"), Expected::ETag(created.meta.etag)).await.unwrap();
+    })
+    .await;
+    assert_eq!(requests(&backend) - before, 2, "validation and the write, no read of the account");
+}
+
+/// Another process's change is not in this one's snapshot: the write checked against it is
+/// refused by `ifInState`, and the precondition is checked again on the account as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_by_another_process_is_what_the_next_precondition_here_sees() {
+    let cyrus = Cyrus::new();
+    let credentials = cyrus.fresh_user().await;
+    let here = cyrus.backend.login(&credentials).await.unwrap();
+    let folder = here.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    let first = here.put(&folder.id, event("x", "1"), Expected::Absent).await.unwrap();
+    let there = cyrus.reopened().await.login(&credentials).await.unwrap();
+    let second = there.put(&folder.id, event("x", "2"), Expected::ETag(first.meta.etag.clone())).await.unwrap();
+    there.put(&folder.id, event("taken", "t"), Expected::Absent).await.unwrap();
+    let stale = here.put(&folder.id, event("x", "3"), Expected::ETag(first.meta.etag)).await;
+    assert!(matches!(stale, Err(StoreError::PreconditionFailed { .. })), "{stale:?}");
+    here.put(&folder.id, event("x", "3"), Expected::ETag(second.meta.etag)).await.unwrap();
+    let same_uid = NewItem { name: ItemName::new("mine.ics"), ..event("taken", "mine") };
+    let conflict = here.put(&folder.id, same_uid, Expected::Absent).await;
+    assert!(matches!(conflict, Err(StoreError::UidConflict { .. })), "{conflict:?}");
+}
+
+/// Ten creates of one name at once, each with If-None-Match: one is stored, nine are 412;
+/// ten creates of distinct names at once are all stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_name_have_one_winner_and_of_distinct_names_all_succeed() {
+    let cyrus = Cyrus::new();
+    let session = cyrus.backend.login(&cyrus.fresh_user().await).await.unwrap();
+    let folder = session.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    let mut same = Vec::new();
+    let mut distinct = Vec::new();
+    for n in 0..10 {
+        let (s, id) = (session.clone(), folder.id.clone());
+        same.push(tokio::spawn(async move {
+            let item = NewItem { name: ItemName::new("same.ics"), ..event(&format!("same-{n}"), "s") };
+            s.put(&id, item, Expected::Absent).await
+        }));
+        let (s, id) = (session.clone(), folder.id.clone());
+        distinct.push(tokio::spawn(async move { s.put(&id, event(&format!("d{n}"), "d"), Expected::Absent).await }));
+    }
+    let (mut won, mut lost) = (0, 0);
+    for task in same {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::PreconditionFailed { .. }) => lost += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((won, lost), (1, 9));
+    for task in distinct {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(session.list(&folder.id).await.unwrap().items.len(), 11);
 }
