@@ -88,11 +88,8 @@ def invitation(uid):
     return ics, message
 
 
-def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
-    bob = Http(gateway, "bob")
-    before, token = ctag_and_token(bob)
-    uid = f"imap-{uuid.uuid4()}"
-    ics, message = invitation(uid)
+def append_over_imap(message):
+    """Files `message` into bob's calendar mailbox over IMAP, as another mail client does."""
     imap = imaplib.IMAP4("127.0.0.1", int(os.environ["CYRUS_IMAP_PORT"]))
     try:
         imap.login("bob", USERS["bob"])
@@ -100,6 +97,14 @@ def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
         assert status == "OK", detail
     finally:
         imap.logout()
+
+
+def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
+    bob = Http(gateway, "bob")
+    before, token = ctag_and_token(bob)
+    uid = f"imap-{uuid.uuid4()}"
+    ics, message = invitation(uid)
+    append_over_imap(message)
     after, _ = ctag_and_token(bob)
     assert after != before, "the ctag must move when the mail store changed"
     report = sync(bob, token)
@@ -170,6 +175,22 @@ def test_a_warm_poll_costs_one_backend_call_or_none_within_the_freshness_window(
     assert after[kind] - before[kind] >= polls
 
 
+def test_a_change_made_in_the_mail_store_shows_within_the_default_freshness_window(start_dedicated_gateway):
+    # The default window (config/gateway.toml; Debian's Cyrus offers no push, test_jmap_push.py).
+    gw = start_dedicated_gateway(GATEWAY__BACKEND__JMAP__FRESHNESS_MS=None)
+    bob = Http(gw, "bob")
+    window_s = 1.0
+    before, token = ctag_and_token(bob)
+    started = time.monotonic()
+    _, message = invitation(f"window-{uuid.uuid4()}")
+    append_over_imap(message)
+    # Bounded: the ctag moves no later than the window after the change.
+    while ctag_and_token(bob)[0] == before:
+        assert time.monotonic() - started < window_s + 0.5, "the change did not show within the window"
+        time.sleep(0.05)
+    assert re.search(r"<D:href>/dav/calendars/bob/calendar/[^<]+\.ics</D:href>", sync(bob, token))
+
+
 class FaultyProxy:
     """HTTP/1.1 proxy in front of Cyrus whose behaviour a test switches: `ok` forwards,
     `down` drops the connection unanswered, `garbage` answers 200 with HTML, `slow` answers
@@ -191,6 +212,8 @@ class FaultyProxy:
 
             def handle_one(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.intercept(self):
+                    return
                 if proxy.mode == "down":
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -223,6 +246,10 @@ class FaultyProxy:
         self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def intercept(self, handler):
+        """Whether the request was answered here instead of upstream (see test_jmap_push)."""
+        return False
 
     def close(self):
         self.server.shutdown()

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub writers: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     /// What each INBOX message looked at for iMIP is.
     pub inbox: crate::imip::InboxCache,
+    /// The accounts' push streams.
+    pub push: crate::push::Push,
 }
 
 /// Accounts whose writer lock is kept. A lock evicted while held only lets a second writer
