@@ -2,12 +2,10 @@
 costs no request to the mail server; a change made directly in the mail store shows up in the
 next sync within the push delay; once the stream dies, every request is validated again.
 
-Debian's Cyrus 3.6 is built without Wslay, and its EventSource endpoint then answers 204 (push
-polling is only set up with WebSocket support, imap/http_jmap.c), so these tests put a proxy in
-front of it that forwards every JMAP request and answers the event source itself, the way a
-Cyrus with push does (imap/http_jmap.c `es_push` with `jmap_pushpoll: 1s`: the account's states
-are read once a second and a `state` event is sent when they moved, a `ping` otherwise every
-`ping` seconds). The gateway's own behaviour against the 204 is the last test.
+Debian's Cyrus 3.6 is built without Wslay, and its EventSource endpoint then answers 204, so
+these tests put `mail_server_proxy.PushProxy` in front of it: it forwards every JMAP request and
+answers the event source itself, the way a Cyrus with push does. The gateway's own behaviour
+against the 204 is the last test.
 
 Runs with the JMAP backend only (CALDAV_TEST_BACKEND=jmap).
 """
@@ -19,7 +17,6 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -28,93 +25,14 @@ import uuid
 import pytest
 
 from conftest import BACKEND
+from mail_server_proxy import PUSH_POLL_S, PushProxy
 from test_http_semantics import Http
-from test_mail_store_changes import POLL, SYNC, FaultyProxy, counters
+from test_mail_store_changes import POLL, SYNC, counters
 
 pytestmark = pytest.mark.skipif(BACKEND != "jmap", reason="push is a JMAP mail server's")
 
-# Cyrus's smallest `jmap_pushpoll`, the one docs/operations.md tells operators to set.
-PUSH_POLL_S = 1.0
 # How long a test waits for a push stream or a change to arrive before it fails.
 WAIT_S = 15
-
-
-class PushProxy(FaultyProxy):
-    """FaultyProxy whose event source pushes like a Cyrus with push; `push` switches it:
-    `on` streams, `refuse` answers 204 as Debian's Cyrus does. `kill()` drops open streams."""
-
-    def __init__(self, upstream):
-        self.upstream = upstream
-        self.push = "on"
-        self.generation = 0
-        super().__init__(upstream)
-
-    def kill(self):
-        self.generation += 1
-
-    def states(self, authorization):
-        """The account id and its Mailbox and Email states, asked of Cyrus with the user's
-        credentials: what Cyrus's own push compares (its modseq counters)."""
-        session_request = urllib.request.Request(self.upstream + "/jmap/", headers={"Authorization": authorization})
-        with urllib.request.urlopen(session_request, timeout=10) as response:
-            account = json.load(response)["primaryAccounts"]["urn:ietf:params:jmap:mail"]
-        body = {
-            "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
-            "methodCalls": [
-                ["Mailbox/get", {"accountId": account, "ids": []}, "0"],
-                ["Email/get", {"accountId": account, "ids": []}, "1"],
-            ],
-        }
-        request = urllib.request.Request(
-            self.upstream + "/jmap/", data=json.dumps(body).encode(),
-            headers={"Authorization": authorization, "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answers = json.load(response)["methodResponses"]
-        return account, {"Mailbox": answers[0][1]["state"], "Email": answers[1][1]["state"]}
-
-    def intercept(self, handler):
-        if not handler.path.startswith("/jmap/eventsource/"):
-            return False
-        if self.push == "refuse":
-            handler.send_response(204)
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
-            return True
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
-        ping = int(query.get("ping", ["0"])[0])
-        authorization = handler.headers["Authorization"]
-        # Read before the answer starts, as Cyrus reads its counters (jmap_push_init).
-        account, known = self.states(authorization)
-        generation = self.generation
-        handler.close_connection = True
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.end_headers()
-        next_ping = time.monotonic() + ping
-        try:
-            # Bounded: a stream lives at most a minute here (the gateway reconnects).
-            for _ in range(int(60 / PUSH_POLL_S)):
-                time.sleep(PUSH_POLL_S)
-                if generation != self.generation or self.push != "on":
-                    break
-                _, now = self.states(authorization)
-                changed = {kind: state for kind, state in now.items() if known[kind] != state}
-                if changed:
-                    known = now
-                    data = json.dumps({"@type": "StateChange", "changed": {account: changed}})
-                    event = f"id: {uuid.uuid4().int % 10**9}\nevent: state\ndata: {data}\n\n"
-                elif ping and time.monotonic() >= next_ping:
-                    event = f"event: ping\ndata: {json.dumps({'interval': ping})}\n\n"
-                else:
-                    continue
-                handler.wfile.write(event.encode())
-                handler.wfile.flush()
-                next_ping = time.monotonic() + ping
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        return True
 
 
 @pytest.fixture(scope="module")

@@ -361,6 +361,25 @@ impl Client {
 }
 
 impl Account {
+    /// A login `account_id` of a server at `url` (tests of this crate talk to local servers).
+    #[cfg(test)]
+    pub fn on_test_server(url: &str, account_id: &str, event_source: Option<&str>) -> Account {
+        #[allow(clippy::unwrap_used)]
+        let base = Url::parse(url).unwrap();
+        Account {
+            username: account_id.into(),
+            authorization: "Basic x".into(),
+            account_id: account_id.into(),
+            owner: account_id.into(),
+            api_url: base.clone(),
+            download_template: "/download/{accountId}/{blobId}".into(),
+            upload_template: "/upload/{accountId}/".into(),
+            event_source_template: event_source.map(str::to_owned),
+            base,
+            submission: false,
+        }
+    }
+
     /// RFC 8620 §7.3: the event source URL for `types` (comma-separated) pinged every `ping`
     /// seconds, never closed after a state event; `None` when the server names none.
     pub fn event_source_url(&self, types: &str, ping: u64) -> Option<Url> {
@@ -517,19 +536,7 @@ mod tests {
     async fn a_blob_larger_than_anything_stored_is_a_bad_gateway() {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n\r\n";
         let url = serve_once(head.into(), 4 * LIMIT as usize).await;
-        let base = Url::parse(&url).unwrap();
-        let account = Account {
-            username: "user".into(),
-            authorization: "Basic x".into(),
-            account_id: "a".into(),
-            owner: "user".into(),
-            api_url: base.clone(),
-            download_template: "/download/{accountId}/{blobId}".into(),
-            upload_template: "/upload/{accountId}/".into(),
-            event_source_template: None,
-            base,
-            submission: false,
-        };
+        let account = Account::on_test_server(&url, "a", None);
         let result = client(&url).download(&account, "G1").await;
         assert!(too_large(&result), "{result:?}");
     }

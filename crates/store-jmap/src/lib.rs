@@ -65,7 +65,12 @@
 //!
 //! Per account: the mailbox tree and the message ids of each calendar, tagged with the
 //! account's JMAP states, validated with one request (`Mailbox/get` + `Email/get` of no ids)
-//! before use, or not at all within `freshness`. What is known of a message id and the bytes
+//! before use; not at all while the account's push stream (`push.rs`, RFC 8620 §7.3) is alive
+//! and announced no other state since the states were read, nor within `freshness` (the
+//! window for servers without push, and accounts beyond the stream cap). The gateway's own
+//! writes drop the account's view, so the next request reads it again whichever way it would
+//! have been served; a sync token naming other content than a view served without asking
+//! has the view confirmed first (`changes.rs`). What is known of a message id and the bytes
 //! of a blob never change, so they are cached without validation; the entries also name the
 //! messages a sync delta reports as removed (a destroyed message can no longer be read).
 //! Every cache is weighed in bytes against a budget (`blob_cache_bytes`,

@@ -207,7 +207,6 @@ impl Push {
         if !inner.enabled || account.username != account.owner {
             return None;
         }
-        let url = account.event_source_url(&TYPES.join(","), PING.as_secs())?;
         let mut streams = inner.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(stream) = streams.get(&account.account_id) {
             stream.touch();
@@ -218,6 +217,7 @@ impl Push {
             return None;
         }
         drop(unsupported);
+        let url = account.event_source_url(&TYPES.join(","), PING.as_secs())?;
         let stream = Arc::new(Stream::new());
         streams.insert(account.account_id.clone(), stream.clone());
         let task = Task { inner: Arc::downgrade(inner), stream: stream.clone(), account: account.clone(), url };
@@ -366,6 +366,88 @@ impl Task {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+
+    /// An event source on 127.0.0.1: each connection is answered `head`, then whatever the test
+    /// sends down the channel; dropping the sender closes the connection.
+    async fn event_source(head: &'static str) -> (String, mpsc::UnboundedSender<mpsc::UnboundedReceiver<String>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (connections, mut next) = mpsc::unbounded_channel::<mpsc::UnboundedReceiver<String>>();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                let Some(mut events) = next.recv().await else { return };
+                while let Some(event) = events.recv().await {
+                    if socket.write_all(event.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            }
+        });
+        (url, connections)
+    }
+
+    async fn until(what: &str, condition: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if condition() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 5 s: {what}");
+    }
+
+    fn push(max_push_streams: usize) -> Push {
+        Push::new(&JmapOptions { max_push_streams, ..JmapOptions::default() })
+    }
+
+    const TEMPLATE: &str = "/es/?types={types}&closeafter={closeafter}&ping={ping}";
+
+    #[tokio::test]
+    async fn a_stream_is_alive_from_its_first_event_until_its_connection_ends() {
+        let (url, connections) = event_source("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n").await;
+        let (events, stream_events) = mpsc::unbounded_channel();
+        connections.send(stream_events).unwrap();
+        let push = push(1);
+        let stream = push.stream(&Account::on_test_server(&url, "bob", Some(TEMPLATE))).unwrap();
+        assert_eq!(stream.mark(), None, "not confirmed before an event");
+        events.send(": hello\n\nevent: ping\ndata: {\"interval\":5}\n\n".into()).unwrap();
+        until("confirmed", || stream.mark().is_some()).await;
+        assert_eq!(push.connections(), 1);
+        let mark = stream.mark().unwrap();
+        let change = "event: state\ndata: {\"@type\":\"StateChange\",\"changed\":{\"bob\":{\"Email\":\"e2\"}}}\n\n";
+        events.send(change.into()).unwrap();
+        until("announced", || !stream.unchanged_since(mark, "m1", "e1")).await;
+        assert!(stream.unchanged_since(mark, "m1", "e2"));
+        assert!(push.stream(&Account::on_test_server(&url, "alice", Some(TEMPLATE))).is_none(), "over the cap");
+        drop(events);
+        until("lost with its connection", || stream.mark().is_none()).await;
+    }
+
+    #[tokio::test]
+    async fn a_server_answering_no_event_stream_is_left_alone() {
+        let (url, _connections) = event_source("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").await;
+        let push = push(10);
+        let account = Account::on_test_server(&url, "bob", Some(TEMPLATE));
+        let first = push.stream(&account).unwrap();
+        until("forgotten", || push.inner.streams.lock().unwrap().is_empty()).await;
+        assert_eq!(first.mark(), None);
+        assert!(push.stream(&account).is_none(), "not asked again for a while");
+        assert!(push.stream(&Account::on_test_server(&url, "alice", None)).is_none());
+    }
+
+    #[test]
+    fn no_stream_without_an_event_source_or_with_push_off() {
+        let account = Account::on_test_server("http://127.0.0.1:9/", "bob", None);
+        assert!(push(10).stream(&account).is_none());
+        let with_source = Account::on_test_server("http://127.0.0.1:9/", "bob", Some(TEMPLATE));
+        assert!(push(0).stream(&with_source).is_none());
+    }
 
     fn alive() -> Stream {
         let stream = Stream::new();
