@@ -4,6 +4,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
+# A fresh clone never reuses incremental state: CI builds without it (half the disk).
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
