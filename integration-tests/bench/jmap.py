@@ -49,9 +49,13 @@ def start_gateway(work, jmap_url):
     return process, base, f"http://127.0.0.1:{admin_port}"
 
 
-def backend_requests(admin):
+def metric(admin, name):
     text = requests.get(admin + "/metrics", timeout=10).text
-    return int(re.search(r"^caldav_gateway_jmap_requests_total (\d+)$", text, re.M).group(1))
+    return int(re.search(rf"^caldav_gateway_{name} (\d+)$", text, re.M).group(1))
+
+
+def backend_requests(admin):
+    return metric(admin, "jmap_requests_total")
 
 
 def timed(send, samples):

@@ -140,6 +140,11 @@ conversations_db: twoskip
 httpmodules: jmap caldav
 # No compression: the gateway measures what it sends and receives.
 httpallowcompress: no
+# JMAP push (RFC 8620 §7.3): Cyrus reads each streamed account's states this often and sends
+# a StateChange when they moved (default 60s, 1s the least). Only a build with WebSocket
+# support (Wslay) reads it: Debian's 3.6 has none, and its event source answers 204, so the
+# gateway validates every account per request there (test_jmap_push.py emulates a build with it).
+jmap_pushpoll: 1s
 # Autocreate the INBOX of a user on first login is not wanted: users are created explicitly.
 autocreate_quota: -1
 virtdomains: off

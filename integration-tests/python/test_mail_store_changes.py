@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from conftest import BACKEND, USERS
+from mail_server_proxy import FaultyProxy
 from test_http_semantics import Http, put_event
 
 pytestmark = pytest.mark.skipif(BACKEND != "jmap", reason="only a mail server behind the gateway has other clients")
@@ -88,11 +89,8 @@ def invitation(uid):
     return ics, message
 
 
-def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
-    bob = Http(gateway, "bob")
-    before, token = ctag_and_token(bob)
-    uid = f"imap-{uuid.uuid4()}"
-    ics, message = invitation(uid)
+def append_over_imap(message):
+    """Files `message` into bob's calendar mailbox over IMAP, as another mail client does."""
     imap = imaplib.IMAP4("127.0.0.1", int(os.environ["CYRUS_IMAP_PORT"]))
     try:
         imap.login("bob", USERS["bob"])
@@ -100,6 +98,14 @@ def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
         assert status == "OK", detail
     finally:
         imap.logout()
+
+
+def test_a_message_filed_over_imap_appears_in_the_next_poll(gateway):
+    bob = Http(gateway, "bob")
+    before, token = ctag_and_token(bob)
+    uid = f"imap-{uuid.uuid4()}"
+    ics, message = invitation(uid)
+    append_over_imap(message)
     after, _ = ctag_and_token(bob)
     assert after != before, "the ctag must move when the mail store changed"
     report = sync(bob, token)
@@ -170,63 +176,20 @@ def test_a_warm_poll_costs_one_backend_call_or_none_within_the_freshness_window(
     assert after[kind] - before[kind] >= polls
 
 
-class FaultyProxy:
-    """HTTP/1.1 proxy in front of Cyrus whose behaviour a test switches: `ok` forwards,
-    `down` drops the connection unanswered, `garbage` answers 200 with HTML, `slow` answers
-    after the gateway's timeout."""
-
-    def __init__(self, upstream):
-        import http.server
-        import socketserver
-        import threading
-
-        self.mode = "ok"
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def handle_one(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if proxy.mode == "down":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                if proxy.mode == "slow":
-                    time.sleep(3)
-                if proxy.mode == "garbage":
-                    payload, status, ctype = b"<html>upstream error</html>", 200, "text/html"
-                else:
-                    request = urllib.request.Request(
-                        upstream + self.path, data=body or None, method=self.command,
-                        headers={k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")},
-                    )
-                    try:
-                        with urllib.request.urlopen(request, timeout=10) as response:
-                            payload, status, ctype = response.read(), response.status, response.headers.get("Content-Type", "")
-                    except urllib.error.HTTPError as error:
-                        payload, status, ctype = error.read(), error.code, error.headers.get("Content-Type", "")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = handle_one
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def test_a_change_made_in_the_mail_store_shows_within_the_default_freshness_window(start_dedicated_gateway):
+    # The default window (config/gateway.toml; Debian's Cyrus offers no push, test_jmap_push.py).
+    gw = start_dedicated_gateway(GATEWAY__BACKEND__JMAP__FRESHNESS_MS=None)
+    bob = Http(gw, "bob")
+    window_s = 1.0
+    before, token = ctag_and_token(bob)
+    started = time.monotonic()
+    _, message = invitation(f"window-{uuid.uuid4()}")
+    append_over_imap(message)
+    # Bounded: the ctag moves no later than the window after the change.
+    while ctag_and_token(bob)[0] == before:
+        assert time.monotonic() - started < window_s + 0.5, "the change did not show within the window"
+        time.sleep(0.05)
+    assert re.search(r"<D:href>/dav/calendars/bob/calendar/[^<]+\.ics</D:href>", sync(bob, token))
 
 
 def test_a_failing_mail_server_gives_502_503_504_with_retry_after_and_nothing_stale(start_dedicated_gateway):

@@ -216,6 +216,18 @@ impl Config {
                     reason: "at most 5000".into(),
                 });
             }
+            if jmap.max_push_streams > 100_000 {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.max_push_streams",
+                    reason: "at most 100000 (each stream is a connection, and a process of Cyrus)".into(),
+                });
+            }
+            if jmap.push_idle_secs == 0 || jmap.push_idle_secs > 86_400 {
+                return Err(ConfigError::Invalid {
+                    setting: "backend.jmap.push_idle_secs",
+                    reason: "between 1 and 86400".into(),
+                });
+            }
             if jmap.connect_timeout_ms == 0 || jmap.request_timeout_ms == 0 {
                 return Err(ConfigError::Invalid {
                     setting: "backend.jmap.request_timeout_ms",
@@ -427,6 +439,20 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("max_request_body"), "{text}");
         assert!(text.contains("GATEWAY__LIMITS__MAX_REQUEST_BODY"), "{text}");
+    }
+
+    #[test]
+    fn push_settings_out_of_range_are_refused_by_name() {
+        let jmap = "[backend]\nkind = \"jmap\"\n[backend.jmap]\nurl = \"http://127.0.0.1:1/\"\n";
+        let config = Config::load(jmap, env(&[])).unwrap();
+        assert!(config.backend.jmap.push);
+        assert_eq!(config.backend.jmap.freshness_ms, backend::DEFAULT_FRESHNESS_MS);
+        for (setting, value) in [("max_push_streams", "100001"), ("push_idle_secs", "0"), ("push_idle_secs", "86401")] {
+            let err = Config::load(&format!("{jmap}{setting} = {value}\n"), env(&[])).unwrap_err();
+            assert!(err.to_string().contains(&format!("backend.jmap.{setting}")), "{err}");
+        }
+        let off = Config::load(jmap, env(&[("GATEWAY__BACKEND__JMAP__PUSH", "false")])).unwrap();
+        assert!(!off.backend.jmap.push);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use moka::future::Cache as Moka;
 
 use crate::model::{Entry, FolderProps, Mailbox};
+use crate::push::{Mark, Stream};
 use crate::JmapOptions;
 
 /// One account as last read from the server.
@@ -29,6 +30,9 @@ pub(crate) struct Snapshot {
     /// The client request (`store::scope`) that last read or validated it: later calls of
     /// the same request use it as it is, one view of the account per request.
     pub request: Option<u64>,
+    /// The account's push stream as it was before the states were read (`push.rs`): while
+    /// it announces no other state, the snapshot is served without asking.
+    pub push: Option<Mark>,
 }
 
 /// Counters exposed for operators: a warm "anything changed?" poll should be a validation
@@ -37,6 +41,8 @@ pub(crate) struct Snapshot {
 pub struct CacheStats {
     /// Snapshot served without asking the server (inside the freshness window).
     pub snapshot_fresh: u64,
+    /// Snapshot served without asking the server while its push stream announced no change.
+    pub snapshot_pushed: u64,
     /// Snapshot reused by a later call of the request that validated it.
     pub snapshot_reused: u64,
     /// Snapshot confirmed by one state request.
@@ -52,6 +58,7 @@ pub struct CacheStats {
 #[derive(Default)]
 struct Counters {
     snapshot_fresh: AtomicU64,
+    snapshot_pushed: AtomicU64,
     snapshot_reused: AtomicU64,
     snapshot_validated: AtomicU64,
     snapshot_rebuilt: AtomicU64,
@@ -126,11 +133,22 @@ impl Cache {
         }
     }
 
-    /// The account's snapshot when it may be served without asking the server.
-    pub async fn snapshot(&self, account: &str) -> Freshness {
+    /// The account's snapshot when it may be served without asking the server: read in this
+    /// client request, or, when `unconfirmed`, unchanged according to the account's push
+    /// stream or within the freshness window.
+    pub async fn snapshot(&self, account: &str, push: Option<&Stream>, unconfirmed: bool) -> Freshness {
         match self.snapshots.get(account).await {
             Some(s) if s.request.is_some() && s.request == store::scope::current() => {
                 self.counters.snapshot_reused.fetch_add(1, Ordering::Relaxed);
+                Freshness::Fresh(s)
+            }
+            other if !unconfirmed => Freshness::Stale(other),
+            Some(s)
+                if push
+                    .zip(s.push)
+                    .is_some_and(|(stream, mark)| stream.unchanged_since(mark, &s.mailbox_state, &s.email_state)) =>
+            {
+                self.counters.snapshot_pushed.fetch_add(1, Ordering::Relaxed);
                 Freshness::Fresh(s)
             }
             Some(s) if s.validated.elapsed() < self.freshness => {
@@ -232,6 +250,7 @@ impl Cache {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         CacheStats {
             snapshot_fresh: load(&c.snapshot_fresh),
+            snapshot_pushed: load(&c.snapshot_pushed),
             snapshot_reused: load(&c.snapshot_reused),
             snapshot_validated: load(&c.snapshot_validated),
             snapshot_rebuilt: load(&c.snapshot_rebuilt),

@@ -48,13 +48,25 @@ struct EmailChanges {
 impl JmapSession {
     /// What changed in the folder since `since` (see the module docs).
     pub(crate) async fn delta(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
-        let snapshot = self.snapshot().await?;
-        let (mailbox, _) = Self::find(&snapshot, folder)?;
-        let mailbox = mailbox.as_str();
-        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
         let Some((old_digest, old_email_state)) = model::split_state(since.as_str()) else {
             return Ok(Changes::Resync);
         };
+        let mut snapshot = self.snapshot().await?;
+        let unconfirmed = snapshot.request.is_none() || snapshot.request != store::scope::current();
+        let differs = |snapshot: &crate::cache::Snapshot| {
+            Self::find(snapshot, folder).is_ok_and(|(mailbox, _)| {
+                old_digest != model::digest_of(mailbox, snapshot.ids.get(mailbox).map_or(&[][..], |ids| ids.as_slice()))
+            })
+        };
+        if unconfirmed && differs(&snapshot) {
+            // The token names other content than the view served: something changed, and the
+            // view may be one served without asking (push, freshness window), older than the
+            // token when another replica handed it out. The delta asks the server anyway.
+            snapshot = self.confirmed_snapshot().await?;
+        }
+        let (mailbox, _) = Self::find(&snapshot, folder)?;
+        let mailbox = mailbox.as_str();
+        let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
         // Equal content, equal digest: nothing changed, whatever moved elsewhere in the account
         // (and whichever replica handed out the token). The token's spelling of this content
         // is as good as ours (any delta from it is checked against the digest), so it is

@@ -59,6 +59,8 @@ pub(crate) struct Account {
     /// RFC 6570 templates as the server sent them, resolved against `base` once filled in.
     download_template: String,
     upload_template: String,
+    /// RFC 8620 §7.3 `eventSourceUrl`, when the server names one.
+    event_source_template: Option<String>,
     base: Url,
     /// Whether the server offers JMAP submission (and so `Identity/get`, RFC 8621 §6) in
     /// this account.
@@ -248,6 +250,7 @@ impl Client {
             api_url: resolve(url("apiUrl")?)?,
             download_template: url("downloadUrl")?,
             upload_template: url("uploadUrl")?,
+            event_source_template: session.get("eventSourceUrl").and_then(Value::as_str).map(str::to_owned),
             base,
             submission,
             owner: username.to_owned(),
@@ -358,6 +361,37 @@ impl Client {
 }
 
 impl Account {
+    /// A login `account_id` of a server at `url` (tests of this crate talk to local servers).
+    #[cfg(test)]
+    pub fn on_test_server(url: &str, account_id: &str, event_source: Option<&str>) -> Account {
+        #[allow(clippy::unwrap_used)]
+        let base = Url::parse(url).unwrap();
+        Account {
+            username: account_id.into(),
+            authorization: "Basic x".into(),
+            account_id: account_id.into(),
+            owner: account_id.into(),
+            api_url: base.clone(),
+            download_template: "/download/{accountId}/{blobId}".into(),
+            upload_template: "/upload/{accountId}/".into(),
+            event_source_template: event_source.map(str::to_owned),
+            base,
+            submission: false,
+        }
+    }
+
+    /// RFC 8620 §7.3: the event source URL for `types` (comma-separated) pinged every `ping`
+    /// seconds, never closed after a state event; `None` when the server names none.
+    pub fn event_source_url(&self, types: &str, ping: u64) -> Option<Url> {
+        let filled = self
+            .event_source_template
+            .as_ref()?
+            .replace("{types}", types)
+            .replace("{closeafter}", "no")
+            .replace("{ping}", &ping.to_string());
+        self.base.join(&filled).ok()
+    }
+
     /// RFC 8620 §6.1: the upload URL of the account addressed.
     fn upload_url(&self) -> Result<Url, StoreError> {
         self.base
@@ -502,18 +536,7 @@ mod tests {
     async fn a_blob_larger_than_anything_stored_is_a_bad_gateway() {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n\r\n";
         let url = serve_once(head.into(), 4 * LIMIT as usize).await;
-        let base = Url::parse(&url).unwrap();
-        let account = Account {
-            username: "user".into(),
-            authorization: "Basic x".into(),
-            account_id: "a".into(),
-            owner: "user".into(),
-            api_url: base.clone(),
-            download_template: "/download/{accountId}/{blobId}".into(),
-            upload_template: "/upload/{accountId}/".into(),
-            base,
-            submission: false,
-        };
+        let account = Account::on_test_server(&url, "a", None);
         let result = client(&url).download(&account, "G1").await;
         assert!(too_large(&result), "{result:?}");
     }

@@ -175,6 +175,9 @@ fn after_write(
         ids: all,
         validated: Instant::now(),
         request: store::scope::current(),
+        // The stream's announcement of this write equals the new states, so the view stays
+        // trusted; any other change announced since the basis was read makes it stale.
+        push: basis.push,
     })
 }
 

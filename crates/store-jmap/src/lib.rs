@@ -66,7 +66,12 @@
 //!
 //! Per account: the mailbox tree and the message ids of each calendar, tagged with the
 //! account's JMAP states, validated with one request (`Mailbox/get` + `Email/get` of no ids)
-//! before use, or not at all within `freshness`. What is known of a message id and the bytes
+//! before use; not at all while the account's push stream (`push.rs`, RFC 8620 §7.3) is alive
+//! and announced no other state since the states were read, nor within `freshness` (the
+//! window for servers without push, and accounts beyond the stream cap). The gateway's own
+//! writes drop the account's view, so the next request reads it again whichever way it would
+//! have been served; a sync token naming other content than a view served without asking
+//! has the view confirmed first (`changes.rs`). What is known of a message id and the bytes
 //! of a blob never change, so they are cached without validation; the entries also name the
 //! messages a sync delta reports as removed (a destroyed message can no longer be read).
 //! Every cache is weighed in bytes against a budget (`blob_cache_bytes`,
@@ -89,8 +94,10 @@ mod changes;
 mod client;
 mod commit;
 mod directory;
+mod event_source;
 mod imip;
 mod model;
+mod push;
 mod put;
 mod session;
 mod snapshot;
@@ -114,6 +121,14 @@ pub struct JmapOptions {
     /// How long a validated account snapshot is served without asking again (at most a few
     /// seconds: a change made elsewhere shows up no later than this).
     pub freshness: Duration,
+    /// Keep a push stream (RFC 8620 §7.3) per active account where the server offers one,
+    /// and serve its view without asking while the stream announces no change (`push.rs`).
+    pub push: bool,
+    /// Most push streams open at once (Cyrus runs a process for each); accounts beyond are
+    /// validated per request.
+    pub max_push_streams: usize,
+    /// A push stream closes when no client request used its account for this long.
+    pub push_idle: Duration,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub pool_max_idle: usize,
@@ -157,6 +172,9 @@ impl Default for JmapOptions {
             url: String::new(),
             calendar_folder: "Calendars".into(),
             freshness: Duration::ZERO,
+            push: true,
+            max_push_streams: 100,
+            push_idle: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(15),
             pool_max_idle: 32,
@@ -213,8 +231,9 @@ impl JmapBackend {
         let cache = cache::Cache::new(&options);
         let writers = writes::writers();
         let inbox = imip::inbox_cache();
+        let push = push::Push::new(&options);
         let service = options.service.clone();
-        let shared = Arc::new(session::Shared { client, cache, options, writers, inbox });
+        let shared = Arc::new(session::Shared { client, cache, options, writers, inbox, push });
         let directory = service.map(|service| directory::ServiceDirectory::new(shared.clone(), service));
         Ok(JmapBackend { shared, directory })
     }
@@ -251,6 +270,17 @@ impl Backend for JmapBackend {
                 "account views confirmed by one state request",
                 s.snapshot_validated,
             ),
+            metric(
+                "jmap_snapshot_pushed_total",
+                "account views served without asking the mail server while its push stream announced no change",
+                s.snapshot_pushed,
+            ),
+            metric(
+                "jmap_push_connections_total",
+                "push streams (RFC 8620 §7.3) confirmed by a first event",
+                self.shared.push.connections(),
+            ),
+            metric("jmap_push_events_total", "state changes announced by push streams", self.shared.push.events()),
             metric("jmap_snapshot_reused_total", "account views reused within one client request", s.snapshot_reused),
             metric("jmap_snapshot_rebuilt_total", "account views read again (cold or changed)", s.snapshot_rebuilt),
             metric("jmap_entry_hits_total", "message descriptions found in the cache", s.entry_hits),

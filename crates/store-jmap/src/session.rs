@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub writers: crate::writes::WriterLocks,
     /// What each INBOX message looked at for iMIP is.
     pub inbox: crate::imip::InboxCache,
+    /// The accounts' push streams.
+    pub push: crate::push::Push,
 }
 
 pub(crate) struct JmapSession {

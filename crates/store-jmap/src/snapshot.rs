@@ -21,13 +21,29 @@ const MAX_CALLS: usize = 16;
 const REBUILD_ATTEMPTS: usize = 3;
 
 impl JmapSession {
-    /// The account as the server has it now (or within the freshness window).
+    /// The account as the server has it now (as its push stream tells, or within the
+    /// freshness window).
     pub(crate) async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        self.snapshot_trusting(true).await
+    }
+
+    /// As `snapshot`, but confirmed by the server unless this client request read it already:
+    /// for a client that shows a state the served view does not have (a sync token handed out
+    /// by another replica after its write), which must not wait for the freshness window.
+    pub(crate) async fn confirmed_snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        self.snapshot_trusting(false).await
+    }
+
+    async fn snapshot_trusting(&self, unconfirmed: bool) -> Result<Arc<Snapshot>, StoreError> {
         let cache = &self.shared.cache;
-        let cached = match cache.snapshot(self.view()).await {
+        let stream = self.push_stream();
+        let cached = match cache.snapshot(self.view(), stream.as_deref(), unconfirmed).await {
             Freshness::Fresh(snapshot) => return Ok(snapshot),
             Freshness::Stale(cached) => cached,
         };
+        // Taken before the states are read: what the stream announces from here on is
+        // compared with them (push.rs).
+        let push = stream.and_then(|s| s.mark());
         if let Some(cached) = cached {
             // Before the question: the answer tells the account as it was at some moment after.
             let asked = Instant::now();
@@ -50,12 +66,22 @@ impl JmapSession {
                     ids: cached.ids.clone(),
                     validated: asked,
                     request: store::scope::current(),
+                    push,
                 });
                 cache.snapshots.insert(self.view().to_owned(), renewed.clone()).await;
                 return Ok(renewed);
             }
         }
-        self.rebuild().await
+        self.rebuild(push).await
+    }
+
+    /// The account's push stream, for a view of the user's own login (a delegated view is
+    /// validated per request).
+    fn push_stream(&self) -> Option<Arc<crate::push::Stream>> {
+        if self.view() != self.id() {
+            return None;
+        }
+        self.shared.push.stream(&self.account)
     }
 
     /// Mailbox and Email states in one request: the cheap "anything changed?" question.
@@ -69,10 +95,15 @@ impl JmapSession {
         Ok((state(client::response(&r, 0, "Mailbox/get")?)?, state(client::response(&r, 1, "Email/get")?)?))
     }
 
-    pub(crate) async fn rebuild(&self) -> Result<Arc<Snapshot>, StoreError> {
+    /// The account read again, as a write whose guarded `Email/set` was refused needs it.
+    pub(crate) async fn reread(&self) -> Result<Arc<Snapshot>, StoreError> {
+        self.rebuild(self.push_stream().and_then(|s| s.mark())).await
+    }
+
+    async fn rebuild(&self, push: Option<crate::push::Mark>) -> Result<Arc<Snapshot>, StoreError> {
         let mut attempt = 1;
         loop {
-            let (snapshot, settled) = self.read_account().await?;
+            let (snapshot, settled) = self.read_account(push).await?;
             // A folder's state pairs its content with the Email state it was read under
             // (changes.rs rebuilds old contents from Email/changes since that state). Ids read
             // while another writer moved the Email state belong to no single state, and pairing
@@ -90,7 +121,7 @@ impl JmapSession {
 
     /// The mailbox tree and the ids of every calendar mailbox, and whether the Email state
     /// stayed the same from before the first read to after the last one.
-    async fn read_account(&self) -> Result<(Arc<Snapshot>, bool), StoreError> {
+    async fn read_account(&self, push: Option<crate::push::Mark>) -> Result<(Arc<Snapshot>, bool), StoreError> {
         // The states first: ids read afterwards are at least as new, so a change in between
         // makes the next validation rebuild rather than serve something stale.
         let r = self
@@ -142,6 +173,7 @@ impl JmapSession {
             ids,
             validated: Instant::now(),
             request: store::scope::current(),
+            push,
         });
         Ok((snapshot, settled))
     }

@@ -99,7 +99,7 @@ impl Attempts {
         backoff(self.rereads).await;
         self.rereads += 1;
         self.fresh = false;
-        let basis = session.rebuild().await?;
+        let basis = session.reread().await?;
         self.writer.last = Some((session.view().to_owned(), basis.clone()));
         session.read_at(basis, mailbox).await?.ok_or(StoreError::NotFound)
     }

@@ -31,6 +31,14 @@ pub struct JmapConfig {
     /// Milliseconds a validated view of an account is served without asking the server
     /// (0 to 5000): a change made in the mail store shows up no later than this.
     pub freshness_ms: u64,
+    /// Keep a JMAP push stream (RFC 8620 §7.3) per active account where the mail server
+    /// offers one: while it announces no change, requests need no state request at all.
+    pub push: bool,
+    /// Most push streams open at once (Cyrus runs one httpd process per stream); accounts
+    /// beyond are validated per request.
+    pub max_push_streams: usize,
+    /// Seconds without a client request after which an account's push stream is closed.
+    pub push_idle_secs: u64,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     /// Idle connections kept open to the mail server.
@@ -54,6 +62,10 @@ pub struct JmapConfig {
     pub service_password: String,
 }
 
+/// The freshness window without push: see docs/operations.md, "Freshness", for the
+/// measurement it is chosen from.
+pub const DEFAULT_FRESHNESS_MS: u64 = 1000;
+
 /// Without the service account's password: configurations end up in logs and panic messages.
 impl std::fmt::Debug for JmapConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,6 +73,9 @@ impl std::fmt::Debug for JmapConfig {
             .field("url", &self.url)
             .field("calendar_folder", &self.calendar_folder)
             .field("freshness_ms", &self.freshness_ms)
+            .field("push", &self.push)
+            .field("max_push_streams", &self.max_push_streams)
+            .field("push_idle_secs", &self.push_idle_secs)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("pool_max_idle", &self.pool_max_idle)
@@ -78,7 +93,10 @@ impl Default for JmapConfig {
         JmapConfig {
             url: String::new(),
             calendar_folder: "Calendars".into(),
-            freshness_ms: 0,
+            freshness_ms: DEFAULT_FRESHNESS_MS,
+            push: true,
+            max_push_streams: 100,
+            push_idle_secs: 300,
             connect_timeout_ms: 3000,
             request_timeout_ms: 15000,
             pool_max_idle: 32,
