@@ -37,6 +37,7 @@ pub async fn calendar_query(
     let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
     for target in targets {
         let folder = &target.folder;
+        let shared = std::sync::Arc::new(folder.clone());
         let floating = floating_zone(folder, timezone)?;
         let query = QueryContext { floating, max_instances };
         let shaper = Shaper { request: calendar_data, floating, max_instances };
@@ -59,7 +60,7 @@ pub async fn calendar_query(
             if matched {
                 let body = shaper.shape(item.body)?;
                 let resource = Resource::Object {
-                    folder: folder.clone(),
+                    folder: shared.clone(),
                     meta: item.meta,
                     body: Some(body),
                     properties: item.properties,
