@@ -54,6 +54,37 @@ impl Component {
     pub fn components_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Component> + 'a {
         self.components.iter().filter(move |c| c.name == name)
     }
+
+    /// Bytes the tree takes in memory (its own struct included), so a cache of parsed objects
+    /// can be bounded by what it holds rather than by a count.
+    pub fn memory_size(&self) -> usize {
+        std::mem::size_of::<Component>() + self.heap_size()
+    }
+
+    fn heap_size(&self) -> usize {
+        let properties: usize = self
+            .properties
+            .iter()
+            .map(|p| {
+                let params: usize = p
+                    .params
+                    .iter()
+                    .map(|param| {
+                        param.name.capacity()
+                            + param.values.capacity() * std::mem::size_of::<String>()
+                            + param.values.iter().map(String::capacity).sum::<usize>()
+                    })
+                    .sum();
+                p.name.capacity() + p.value.capacity() + p.params.capacity() * std::mem::size_of::<Parameter>() + params
+            })
+            .sum();
+        let components: usize = self.components.iter().map(Component::heap_size).sum();
+        self.name.capacity()
+            + self.properties.capacity() * std::mem::size_of::<Property>()
+            + properties
+            + self.components.capacity() * std::mem::size_of::<Component>()
+            + components
+    }
 }
 
 impl Property {
@@ -131,6 +162,19 @@ mod tests {
         let event = &cal.components[0];
         assert_eq!(event.property("UID").map(|p| p.value.as_str()), Some("1"));
         assert_eq!(event.components[0].name, "VALARM");
+    }
+
+    #[test]
+    fn memory_size_grows_with_the_text_it_holds() {
+        let small =
+            parse_calendar("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").unwrap();
+        let description = "x".repeat(10_000);
+        let large = parse_calendar(&format!(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nDESCRIPTION:{description}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        ))
+        .unwrap();
+        assert!(small.memory_size() > std::mem::size_of::<Component>());
+        assert!(large.memory_size() >= small.memory_size() + 10_000);
     }
 
     #[test]

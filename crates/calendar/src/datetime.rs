@@ -52,17 +52,48 @@ impl DateValue {
 /// `YYYYMMDD`, `YYYYMMDDTHHMMSS`, `YYYYMMDDTHHMMSSZ`.
 pub fn parse(value: &str, tzid: Option<&str>) -> Option<DateValue> {
     if value.len() == 8 {
-        return NaiveDate::parse_from_str(value, "%Y%m%d").ok().map(DateValue::Date);
+        return digits_date(value.as_bytes())
+            .or_else(|| NaiveDate::parse_from_str(value, "%Y%m%d").ok())
+            .map(DateValue::Date);
     }
     if let Some(utc) = value.strip_suffix('Z') {
-        let local = NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S").ok()?;
+        let local = local_date_time(utc)?;
         return Some(DateValue::Utc(Utc.from_utc_datetime(&local)));
     }
-    let local = NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S").ok()?;
+    let local = local_date_time(value)?;
     Some(match tzid {
         Some(tzid) => DateValue::Zoned(local, tzid.to_owned()),
         None => DateValue::Floating(local),
     })
+}
+
+/// `YYYYMMDDTHHMMSS`. Queries read several of these per object, and chrono's format-driven
+/// parser was a visible share of a query's profile, so the form every client writes (all
+/// digits) is read directly; anything else goes through chrono as before, so what is
+/// accepted does not change.
+fn local_date_time(value: &str) -> Option<NaiveDateTime> {
+    digits_date_time(value.as_bytes()).or_else(|| NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S").ok())
+}
+
+/// The number written by `digits`, all ASCII digits; `None` otherwise.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+}
+
+fn digits_date(value: &[u8]) -> Option<NaiveDate> {
+    if value.len() != 8 {
+        return None;
+    }
+    let year = i32::try_from(number(&value[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&value[4..6])?, number(&value[6..8])?)
+}
+
+fn digits_date_time(value: &[u8]) -> Option<NaiveDateTime> {
+    if value.len() != 15 || value[8] != b'T' {
+        return None;
+    }
+    let date = digits_date(&value[..8])?;
+    date.and_hms_opt(number(&value[9..11])?, number(&value[11..13])?, number(&value[13..15])?)
 }
 
 /// A UTC date-time as CalDAV time-range attributes carry it (`20261201T000000Z`).
@@ -156,6 +187,25 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digit_forms_read_as_chrono_reads_them() {
+        for value in ["20261201", "00010101", "99991231", "20240229", "20230229", "20261301", "20261200", "2026120a"] {
+            assert_eq!(digits_date(value.as_bytes()), NaiveDate::parse_from_str(value, "%Y%m%d").ok(), "{value}");
+        }
+        for value in [
+            "20261201T093000",
+            "20261201T235959",
+            "20261201T240000",
+            "20261201T236000",
+            "20261201T235960",
+            "20261201 093000",
+            "20261201T09300x",
+        ] {
+            let chrono = NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S").ok();
+            assert_eq!(local_date_time(value), chrono, "{value}");
+        }
+    }
 
     #[test]
     fn durations() {

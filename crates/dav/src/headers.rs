@@ -85,7 +85,11 @@ fn entity_tags(value: &str, header: &'static str) -> Result<Option<Vec<String>>,
 
 /// `abc` -> `"abc"`
 pub fn quote_etag(etag: &str) -> String {
-    format!("\"{etag}\"")
+    let mut quoted = String::with_capacity(etag.len() + 2);
+    quoted.push('"');
+    quoted.push_str(etag);
+    quoted.push('"');
+    quoted
 }
 
 #[cfg(test)]

@@ -163,12 +163,8 @@ impl ResourcePath {
             ResourcePath::Principal { user } => format!("{DAV_ROOT}principals/{}/", e(user)),
             ResourcePath::Calendars => format!("{DAV_ROOT}calendars/"),
             ResourcePath::CalendarHome { user } => format!("{DAV_ROOT}calendars/{}/", e(user)),
-            ResourcePath::Calendar { user, calendar } => {
-                format!("{DAV_ROOT}calendars/{}/{}/", e(user), encode_folder(calendar))
-            }
-            ResourcePath::Object { user, calendar, item } => {
-                format!("{DAV_ROOT}calendars/{}/{}/{}", e(user), encode_folder(calendar), e(item))
-            }
+            ResourcePath::Calendar { user, calendar } => calendar_href(user, calendar),
+            ResourcePath::Object { user, calendar, item } => object_href(user, calendar, item),
             ResourcePath::ScheduleOutbox { user } => format!("{DAV_ROOT}calendars/{}/{SCHEDULE_OUTBOX}/", e(user)),
         }
     }
@@ -211,9 +207,31 @@ fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+fn push_segment(out: &mut String, segment: &str) {
+    out.extend(utf8_percent_encode(segment, SEGMENT));
+}
+
 /// A folder name, `/`-joined segments, each encoded.
-fn encode_folder(name: &str) -> String {
-    name.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
+fn push_folder(out: &mut String, name: &str) {
+    for (index, segment) in name.split('/').enumerate() {
+        if index > 0 {
+            out.push('/');
+        }
+        push_segment(out, segment);
+    }
+}
+
+/// `/dav/calendars/{user}/{folder}/`, the start of every href in a calendar, written into a
+/// buffer with room for `rest` more bytes (one href per member of a listing).
+fn folder_href(user: &str, calendar: &str, rest: usize) -> String {
+    let mut out = String::with_capacity(DAV_ROOT.len() + "calendars///".len() + user.len() + calendar.len() + rest);
+    out.push_str(DAV_ROOT);
+    out.push_str("calendars/");
+    push_segment(&mut out, user);
+    out.push('/');
+    push_folder(&mut out, calendar);
+    out.push('/');
+    out
 }
 
 /// Whether `name` is a folder name only scheduling may use: `inbox` and `outbox` at the top
@@ -252,7 +270,7 @@ pub fn calendar_home_href(user: &str) -> String {
 }
 
 pub fn calendar_href(user: &str, calendar: &str) -> String {
-    ResourcePath::Calendar { user: user.to_owned(), calendar: calendar.to_owned() }.href()
+    folder_href(user, calendar, 0)
 }
 
 pub fn schedule_inbox_href(user: &str) -> String {
@@ -264,7 +282,9 @@ pub fn schedule_outbox_href(user: &str) -> String {
 }
 
 pub fn object_href(user: &str, calendar: &str, item: &str) -> String {
-    ResourcePath::Object { user: user.to_owned(), calendar: calendar.to_owned(), item: item.to_owned() }.href()
+    let mut out = folder_href(user, calendar, item.len());
+    push_segment(&mut out, item);
+    out
 }
 
 #[cfg(test)]

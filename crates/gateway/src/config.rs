@@ -72,6 +72,9 @@ pub struct LimitsConfig {
     /// Most members one sync-collection answer reports; a larger answer is sent in pages
     /// (RFC 6578 §3.6: truncated, the collection answered 507, a token to continue from).
     pub max_sync_results: usize,
+    /// MiB of parsed calendar objects kept between requests (`parsed_objects`); 0 turns the
+    /// cache off.
+    pub parsed_object_cache_mib: u64,
 }
 
 impl Default for LimitsConfig {
@@ -88,6 +91,7 @@ impl Default for LimitsConfig {
             max_attachment_size: 1024 * 1024,
             max_query_cpu_ms: 5_000,
             max_sync_results: 1000,
+            parsed_object_cache_mib: 32,
         }
     }
 }

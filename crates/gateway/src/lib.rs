@@ -15,6 +15,7 @@ pub mod layers;
 pub mod login_limit;
 pub mod methods;
 pub mod metrics;
+pub mod parsed_objects;
 pub mod properties;
 pub mod provision;
 pub mod quirks;
@@ -70,6 +71,7 @@ struct AppInner {
     inbound_checked: moka::future::Cache<String, ()>,
     /// Where scheduling delivers invitations to users who never logged in (default folders).
     caldav: CaldavConfig,
+    parsed_objects: parsed_objects::ParsedObjects,
 }
 
 impl AppState {
@@ -102,6 +104,9 @@ impl AppState {
                 .max_capacity(config.auth.max_sessions)
                 .build(),
             caldav: config.caldav.clone(),
+            parsed_objects: parsed_objects::ParsedObjects::new(
+                config.limits.parsed_object_cache_mib.saturating_mul(1024 * 1024),
+            ),
         }))
     }
 
@@ -131,6 +136,11 @@ impl AppState {
 
     pub fn caldav(&self) -> &CaldavConfig {
         &self.0.caldav
+    }
+
+    /// Calendar objects parsed by earlier requests (`limits.parsed_object_cache_mib`).
+    pub fn parsed_objects(&self) -> &parsed_objects::ParsedObjects {
+        &self.0.parsed_objects
     }
 
     pub fn scheduling(&self) -> &SchedulingPolicy {

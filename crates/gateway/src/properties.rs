@@ -289,9 +289,10 @@ fn object_value(meta: &ItemMeta, body: Option<&[u8]>, name: &PropName) -> Option
         P::GetLastModified => Some(Value::Text(httpdate::fmt_http_date(meta.last_modified))),
         // Stored bodies were validated as UTF-8 on PUT; lossy conversion only guards backends
         // whose data came from elsewhere.
-        P::CalendarData if meta.content_type.is_none() => {
-            body.map(|b| Value::Text(String::from_utf8_lossy(b).into_owned()))
-        }
+        P::CalendarData if meta.content_type.is_none() => body.map(|b| match std::str::from_utf8(b) {
+            Ok(text) => Value::Text(text.to_owned()),
+            Err(_) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        }),
         _ => None,
     }
 }
@@ -349,11 +350,8 @@ fn privileges(resource: &Resource) -> Value {
         Resource::Home => owned,
         Resource::ScheduleInbox(_) => inbox,
         Resource::ScheduleOutbox => outbox,
-        Resource::Calendar(folder) | Resource::Collection(folder) | Resource::Object { folder, .. }
-            if !folder.read_only =>
-        {
-            owned
-        }
+        Resource::Calendar(folder) | Resource::Collection(folder) if !folder.read_only => owned,
+        Resource::Object { folder, .. } if !folder.read_only => owned,
         _ => read_only,
     };
     Value::Elements(

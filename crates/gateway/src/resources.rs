@@ -51,7 +51,8 @@ pub enum Resource {
     /// A calendar object, or a file in a plain collection. `body` and `properties` are
     /// loaded only when the request needs them (see [`load`]).
     Object {
-        folder: Folder,
+        /// Shared by the members of one listing: a folder is a dozen strings to clone.
+        folder: Arc<Folder>,
         meta: ItemMeta,
         body: Option<Bytes>,
         properties: Vec<DeadProperty>,
@@ -165,7 +166,12 @@ pub async fn object(session: &dyn Session, folder: Folder, item: &str) -> Result
     let name = ItemName::new(item);
     let found = session.get(&folder.id, std::slice::from_ref(&name)).await?;
     let item = found.into_iter().find(|i| i.meta.name == name).ok_or(store::StoreError::NotFound)?;
-    Ok(Resource::Object { folder, meta: item.meta, body: Some(item.body), properties: item.properties })
+    Ok(Resource::Object {
+        folder: Arc::new(folder),
+        meta: item.meta,
+        body: Some(item.body),
+        properties: item.properties,
+    })
 }
 
 /// Object resources for `metas`, with bodies fetched in one `get` call when asked for.
@@ -175,10 +181,11 @@ pub async fn objects(
     metas: Vec<ItemMeta>,
     with_bodies: bool,
 ) -> Result<Vec<Resource>, GatewayError> {
+    let shared = Arc::new(folder.clone());
     if !with_bodies {
         return Ok(metas
             .into_iter()
-            .map(|meta| Resource::Object { folder: folder.clone(), meta, body: None, properties: Vec::new() })
+            .map(|meta| Resource::Object { folder: shared.clone(), meta, body: None, properties: Vec::new() })
             .collect());
     }
     let names: Vec<ItemName> = metas.iter().map(|m| m.name.clone()).collect();
@@ -187,7 +194,7 @@ pub async fn objects(
     Ok(items
         .into_iter()
         .map(|item| Resource::Object {
-            folder: folder.clone(),
+            folder: shared.clone(),
             meta: item.meta,
             body: Some(item.body),
             properties: item.properties,

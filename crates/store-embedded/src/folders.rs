@@ -106,7 +106,9 @@ pub(crate) fn list(conn: &Connection, owner: &str) -> Result<Vec<Folder>, StoreE
 pub(crate) fn by_name(conn: &Connection, owner: &str, name: &str) -> Result<Folder, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND name = ?2");
     let folder = conn
-        .query_row(&sql, [owner, name], from_row)
+        .prepare_cached(&sql)
+        .map_err(to_store_error)?
+        .query_row([owner, name], from_row)
         .optional()
         .map_err(to_store_error)?
         .ok_or(StoreError::NotFound)?;
@@ -126,10 +128,10 @@ fn by_id(conn: &Connection, owner: &str, id: i64) -> Result<Folder, StoreError> 
 /// The folder's row, if `owner` owns it: another user's folder id is simply not found.
 pub(crate) fn resolve(conn: &Connection, owner: &str, folder: &FolderId) -> Result<FolderRow, StoreError> {
     let id: i64 = folder.as_str().parse().map_err(|_| StoreError::NotFound)?;
-    conn.query_row(
-        "SELECT id, incarnation, modseq, pruned_below, kind FROM folders WHERE owner = ?1 AND id = ?2",
-        params![owner, id],
-        |row| {
+    // Every request resolves its folder: the statement is prepared once per connection.
+    conn.prepare_cached("SELECT id, incarnation, modseq, pruned_below, kind FROM folders WHERE owner = ?1 AND id = ?2")
+        .map_err(to_store_error)?
+        .query_row(params![owner, id], |row| {
             Ok(FolderRow {
                 id: row.get(0)?,
                 incarnation: row.get(1)?,
@@ -137,11 +139,10 @@ pub(crate) fn resolve(conn: &Connection, owner: &str, folder: &FolderId) -> Resu
                 pruned_below: row.get(3)?,
                 kind: decode_kind(row.get(4)?),
             })
-        },
-    )
-    .optional()
-    .map_err(to_store_error)?
-    .ok_or(StoreError::NotFound)
+        })
+        .optional()
+        .map_err(to_store_error)?
+        .ok_or(StoreError::NotFound)
 }
 
 pub(crate) fn create(tx: &Transaction<'_>, owner: &str, spec: &NewFolder) -> Result<Folder, StoreError> {

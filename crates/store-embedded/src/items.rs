@@ -317,24 +317,53 @@ pub(crate) fn changes_since(
     Ok((changed, removed))
 }
 
+/// The candidates of one component in a window with an end (`?3` its start, may be NULL,
+/// `?4` its end): two range scans of the covering index `items_by_component_span`, those that
+/// start before the end and those without a start, which SQLite plans as searches of that
+/// index, never of the table.
+const TIME_RANGE_CANDIDATES: &str = "
+    SELECT name FROM items WHERE folder = ?1 AND component = ?2 AND span_start < ?4
+      AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)
+    UNION ALL
+    SELECT name FROM items WHERE folder = ?1 AND component = ?2 AND span_start IS NULL
+      AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)";
+
 /// Items that may match: of the component (if given), and unindexed or overlapping the range.
+/// Rows without a span (unindexed, or stored before v2) have NULL in both span columns, which
+/// the conditions read as unbounded, so they are always candidates.
 pub(crate) fn candidates(conn: &Connection, folder: i64, query: &CandidateQuery) -> Result<Vec<ItemName>, StoreError> {
     let range = query.range.unwrap_or_default();
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT name FROM items WHERE folder = ?1
-               AND (?2 IS NULL OR component = ?2)
-               AND (indexed = 0 OR ((?4 IS NULL OR span_start IS NULL OR span_start < ?4)
-                                AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)))
-             ORDER BY name",
-        )
-        .map_err(to_store_error)?;
-    let rows = statement
-        .query_map(params![folder, query.component.map(component_code), range.start, range.end], |row| {
-            Ok(ItemName::new(row.get::<_, String>(0)?))
-        })
-        .map_err(to_store_error)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)
+    let mut names = match (query.component, range.end) {
+        // The usual query: one component, a window with an end.
+        (Some(component), Some(end)) => {
+            let mut statement = conn.prepare_cached(TIME_RANGE_CANDIDATES).map_err(to_store_error)?;
+            let rows = statement
+                .query_map(params![folder, component_code(component), range.start, end], |row| {
+                    Ok(ItemName::new(row.get::<_, String>(0)?))
+                })
+                .map_err(to_store_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)?
+        }
+        _ => {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT name FROM items WHERE folder = ?1
+                       AND (?2 IS NULL OR component = ?2)
+                       AND (indexed = 0 OR ((?4 IS NULL OR span_start IS NULL OR span_start < ?4)
+                                        AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)))",
+                )
+                .map_err(to_store_error)?;
+            let rows = statement
+                .query_map(params![folder, query.component.map(component_code), range.start, range.end], |row| {
+                    Ok(ItemName::new(row.get::<_, String>(0)?))
+                })
+                .map_err(to_store_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)?
+        }
+    };
+    // In name order, as a listing is: answers come out in the same order whichever path ran.
+    names.sort_unstable();
+    Ok(names)
 }
 
 /// A strong ETag from the bytes: equal bytes, equal tag; the tag never needs a lookup.
@@ -349,5 +378,27 @@ fn component_code(component: Component) -> i64 {
         Component::Todo => 2,
         Component::Journal => 4,
         Component::FreeBusy => 8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: a month query must not visit the folder's rows (and their bodies).
+    #[test]
+    fn time_range_candidates_are_read_from_the_covering_index_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {TIME_RANGE_CANDIDATES}"))
+            .unwrap()
+            .query_map(params![1, 1, 0, 100], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let searches: Vec<&String> = plan.iter().filter(|step| step.starts_with("SEARCH")).collect();
+        assert_eq!(searches.len(), 2, "{plan:?}");
+        assert!(searches.iter().all(|s| s.contains("COVERING INDEX items_by_component_span")), "{plan:?}");
     }
 }

@@ -84,10 +84,15 @@ impl Session for EmbeddedSession {
 
     async fn get(&self, folder: &FolderId, names: &[ItemName]) -> Result<Vec<Item>, StoreError> {
         let (owner, folder, names) = (self.owner(), folder.clone(), names.to_vec());
+        // One read transaction: one snapshot for all the names, and one lock taken instead of
+        // one per statement (a multiget of 100 hrefs is 100 lookups).
         self.db
             .read(move |conn| {
-                let row = folders::resolve(conn, &owner, &folder)?;
-                items::get(conn, row.id, &names)
+                let tx = conn.unchecked_transaction().map_err(crate::db::to_store_error)?;
+                let row = folders::resolve(&tx, &owner, &folder)?;
+                let items = items::get(&tx, row.id, &names)?;
+                tx.finish().map_err(crate::db::to_store_error)?;
+                Ok(items)
             })
             .await
     }

@@ -2,6 +2,7 @@
 //! the home, in one backend call per calendar.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use axum::response::Response;
 use calendar::retrieval::CalendarDataRequest;
@@ -92,7 +93,7 @@ pub async fn calendar_multiget(
             }
         }
     }
-    let mut found: Vec<(store::Folder, Vec<store::Item>)> = Vec::new();
+    let mut found: Vec<(Arc<store::Folder>, Vec<store::Item>)> = Vec::new();
     for calendar in calendars {
         let folder = match scope_folder.as_ref().filter(|f| f.name == calendar) {
             Some(folder) => folder.clone(),
@@ -109,12 +110,12 @@ pub async fn calendar_multiget(
             .map(|(_, n)| n.clone())
             .collect();
         let items = session.get(&folder.id, &names).await?;
-        found.push((folder, items));
+        found.push((Arc::new(folder), items));
     }
     let pcx = property_context(cx);
     let max_instances = cx.app.limits().max_instances;
     let mut responses = Vec::with_capacity(wanted.len());
-    let by_name: HashMap<(&str, &ItemName), (&store::Folder, &store::Item)> = found
+    let by_name: HashMap<(&str, &ItemName), (&Arc<store::Folder>, &store::Item)> = found
         .iter()
         .flat_map(|(folder, items)| {
             items.iter().map(move |item| ((folder.name.as_str(), &item.meta.name), (folder, item)))

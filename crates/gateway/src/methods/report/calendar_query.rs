@@ -1,7 +1,7 @@
 //! calendar-query (RFC 4791 §7.8): the objects in scope (`scope.rs`) that match a filter.
 //!
-//! Every object is parsed and tested here; an index of component types and instance spans
-//! kept with the store (so a one-month query does not parse every body) comes next.
+//! The candidates the store's index leaves (`candidates.rs`) are tested here, each parsed
+//! once per version (`parsed_objects`).
 
 use super::calendar_data::{floating_zone, Shaper};
 use super::candidates;
@@ -33,17 +33,19 @@ pub async fn calendar_query(
     let max_instances = cx.app.limits().max_instances;
     let narrowing = candidates::narrowing(filter);
     let pcx = property_context(cx);
+    let parsed_objects = cx.app.parsed_objects();
     let mut responses = Vec::new();
     let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
     for target in targets {
         let folder = &target.folder;
+        let shared = std::sync::Arc::new(folder.clone());
         let floating = floating_zone(folder, timezone)?;
         let query = QueryContext { floating, max_instances };
         let shaper = Shaper { request: calendar_data, floating, max_instances };
         for item in target.load(session, &narrowing).await? {
             let evaluated = budget
                 .evaluate(|| {
-                    let parsed = std::str::from_utf8(&item.body).ok().and_then(|t| calendar::parse_calendar(t).ok())?;
+                    let parsed = parsed_objects.parsed(cx.user(), &folder.id, &item.meta, &item.body)?;
                     Some(matches(&parsed, filter, &query))
                 })
                 .await?;
@@ -59,7 +61,7 @@ pub async fn calendar_query(
             if matched {
                 let body = shaper.shape(item.body)?;
                 let resource = Resource::Object {
-                    folder: folder.clone(),
+                    folder: shared.clone(),
                     meta: item.meta,
                     body: Some(body),
                     properties: item.properties,
