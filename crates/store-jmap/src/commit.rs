@@ -221,6 +221,7 @@ mod tests {
             ids,
             validated: Instant::now(),
             request: None,
+            push: None,
         }
     }
 
