@@ -84,6 +84,38 @@ def test_a_client_alternating_between_two_replicas_sees_one_consistent_calendar(
 
 
 @pytest.mark.skipif(BACKEND != "jmap", reason="replicas need a shared mail server (JMAP); the embedded store is one process")
+def test_within_the_freshness_window_no_write_is_refused_on_a_stale_view(start_dedicated_gateway):
+    """With a freshness window a replica may serve a view of the account up to 5 s old here
+    (1 s by default). A read may lag by that much, but a write it would refuse on that view
+    (an If-Match with the ETag the other replica just answered, a DELETE of what the other
+    just created, a UID the other just removed) is first checked with the mail server."""
+    window = {"GATEWAY__BACKEND__JMAP__FRESHNESS_MS": "5000"}
+    replicas = [Client(start_dedicated_gateway(**window)), Client(start_dedicated_gateway(**window))]
+    calendar = replicas[0].new_calendar()
+    uid, ics = event("windowed")
+    path = f"{calendar}{uuid.uuid4().hex}.ics"
+    for http in replicas:
+        ctag_and_token(http, calendar)  # each replica's view of the account is now in its window
+    created = put_event(replicas[0], path, ics, **{"If-None-Match": "*"})
+    assert created.status_code == 201, created.text
+    etag = created.headers["ETag"]
+    for round_ in range(6):
+        http = replicas[(round_ + 1) % 2]
+        _, changed = event(f"windowed {round_}", uid=uid)
+        updated = put_event(http, path, changed, **{"If-Match": etag})
+        assert updated.status_code == 204, (round_, updated.status_code, updated.text)
+        etag = updated.headers["ETag"]
+    # A genuinely stale ETag is still refused, after the check.
+    _, late = event("late", uid=uid)
+    assert put_event(replicas[0], path, late, **{"If-Match": created.headers["ETag"]}).status_code == 412
+    # Deleted on one, the UID is free on the other at once, whatever its window holds.
+    assert replicas[1].request("DELETE", path).status_code == 204
+    again = put_event(replicas[0], f"{calendar}{uuid.uuid4().hex}.ics", ics, **{"If-None-Match": "*"})
+    assert again.status_code == 201, again.text
+    replicas[0].request("DELETE", calendar)
+
+
+@pytest.mark.skipif(BACKEND != "jmap", reason="replicas need a shared mail server (JMAP); the embedded store is one process")
 def test_a_token_stays_valid_after_another_replica_deleted_a_calendar(start_dedicated_gateway):
     """The Thunderbird replay's recipe (docs/clients/thunderbird.md): another gateway makes a
     calendar, fills it, syncs it in pages and deletes it. On Cyrus a mailbox deletion makes

@@ -43,7 +43,10 @@ impl JmapSession {
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
             let current = read.items.iter().find(|i| i.name == item.name);
-            expected.check(current.map(|c| store::ETag::new(c.blob.clone())))?;
+            if let Err(refused) = expected.check(current.map(|c| store::ETag::new(c.blob.clone()))) {
+                attempts.refuse(refused)?;
+                continue;
+            }
             if let Some(current) = current {
                 if current.blob == blob && current.content_type == item.content_type {
                     // The same bytes again: nothing changes (the contract's rule), and Cyrus
@@ -51,6 +54,7 @@ impl JmapSession {
                     return Ok(Stored { meta: current.meta(), created: false, verbatim: true });
                 }
             }
+            let mut conflict = None;
             if item.component.is_some() {
                 for other in read.items.iter().filter(|i| i.name != item.name) {
                     // A schedule inbox keeps every iTIP message of a meeting (RFC 6638
@@ -60,9 +64,15 @@ impl JmapSession {
                         if self.props(read.properties.as_deref()).await?.schedule_inbox {
                             break;
                         }
-                        return Err(StoreError::UidConflict { uid: item.uid.clone(), existing: other.name.clone() });
+                        conflict =
+                            Some(StoreError::UidConflict { uid: item.uid.clone(), existing: other.name.clone() });
+                        break;
                     }
                 }
+            }
+            if let Some(conflict) = conflict {
+                attempts.refuse(conflict)?;
+                continue;
             }
             let uid = item.component.is_some().then_some(item.uid.as_str());
             // A replaced resource keeps its dead properties, as on the embedded store.

@@ -380,7 +380,13 @@ impl Session for JmapSession {
         let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let current = Read::item(&read.items, name)?;
+            let current = match Read::item(&read.items, name) {
+                Ok(current) => current,
+                Err(refused) => {
+                    attempts.refuse(refused)?;
+                    continue;
+                }
+            };
             let mut properties = current.properties.clone();
             store::DeadPropertyChange::apply_all(&mut properties, changes);
             let uid = self.uid_of(current).await?;
@@ -443,8 +449,17 @@ impl Session for JmapSession {
         let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let current = Read::item(&read.items, name)?;
-            expected.check(Some(store::ETag::new(current.blob.clone())))?;
+            let current = match Read::item(&read.items, name) {
+                Ok(current) => current,
+                Err(refused) => {
+                    attempts.refuse(refused)?;
+                    continue;
+                }
+            };
+            if let Err(refused) = expected.check(Some(store::ETag::new(current.blob.clone()))) {
+                attempts.refuse(refused)?;
+                continue;
+            }
             let destroy = vec![current.email_id.clone()];
             if attempts.commit(self, &read, &mailbox, None, destroy).await?.is_some() {
                 return Ok(());

@@ -72,6 +72,9 @@ pub(crate) struct Attempts {
     /// Start from a fresh read of the account: the caller changed it itself just before
     /// (Cyrus moves the account's state with every blob upload).
     fresh: bool,
+    /// The last read asked the server (not a snapshot served from memory): a refusal
+    /// checked against it is final (see [`Attempts::refuse`]).
+    confirmed: bool,
 }
 
 impl Attempts {
@@ -92,6 +95,7 @@ impl Attempts {
             if let Some(basis) = self.untried(session).await? {
                 // A mailbox created since that snapshot is found by the fresh read below.
                 if let Some(read) = session.read_at(basis, mailbox).await? {
+                    self.confirmed = read.basis.request.is_some() && read.basis.request == store::scope::current();
                     return Ok(read);
                 }
             }
@@ -99,6 +103,7 @@ impl Attempts {
         backoff(self.rereads).await;
         self.rereads += 1;
         self.fresh = false;
+        self.confirmed = true;
         let basis = session.reread().await?;
         self.writer.last = Some((session.view().to_owned(), basis.clone()));
         session.read_at(basis, mailbox).await?.ok_or(StoreError::NotFound)
@@ -117,6 +122,21 @@ impl Attempts {
         let mut known: Vec<Arc<Snapshot>> = remembered.into_iter().chain(cached).collect();
         known.sort_by_key(|s| std::cmp::Reverse(s.validated));
         Ok(known.into_iter().find(|s| !self.refused.contains(&s.email_state)))
+    }
+
+    /// A refusal (failed precondition, missing item, UID conflict) found in `read`: `Err` with
+    /// it when the server confirmed that read for this client request, otherwise `Ok` and the
+    /// next attempt reads the account again first. A snapshot served within the freshness
+    /// window or on a push stream's word may miss a change made a moment ago through another
+    /// gateway replica or mail client; a write it would wrongly refuse (a 412 for the ETag
+    /// the client just got from the other replica) must not be answered from it. A write it
+    /// wrongly lets through is caught by `ifInState`.
+    pub fn refuse(&mut self, error: StoreError) -> Result<(), StoreError> {
+        if self.confirmed {
+            return Err(error);
+        }
+        self.fresh = true;
+        Ok(())
     }
 
     /// Sends the write checked against `read`; `Ok(None)` when the account changed first.
@@ -147,7 +167,14 @@ impl JmapSession {
     /// `fresh`: the caller just changed the account itself, so no snapshot is current.
     pub(crate) async fn begin_write(&self, fresh: bool) -> Attempts {
         let lock = self.shared.writers.get_with(self.id().to_owned(), async { Arc::default() }).await;
-        Attempts { writer: lock.lock_owned().await, attempt: 0, rereads: 0, refused: Vec::new(), fresh }
+        Attempts {
+            writer: lock.lock_owned().await,
+            attempt: 0,
+            rereads: 0,
+            refused: Vec::new(),
+            fresh,
+            confirmed: false,
+        }
     }
 
     /// The folder's items as of `basis`; `None` when the snapshot has no such mailbox.
