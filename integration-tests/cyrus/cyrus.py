@@ -8,6 +8,8 @@
     cyrus.py user DIR NAME PASSWORD   adds one more user (shared with the service account)
     cyrus.py grant DIR NAME RIGHTS   sets the service account's rights on every mailbox of
                             user NAME ("" removes them), as a mail operator would
+    cyrus.py quota DIR NAME KB   limits user NAME's storage to KB kilobytes ("" lifts the
+                            limit), as a mail operator would: writes past it are refused
     cyrus.py start DIR --smtp PORT    as start, and Cyrus sends mail (JMAP EmailSubmission)
                             to an SMTP server on 127.0.0.1:PORT (0: a free port), written
                             to DIR/env as CYRUS_SMTP_PORT; without it Cyrus uses sendmail
@@ -271,6 +273,21 @@ def grant_service(d, name, rights=SERVICE_RIGHTS):
         imap.logout()
 
 
+def set_quota(d, name, kilobytes):
+    import imaplib
+
+    env = read_env(d)
+    imap = imaplib.IMAP4("127.0.0.1", int(env["CYRUS_IMAP_PORT"]))
+    try:
+        imap.login(ADMIN, ADMIN_PASSWORD)
+        limits = f"(STORAGE {int(kilobytes)})" if kilobytes else "()"
+        status, detail = imap.setquota(_imap_quote(f"user/{name}"), limits)
+        if status != "OK":
+            raise RuntimeError(f"SETQUOTA user/{name} {limits}: {status} {detail}")
+    finally:
+        imap.logout()
+
+
 def _add_user(d, name, password):
     subprocess.run(
         ["saslpasswd2", "-p", "-c", "-f", str(d / "sasldb2"), "-u", REALM, name],
@@ -530,6 +547,8 @@ def main(argv):
         stop(argv[1])
     elif len(argv) == 4 and argv[0] == "user":
         add_user(argv[1], argv[2], argv[3])
+    elif len(argv) == 4 and argv[0] == "quota":
+        set_quota(argv[1], argv[2], argv[3])
     elif len(argv) == 4 and argv[0] == "grant":
         grant_service(argv[1], argv[2], argv[3])
     else:

@@ -6,10 +6,14 @@ gateway does both in one replacing write so that a copy the destination refuses 
 CALDAV:no-uid-conflict, RFC 4791 §5.3.2.1) leaves the destination as it was.
 """
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 
+from conftest import BACKEND
 from icalendar_samples import event
 from test_http_semantics import Http, put_event
 
@@ -108,3 +112,27 @@ def test_copy_and_move_answer_location_of_the_new_resource(alice):
 
     assert moved.status_code == 201 and moved.headers["Location"].endswith(target + "moved.ics")
     assert copied.status_code == 201 and copied.headers["Location"].endswith(source + "back.ics")
+
+
+@pytest.mark.skipif(BACKEND != "jmap", reason="a quota is set on the Cyrus account")
+def test_put_refused_over_quota_leaves_the_old_object(alice):
+    """Cyrus refuses the new message over quota: 507 (RFC 4918 §11.5), and the replaced event
+    stays (the store once destroyed it beside the failed create)."""
+    home = calendar(alice)
+    uid, old = event("old")
+    assert put_event(alice, home + "x.ics", old).status_code == 201
+    etag = alice.request("GET", home + "x.ics").headers["ETag"]
+    before = alice.snapshot(home)
+    script = os.path.join(os.path.dirname(__file__), "..", "cyrus", "cyrus.py")
+    quota = [sys.executable, script, "quota", os.environ["CYRUS_DIR"], "alice"]
+    subprocess.run(quota + ["1"], check=True, timeout=60)
+    try:
+        _, new = event("new " * 600, uid=uid)
+        response = put_event(alice, home + "x.ics", new, **{"If-Match": etag})
+    finally:
+        subprocess.run(quota + [""], check=True, timeout=60)
+
+    assert response.status_code == 507, response.text
+    got = alice.request("GET", home + "x.ics")
+    assert (got.content, got.headers["ETag"]) == (old.encode(), etag)
+    assert alice.snapshot(home) == before

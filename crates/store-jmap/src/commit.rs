@@ -4,6 +4,15 @@
 //! changed the account, the snapshot the write was checked against, with the write applied,
 //! is the account now: the next write and the next read start from it instead of reading the
 //! account again.
+//!
+//! A replacement creates the new message and destroys the old one in two `Email/set` calls of
+//! that request, the destroy only after the create succeeded: RFC 8620 §5.3 makes each create
+//! and destroy of one `Email/set` its own atomic unit, and Cyrus destroys even when the
+//! create beside it failed (over quota, too large), which lost the old object. The chain: the
+//! `Email/get` of the created message takes an argument by result reference to the created
+//! record, so it fails when nothing was created (`ids` cannot take the reference itself: Cyrus
+//! 3.6 refuses a string where it wants a list); the destroy's `ifInState` is that get's state,
+//! so a failed reference fails it too and nothing is destroyed.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -39,7 +48,8 @@ pub(crate) struct Committed {
 
 impl JmapSession {
     /// Creates `create` and destroys `destroy` in `mailbox` if the account is still at
-    /// `basis`'s Email state; `Ok(None)` when it is not (nothing was changed). The cached
+    /// `basis`'s Email state, `destroy` only once `create` is made; `Ok(None)` when the account
+    /// is not at `basis` (nothing was changed). The cached
     /// snapshot becomes the account after the write, or is dropped when that is not known.
     pub(crate) async fn commit(
         &self,
@@ -53,7 +63,16 @@ impl JmapSession {
         if client::is_state_mismatch(&r, 0) {
             return Ok(None);
         }
-        let outcome = self.read_commit(basis, mailbox, creates, &destroy, &r).await;
+        let mut outcome = self.read_commit(basis, mailbox, creates, &destroy, &r).await;
+        if creates && !destroy.is_empty() && client::is_state_mismatch(&r, 2) {
+            // Something changed the account between the create and the destroy; the create
+            // was checked against the basis, so the old message goes all the same, and the
+            // account is read again.
+            outcome = match self.destroy_now(&destroy).await {
+                Ok(()) => outcome.map(|c| Committed { after: None, ..c }),
+                Err(e) => Err(e),
+            };
+        }
         match &outcome {
             Ok(Committed { after: Some(after), .. }) => {
                 self.shared.cache.snapshots.insert(self.view().to_owned(), after.clone()).await;
@@ -80,11 +99,12 @@ impl JmapSession {
         if let Some(failed) = set.get("notCreated").and_then(|v| v.get(NEW)) {
             return Err(set_error(failed));
         }
-        if let Some(failed) = set.get("notDestroyed").and_then(Value::as_object).and_then(|m| m.values().next()) {
-            // Already gone is what the caller wanted; anything else is a failure.
-            if failed.get("type").and_then(Value::as_str) != Some("notFound") {
-                return Err(set_error(failed));
-            }
+        let mut sets = vec![set];
+        if creates && !destroy.is_empty() && !client::is_state_mismatch(r, 2) {
+            sets.push(client::response(r, 2, "Email/set")?);
+        }
+        if let Some(destroyed) = sets.last() {
+            not_destroyed(destroyed)?;
         }
         let created = if creates {
             let get = client::response(r, 1, "Email/get")?;
@@ -95,13 +115,28 @@ impl JmapSession {
         } else {
             None
         };
-        let after = after_write(basis, mailbox, created.as_ref().map(|(id, _)| id.as_str()), destroy, set, r);
+        let after = after_write(basis, mailbox, created.as_ref().map(|(id, _)| id.as_str()), destroy, &sets, r);
         Ok(Committed { created, after: after.map(Arc::new) })
+    }
+
+    /// Destroys `destroy` whatever the account's state.
+    async fn destroy_now(&self, destroy: &[String]) -> Result<(), StoreError> {
+        let r = self.call(vec![("Email/set", json!({"accountId": self.id(), "destroy": destroy}))]).await?;
+        not_destroyed(client::response(&r, 0, "Email/set")?)
     }
 }
 
-/// `Email/set` guarded by `ifInState`, the created message (by creation id), the mailbox
-/// changes since the basis, and the Email state after it all.
+/// The failure of an `Email/set` destroy; already gone is what the caller wanted.
+fn not_destroyed(set: &Value) -> Result<(), StoreError> {
+    match set.get("notDestroyed").and_then(Value::as_object).and_then(|m| m.values().next()) {
+        Some(failed) if failed.get("type").and_then(Value::as_str) != Some("notFound") => Err(set_error(failed)),
+        _ => Ok(()),
+    }
+}
+
+/// `Email/set` guarded by `ifInState`, the created message (by creation id), the destroy of a
+/// replacement once the create succeeded (see the module docs), the mailbox changes since the
+/// basis, and the Email state after it all.
 fn commit_calls(
     account: &str,
     basis: &Snapshot,
@@ -111,22 +146,33 @@ fn commit_calls(
     let mut set = Map::new();
     set.insert("accountId".into(), json!(account));
     set.insert("ifInState".into(), json!(basis.email_state));
-    let creates = create.is_some();
-    if let Some(create) = create {
-        set.insert("create".into(), json!({ NEW: create }));
-    }
-    if !destroy.is_empty() {
+    let Some(create) = create else {
         set.insert("destroy".into(), json!(destroy));
-    }
+        return with_states(account, basis, vec![("Email/set", Value::Object(set))]);
+    };
+    set.insert("create".into(), json!({ NEW: create }));
+    // RFC 8620 §5.3: a creation id stands for the created record's id later in the request.
+    let mut get = json!({"accountId": account, "ids": [format!("#{NEW}")], "properties": model::email_properties(),
+                         "bodyProperties": model::body_properties()});
     let mut calls = vec![("Email/set", Value::Object(set))];
-    if creates {
-        // RFC 8620 §5.3: a creation id stands for the created record's id later in the request.
-        calls.push((
-            "Email/get",
-            json!({"accountId": account, "ids": [format!("#{NEW}")], "properties": model::email_properties(),
-                   "bodyProperties": model::body_properties()}),
-        ));
+    if destroy.is_empty() {
+        calls.push(("Email/get", get));
+        return with_states(account, basis, calls);
     }
+    // No body value is fetched, so the limit is moot; its reference (RFC 8621 §4.6: `size` is
+    // in every created Email) fails the get when the create failed.
+    get["#maxBodyValueBytes"] = json!({"resultOf": "0", "name": "Email/set", "path": format!("/created/{NEW}/size")});
+    calls.push(("Email/get", get));
+    calls.push((
+        "Email/set",
+        json!({"accountId": account, "destroy": destroy,
+               "#ifInState": {"resultOf": "1", "name": "Email/get", "path": "/state"}}),
+    ));
+    with_states(account, basis, calls)
+}
+
+/// `calls` and then the mailbox changes since the basis and the Email state after it all.
+fn with_states(account: &str, basis: &Snapshot, mut calls: Vec<(&'static str, Value)>) -> Vec<(&'static str, Value)> {
     calls.push((
         "Mailbox/changes",
         json!({"accountId": account, "sinceState": basis.mailbox_state, "maxChanges": MAX_MAILBOX_CHANGES}),
@@ -137,21 +183,25 @@ fn commit_calls(
 
 /// The account after the write: `basis` with the mailbox's ids changed, when the answer shows
 /// nothing else changed since `basis`. `ifInState` held, so no message changed between the
-/// basis and the write; the Email state read last equals the write's new state, so none
-/// changed after it; and the mailboxes changed in nothing but their counts.
+/// basis and the write; each `Email/set` of `sets` starts at the state the one before left;
+/// the Email state read last equals the last write's new state, so none changed after it; and
+/// the mailboxes changed in nothing but their counts.
 fn after_write(
     basis: &Snapshot,
     mailbox: &str,
     created: Option<&str>,
     destroyed: &[String],
-    set: &Value,
+    sets: &[&Value],
     r: &[Invocation],
 ) -> Option<Snapshot> {
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    if text(set, "oldState")? != basis.email_state {
-        return None;
+    let mut email_state = basis.email_state.clone();
+    for set in sets {
+        if text(set, "oldState")? != email_state {
+            return None;
+        }
+        email_state = text(set, "newState")?;
     }
-    let email_state = text(set, "newState")?;
     let last = client::response(r, r.len() - 1, "Email/get").ok()?;
     if text(last, "state")? != email_state {
         return None;
@@ -242,7 +292,7 @@ mod tests {
     #[test]
     fn a_write_alone_moves_the_snapshot_to_its_new_state() {
         let r = answer(counts_only(), "11");
-        let after = after_write(&basis(), "m1", Some("b"), &["c".to_owned()], &r[0].1, &r).unwrap();
+        let after = after_write(&basis(), "m1", Some("b"), &["c".to_owned()], &[&r[0].1], &r).unwrap();
         assert_eq!((after.email_state.as_str(), after.mailbox_state.as_str()), ("11", "11"));
         assert_eq!(*after.ids["m1"], vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(*after.ids["m2"], vec!["x".to_owned()]);
@@ -251,7 +301,7 @@ mod tests {
     #[test]
     fn another_change_after_the_write_leaves_the_account_unknown() {
         let r = answer(counts_only(), "12");
-        assert!(after_write(&basis(), "m1", Some("b"), &[], &r[0].1, &r).is_none());
+        assert!(after_write(&basis(), "m1", Some("b"), &[], &[&r[0].1], &r).is_none());
     }
 
     #[test]
@@ -264,13 +314,43 @@ mod tests {
         created["created"] = json!(["m3"]);
         for changes in [renamed, unknown, created, json!({"type": "cannotCalculateChanges"})] {
             let r = answer(changes, "11");
-            assert!(after_write(&basis(), "m1", Some("b"), &[], &r[0].1, &r).is_none());
+            assert!(after_write(&basis(), "m1", Some("b"), &[], &[&r[0].1], &r).is_none());
         }
     }
 
     #[test]
     fn a_mailbox_the_basis_does_not_hold_leaves_the_account_unknown() {
         let r = answer(counts_only(), "11");
-        assert!(after_write(&basis(), "m9", Some("b"), &[], &r[0].1, &r).is_none());
+        assert!(after_write(&basis(), "m9", Some("b"), &[], &[&r[0].1], &r).is_none());
+    }
+
+    #[test]
+    fn a_replacement_destroys_in_a_second_set_chained_to_the_create() {
+        let calls = commit_calls("acc", &basis(), Some(json!({})), &["c".to_owned()]);
+        let names: Vec<&str> = calls.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["Email/set", "Email/get", "Email/set", "Mailbox/changes", "Email/get"]);
+        assert!(calls[0].1.get("destroy").is_none());
+        assert_eq!(calls[0].1["ifInState"], "10");
+        assert_eq!(calls[1].1["#maxBodyValueBytes"]["path"], "/created/new/size");
+        assert_eq!(calls[2].1["destroy"], json!(["c"]));
+        assert_eq!(calls[2].1["#ifInState"], json!({"resultOf": "1", "name": "Email/get", "path": "/state"}));
+        let only_destroy = commit_calls("acc", &basis(), None, &["c".to_owned()]);
+        assert_eq!(only_destroy.len(), 3);
+        assert_eq!(only_destroy[0].1["destroy"], json!(["c"]));
+    }
+
+    #[test]
+    fn a_replacement_moves_the_snapshot_through_both_sets() {
+        let mut changes = counts_only();
+        changes["newState"] = json!("12");
+        let destroy = json!({"oldState": "11", "newState": "12", "destroyed": ["c"]});
+        let mut r = answer(changes, "12");
+        r.insert(2, ("Email/set".into(), destroy.clone()));
+        let after = after_write(&basis(), "m1", Some("b"), &["c".to_owned()], &[&r[0].1, &destroy], &r).unwrap();
+        assert_eq!((after.email_state.as_str(), after.mailbox_state.as_str()), ("12", "12"));
+        assert_eq!(*after.ids["m1"], vec!["a".to_owned(), "b".to_owned()]);
+        // Another change between the create and the destroy.
+        let skipped = json!({"oldState": "15", "newState": "16", "destroyed": ["c"]});
+        assert!(after_write(&basis(), "m1", Some("b"), &["c".to_owned()], &[&r[0].1, &skipped], &r).is_none());
     }
 }

@@ -82,12 +82,14 @@
 //! # Writes
 //!
 //! JMAP has no If-Match on messages. A write checks the client's precondition against a
-//! snapshot of the account at state S and sends one `Email/set` with `ifInState: S` that
-//! creates the new message and destroys the old: of two concurrent writers exactly one
-//! succeeds, the other gets `stateMismatch`, reads the account again, and then fails its
-//! precondition (or retries, bounded). The snapshot is the newest known (the last write's or
-//! this request's), so a write needs no read of its own; the same request tells what the
-//! account is after the write (`commit.rs`), which becomes the cached snapshot.
+//! snapshot of the account at state S and sends one request whose `Email/set` with
+//! `ifInState: S` creates the new message, and whose second `Email/set` destroys the old one
+//! only once the create succeeded (a refused create leaves the old object, see `commit.rs`):
+//! of two concurrent writers exactly one succeeds, the other gets `stateMismatch`, reads the
+//! account again, and then fails its precondition (or retries, bounded). The snapshot is the
+//! newest known (the last write's or this request's), so a write needs no read of its own;
+//! the same request tells what the account is after the write (`commit.rs`), which becomes
+//! the cached snapshot.
 
 mod cache;
 mod changes;

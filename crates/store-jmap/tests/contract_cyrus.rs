@@ -67,6 +67,20 @@ impl ContractFixture for Cyrus {
     }
 }
 
+impl Cyrus {
+    /// Limits `user`'s storage to `kilobytes` ("": no limit), as a mail operator does.
+    async fn quota(&self, user: &str, kilobytes: &str) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../integration-tests/cyrus/cyrus.py");
+        let status = tokio::process::Command::new("python3")
+            .arg(script)
+            .args(["quota", &self.dir, user, kilobytes])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "setting the quota of {user}");
+    }
+}
+
 store::contract_tests!(Cyrus::new());
 
 /// A token naming the folder's content with an Email state the server never issued gets an
@@ -242,4 +256,32 @@ async fn concurrent_creates_of_one_name_have_one_winner_and_of_distinct_names_al
         task.await.unwrap().unwrap();
     }
     assert_eq!(session.list(&folder.id).await.unwrap().items.len(), 11);
+}
+
+/// A replacement whose new message the server refuses (over quota) leaves the old one as it
+/// was: the destroy of the old message waits for the create to succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_refused_over_quota_keeps_the_old_object() {
+    let cyrus = Cyrus::new();
+    let credentials = cyrus.fresh_user().await;
+    let session = cyrus.backend.login(&credentials).await.unwrap();
+    let folder = session.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    let old = session.put(&folder.id, event("x", "old"), Expected::Absent).await.unwrap();
+    cyrus.quota(&credentials.username, "1").await;
+    let bigger = event("x", &"new ".repeat(600));
+    let refused = session.put(&folder.id, bigger.clone(), Expected::ETag(old.meta.etag.clone())).await;
+    assert!(matches!(refused, Err(StoreError::QuotaExceeded)), "{refused:?}");
+    for reader in [session.clone(), cyrus.reopened().await.login(&credentials).await.unwrap()] {
+        let listing = reader.list(&folder.id).await.unwrap();
+        assert_eq!(listing.items.len(), 1);
+        let got = reader.get(&folder.id, &[ItemName::new("x.ics")]).await.unwrap();
+        assert_eq!(got[0].body, event("x", "old").body);
+        assert_eq!(got[0].meta.etag, old.meta.etag);
+    }
+    cyrus.quota(&credentials.username, "").await;
+    let replaced = session.put(&folder.id, bigger.clone(), Expected::ETag(old.meta.etag)).await.unwrap();
+    let elsewhere = cyrus.reopened().await.login(&credentials).await.unwrap();
+    assert_eq!(elsewhere.list(&folder.id).await.unwrap().items.len(), 1, "the old message is gone");
+    let got = elsewhere.get(&folder.id, &[ItemName::new("x.ics")]).await.unwrap();
+    assert_eq!((got[0].body.clone(), got[0].meta.etag.clone()), (bigger.body, replaced.meta.etag));
 }
