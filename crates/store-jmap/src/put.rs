@@ -43,8 +43,7 @@ impl JmapSession {
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
             let current = read.items.iter().find(|i| i.name == item.name);
-            if let Err(refused) = expected.check(current.map(|c| store::ETag::new(c.blob.clone()))) {
-                attempts.refuse(refused)?;
+            if attempts.settle(expected.check(current.map(|c| store::ETag::new(c.blob.clone()))))?.is_none() {
                 continue;
             }
             if let Some(current) = current {
@@ -70,8 +69,7 @@ impl JmapSession {
                     }
                 }
             }
-            if let Some(conflict) = conflict {
-                attempts.refuse(conflict)?;
+            if attempts.settle(conflict.map_or(Ok(()), Err))?.is_none() {
                 continue;
             }
             let uid = item.component.is_some().then_some(item.uid.as_str());

@@ -380,13 +380,7 @@ impl Session for JmapSession {
         let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let current = match Read::item(&read.items, name) {
-                Ok(current) => current,
-                Err(refused) => {
-                    attempts.refuse(refused)?;
-                    continue;
-                }
-            };
+            let Some(current) = attempts.settle(Read::item(&read.items, name))? else { continue };
             let mut properties = current.properties.clone();
             store::DeadPropertyChange::apply_all(&mut properties, changes);
             let uid = self.uid_of(current).await?;
@@ -449,15 +443,8 @@ impl Session for JmapSession {
         let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let current = match Read::item(&read.items, name) {
-                Ok(current) => current,
-                Err(refused) => {
-                    attempts.refuse(refused)?;
-                    continue;
-                }
-            };
-            if let Err(refused) = expected.check(Some(store::ETag::new(current.blob.clone()))) {
-                attempts.refuse(refused)?;
+            let Some(current) = attempts.settle(Read::item(&read.items, name))? else { continue };
+            if attempts.settle(expected.check(Some(store::ETag::new(current.blob.clone()))))?.is_none() {
                 continue;
             }
             let destroy = vec![current.email_id.clone()];

@@ -124,19 +124,23 @@ impl Attempts {
         Ok(known.into_iter().find(|s| !self.refused.contains(&s.email_state)))
     }
 
-    /// A refusal (failed precondition, missing item, UID conflict) found in `read`: `Err` with
-    /// it when the server confirmed that read for this client request, otherwise `Ok` and the
-    /// next attempt reads the account again first. A snapshot served within the freshness
-    /// window or on a push stream's word may miss a change made a moment ago through another
-    /// gateway replica or mail client; a write it would wrongly refuse (a 412 for the ETag
-    /// the client just got from the other replica) must not be answered from it. A write it
-    /// wrongly lets through is caught by `ifInState`.
-    pub fn refuse(&mut self, error: StoreError) -> Result<(), StoreError> {
-        if self.confirmed {
-            return Err(error);
+    /// The outcome of a check against the last read: `Ok(Some)` when it passed, `Err` with a
+    /// refusal (failed precondition, missing item, UID conflict) when the server confirmed
+    /// that read for this client request, otherwise `Ok(None)` and the next attempt reads the
+    /// account again first. A snapshot served within the freshness window or on a push
+    /// stream's word may miss a change made a moment ago through another gateway replica or
+    /// mail client; a write it would wrongly refuse (a 412 for the ETag the client just got
+    /// from the other replica) must not be answered from it. A write it wrongly lets through
+    /// is caught by `ifInState`.
+    pub fn settle<T>(&mut self, checked: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+        match checked {
+            Ok(value) => Ok(Some(value)),
+            Err(refused) if self.confirmed => Err(refused),
+            Err(_) => {
+                self.fresh = true;
+                Ok(None)
+            }
         }
-        self.fresh = true;
-        Ok(())
     }
 
     /// Sends the write checked against `read`; `Ok(None)` when the account changed first.
