@@ -116,8 +116,11 @@ pub async fn put_object(
     let Some(new) = new else { return Ok(PutOutcome { stored, schedule_tag: None }) };
     let mut kept = new.clone();
     if scheduling {
+        // RFC 6638 §3.1: an object the user neither organizes nor attends is no scheduling
+        // object resource of theirs, and writing it schedules nothing: no copy to look for
+        // (a search through every calendar, after each such write).
         let old = match old {
-            None if is_scheduling_object(&new) => other_copy(cx, folder, &item.name, &new).await,
+            None if role(&new, &own) != Role::Neither => other_copy(cx, folder, &item.name, &new).await,
             old => old,
         };
         if let Some(updated) = schedule_after_write(cx, old.as_ref(), Some(&new), &own).await {
@@ -263,8 +266,10 @@ pub async fn delete_object(
             Err(error) => return Err(error.into()),
             Ok(()) => {
                 let Some(old) = old.filter(|_| scheduling) else { return Ok(()) };
-                if is_scheduling_object(&old) && other_copy(cx, folder, name, &old).await.is_none() {
-                    schedule_after_write(cx, Some(&old), None, &own_addresses(cx)).await;
+                let own = own_addresses(cx);
+                // As for a PUT: only the user's own scheduling objects schedule (RFC 6638 §3.1).
+                if role(&old, &own) != Role::Neither && other_copy(cx, folder, name, &old).await.is_none() {
+                    schedule_after_write(cx, Some(&old), None, &own).await;
                 }
                 return Ok(());
             }
