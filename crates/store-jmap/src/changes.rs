@@ -43,6 +43,8 @@ struct EmailChanges {
     created: HashSet<String>,
     updated: HashSet<String>,
     destroyed: HashSet<String>,
+    /// The account's Email state the changes reach (the last page's `newState`).
+    state: String,
 }
 
 impl JmapSession {
@@ -52,17 +54,32 @@ impl JmapSession {
             return Ok(Changes::Resync);
         };
         let mut snapshot = self.snapshot().await?;
-        let unconfirmed = snapshot.request.is_none() || snapshot.request != store::scope::current();
         let differs = |snapshot: &crate::cache::Snapshot| {
             Self::find(snapshot, folder).is_ok_and(|(mailbox, _)| {
                 old_digest != model::digest_of(mailbox, snapshot.ids.get(mailbox).map_or(&[][..], |ids| ids.as_slice()))
             })
         };
-        if unconfirmed && differs(&snapshot) {
+        // `Email/changes` since the token, when asked before the view was known to be the
+        // one the delta is computed on (`None`: ask below).
+        let mut asked = None;
+        if differs(&snapshot) {
             // The token names other content than the view served: something changed, and the
             // view may be one served without asking (push, freshness window), older than the
-            // token when another replica handed it out. The delta asks the server anyway.
-            snapshot = self.confirmed_snapshot().await?;
+            // token when another replica handed it out. The changes are needed anyway, and
+            // their `newState` is the account's Email state now: equal to the view's, nothing
+            // was written since the view was read (its state was read before its ids), so the
+            // view is current and needs no request of its own.
+            let changes = self.email_changes(old_email_state).await?;
+            let current = (snapshot.request.is_some() && snapshot.request == store::scope::current())
+                || changes.as_ref().is_some_and(|c| c.state == snapshot.email_state);
+            if !current {
+                snapshot = self.confirmed_snapshot().await?;
+            }
+            // Changes up to another state than the confirmed view's are asked again below: a
+            // rebuild from them would miss what was written in between (a resync).
+            if current || changes.as_ref().is_none_or(|c| c.state == snapshot.email_state) {
+                asked = Some(changes);
+            }
         }
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         let mailbox = mailbox.as_str();
@@ -81,7 +98,11 @@ impl JmapSession {
             }
             return Ok(Changes::Delta { state, changed: Vec::new(), removed: Vec::new() });
         }
-        let Some(changes) = self.email_changes(old_email_state).await? else {
+        let changes = match asked {
+            Some(changes) => changes,
+            None => self.email_changes(old_email_state).await?,
+        };
+        let Some(changes) = changes else {
             return Ok(Changes::Resync);
         };
         let Some(before) = self.content_at(mailbox, &ids, old_digest, &changes).await? else {
@@ -137,6 +158,7 @@ impl JmapSession {
             let more = args.get("hasMoreChanges").and_then(Value::as_bool).unwrap_or(false);
             // A server that says "more" without moving on would loop forever.
             if !more || next == state {
+                changes.state = next.to_owned();
                 return Ok(Some(changes));
             }
             state = next.to_owned();

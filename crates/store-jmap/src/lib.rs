@@ -71,9 +71,11 @@
 //! window for servers without push, and accounts beyond the stream cap). The gateway's own
 //! writes drop the account's view, so the next request reads it again whichever way it would
 //! have been served; a sync token naming other content than a view served without asking
-//! has the view confirmed first (`changes.rs`). What is known of a message id and the bytes
-//! of a blob never change, so they are cached without validation; the entries also name the
-//! messages a sync delta reports as removed (a destroyed message can no longer be read).
+//! has the view confirmed (`changes.rs`) unless the `Email/changes` its delta needs anyway
+//! reports the view's own Email state as the account's. What is known of a message id and
+//! the bytes of a blob never change, so they are cached without validation; the entries
+//! also name the messages a sync delta reports as removed (a destroyed message can no longer
+//! be read).
 //! Every cache is weighed in bytes against a budget (`blob_cache_bytes`,
 //! `metadata_cache_bytes`); the per-account writer locks are bounded in number. Every read
 //! from the mail server is bounded too (`max_response_bytes`, `max_blob_bytes`): a larger

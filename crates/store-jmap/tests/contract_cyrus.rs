@@ -285,3 +285,61 @@ async fn a_replacement_refused_over_quota_keeps_the_old_object() {
     let got = elsewhere.get(&folder.id, &[ItemName::new("x.ics")]).await.unwrap();
     assert_eq!((got[0].body.clone(), got[0].meta.etag.clone()), (bigger.body, replaced.meta.etag));
 }
+
+/// The backend with a freshness window long enough that no test outlives it: views are
+/// served without asking, as the gateway's default window does within its second.
+fn trusting(url: &str) -> JmapBackend {
+    JmapBackend::new(JmapOptions { freshness: std::time::Duration::from_secs(600), ..options(url) }).unwrap()
+}
+
+/// A sync from a token older than a current view costs the `Email/changes` of its delta and
+/// nothing more: its `newState` is the view's own, so the view needs no confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_from_an_older_token_on_a_current_view_is_one_request() {
+    let cyrus = Cyrus::new();
+    let backend = trusting(&cyrus.url);
+    let session = backend.login(&cyrus.fresh_user().await).await.unwrap();
+    let folder = session.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    session.put(&folder.id, event("kept", "k"), Expected::Absent).await.unwrap();
+    let token = session.state(&folder.id).await.unwrap();
+    let added = session.put(&folder.id, event("added", "a"), Expected::Absent).await.unwrap();
+    let now = session.state(&folder.id).await.unwrap();
+    let expected = Changes::Delta { state: now, changed: vec![added.meta], removed: vec![] };
+    assert_eq!(store::scope::scoped(session.changes(&folder.id, &token)).await.unwrap(), expected);
+    let before = requests(&backend);
+    assert_eq!(store::scope::scoped(session.changes(&folder.id, &token)).await.unwrap(), expected);
+    assert_eq!(requests(&backend) - before, 1, "Email/changes only");
+}
+
+/// A view served without asking that is older than the client's token (another replica
+/// wrote, and handed the token out) is caught by the delta's `Email/changes`: the answer is
+/// the exact delta of the account as it is, never one computed on the older view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_older_than_another_replicas_token_is_read_again_for_the_delta() {
+    let cyrus = Cyrus::new();
+    let credentials = cyrus.fresh_user().await;
+    let backend = trusting(&cyrus.url);
+    let here = backend.login(&credentials).await.unwrap();
+    let folder = here.create_folder(&NewFolder::named("c", ComponentSet::EVENTS)).await.unwrap();
+    let kept = here.put(&folder.id, event("kept", "k"), Expected::Absent).await.unwrap();
+    let old = here.state(&folder.id).await.unwrap();
+    let there = cyrus.reopened().await.login(&credentials).await.unwrap();
+    let first = there.put(&folder.id, event("first", "1"), Expected::Absent).await.unwrap();
+    let newer = there.state(&folder.id).await.unwrap();
+    let second = there.put(&folder.id, event("second", "2"), Expected::Absent).await.unwrap();
+    there.delete(&folder.id, &kept.meta.name, Expected::Anything).await.unwrap();
+    let latest = there.state(&folder.id).await.unwrap();
+    // `here` still serves its view from before `there` wrote (the window), yet a token of
+    // `there` gets the delta up to the account as it is now.
+    assert_eq!(here.state(&folder.id).await.unwrap(), old, "the view served without asking");
+    let expected = Changes::Delta {
+        state: latest.clone(),
+        changed: vec![second.meta.clone()],
+        removed: vec![kept.meta.name.clone()],
+    };
+    assert_eq!(store::scope::scoped(here.changes(&folder.id, &newer)).await.unwrap(), expected);
+    let mut changed = vec![first.meta, second.meta];
+    changed.sort_by(|a, b| a.name.cmp(&b.name));
+    let expected = Changes::Delta { state: latest, changed, removed: vec![kept.meta.name] };
+    assert_eq!(store::scope::scoped(here.changes(&folder.id, &old)).await.unwrap(), expected);
+}
