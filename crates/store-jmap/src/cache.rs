@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::future::Cache as Moka;
 
-use crate::model::{Entry, FolderProps, Mailbox};
+use crate::folder_entries::FolderEntries;
+use crate::model::{Entry, FolderProps, ItemEntry, Mailbox};
 use crate::push::{Mark, Stream};
 use crate::JmapOptions;
 
@@ -81,6 +82,9 @@ pub(crate) struct Cache {
     /// (account, mailbox, folder state) -> the folder as read in that state: the state names
     /// the content, properties message included, so only the name (from the mailbox) can differ.
     folders: Moka<(String, String, String), Arc<store::Folder>>,
+    /// (account, mailbox) -> the folder's messages as last described (`folder_entries.rs`):
+    /// a pure function of the ids it names, so never validated.
+    folder_entries: Moka<(String, String), Arc<FolderEntries>>,
     freshness: Duration,
     counters: Counters,
 }
@@ -103,7 +107,7 @@ impl Cache {
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
             entries: Moka::builder()
-                .max_capacity(budget / 2)
+                .max_capacity(budget * 3 / 8)
                 .weigher(|k: &(String, String), v: &Arc<Entry>| weight(k.0.len() + k.1.len() + entry_size(v)))
                 .build(),
             blobs: Moka::builder()
@@ -127,6 +131,11 @@ impl Cache {
                     weight(k.0.len() + k.1.len() + k.2.len() + folder_size(v))
                 })
                 .time_to_idle(Duration::from_secs(24 * 3600))
+                .build(),
+            folder_entries: Moka::builder()
+                .max_capacity(budget / 8)
+                .weigher(|k: &(String, String), v: &Arc<FolderEntries>| weight(k.0.len() + k.1.len() + v.size()))
+                .time_to_idle(Duration::from_secs(3600))
                 .build(),
             freshness: options.freshness,
             counters: Counters::default(),
@@ -207,6 +216,14 @@ impl Cache {
 
     pub async fn put_folder(&self, account: &str, mailbox: &str, state: &str, folder: store::Folder) {
         self.folders.insert((account.to_owned(), mailbox.to_owned(), state.to_owned()), Arc::new(folder)).await;
+    }
+
+    pub async fn folder_entries(&self, account: &str, mailbox: &str) -> Option<Arc<FolderEntries>> {
+        self.folder_entries.get(&(account.to_owned(), mailbox.to_owned())).await
+    }
+
+    pub async fn put_folder_entries(&self, account: &str, mailbox: &str, described: Arc<FolderEntries>) {
+        self.folder_entries.insert((account.to_owned(), mailbox.to_owned()), described).await;
     }
 
     /// The Email state to pair with `digest`, the folder's content now: the one recorded
@@ -293,18 +310,20 @@ fn snapshot_size(snapshot: &Snapshot) -> usize {
 
 fn entry_size(entry: &Entry) -> usize {
     match entry {
-        Entry::Item(item) => {
-            item.email_id.len()
-                + item.name.as_str().len()
-                + item.blob.len()
-                + option_size(&item.content_type)
-                + option_size(&item.uid)
-                + option_size(&item.collection)
-                + dead_size(&item.properties)
-        }
+        Entry::Item(item) => item_size(item),
         Entry::Properties { blob, collection } => blob.len() + option_size(collection),
         Entry::Other => 0,
     }
+}
+
+pub(crate) fn item_size(item: &ItemEntry) -> usize {
+    item.email_id.len()
+        + item.name.as_str().len()
+        + item.blob.len()
+        + option_size(&item.content_type)
+        + option_size(&item.uid)
+        + option_size(&item.collection)
+        + dead_size(&item.properties)
 }
 
 fn props_size(props: &FolderProps) -> usize {
@@ -397,7 +416,7 @@ mod tests {
             cache.put_entry("a", &format!("M{n}"), Entry::Item(item(n))).await;
         }
         cache.entries.run_pending_tasks().await;
-        assert!(cache.entries.weighted_size() <= budget / 2, "{}", cache.entries.weighted_size());
-        assert!(cache.entries.entry_count() <= 21, "{}", cache.entries.entry_count());
+        assert!(cache.entries.weighted_size() <= budget * 3 / 8, "{}", cache.entries.weighted_size());
+        assert!(cache.entries.entry_count() <= 16, "{}", cache.entries.entry_count());
     }
 }

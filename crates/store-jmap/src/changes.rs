@@ -108,7 +108,8 @@ impl JmapSession {
         let Some(before) = self.content_at(mailbox, &ids, old_digest, &changes).await? else {
             return Ok(Changes::Resync);
         };
-        let (items, _) = self.items(&ids).await?;
+        let described = self.folder_entries(mailbox, &ids).await?;
+        let items = &described.items;
         let before_ids: HashSet<&str> = before.iter().map(|(id, _)| id.as_str()).collect();
         let now_names: HashSet<&ItemName> = items.iter().map(|i| &i.name).collect();
         let changed = items.iter().filter(|i| !before_ids.contains(i.email_id.as_str())).map(|i| i.meta()).collect();
@@ -177,10 +178,12 @@ impl JmapSession {
         let moved_in =
             |id: &str, entry: &Entry| changes.updated.contains(id) && entry.collection().is_some_and(|c| c != mailbox);
         let mut before: Vec<(String, Arc<Entry>)> = self
-            .entries(ids)
+            .folder_entries(mailbox, ids)
             .await?
-            .into_iter()
+            .entries
+            .iter()
             .filter(|(id, entry)| !changes.created.contains(id) && !moved_in(id, entry))
+            .cloned()
             .collect();
         let here: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let left: Vec<String> = changes

@@ -99,6 +99,7 @@ mod client;
 mod commit;
 mod directory;
 mod event_source;
+mod folder_entries;
 mod imip;
 mod model;
 mod push;
@@ -141,8 +142,9 @@ pub struct JmapOptions {
     /// Bytes of blob content kept in memory.
     pub blob_cache_bytes: u64,
     /// Bytes of everything else kept in memory (account snapshots, message descriptions,
-    /// folders and their properties), weighed by their size: a quarter for snapshots, half
-    /// for message descriptions, the rest for folders, folder properties and folder states.
+    /// folders and their properties), weighed by their size: a quarter for snapshots, three
+    /// eighths for message descriptions, an eighth for each calendar's items as last listed
+    /// (`folder_entries.rs`), the rest for folders, folder properties and folder states.
     pub metadata_cache_bytes: u64,
     /// Largest JSON answer read from the mail server; a larger one is a 502.
     pub max_response_bytes: u64,

@@ -42,7 +42,7 @@ impl JmapSession {
         let mut attempts = self.begin_write(uploaded.is_some()).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let current = read.items.iter().find(|i| i.name == item.name);
+            let current = read.listed.items.iter().find(|i| i.name == item.name);
             if attempts.settle(expected.check(current.map(|c| store::ETag::new(c.blob.clone()))))?.is_none() {
                 continue;
             }
@@ -55,12 +55,12 @@ impl JmapSession {
             }
             let mut conflict = None;
             if item.component.is_some() {
-                for other in read.items.iter().filter(|i| i.name != item.name) {
+                for other in read.listed.items.iter().filter(|i| i.name != item.name) {
                     // A schedule inbox keeps every iTIP message of a meeting (RFC 6638
                     // §2.2); its kind is read only when a UID repeats, so a PUT elsewhere
                     // costs nothing more.
                     if self.uid_of(other).await?.as_deref() == Some(item.uid.as_str()) {
-                        if self.props(read.properties.as_deref()).await?.schedule_inbox {
+                        if self.props(read.listed.properties.as_deref()).await?.schedule_inbox {
                             break;
                         }
                         conflict =

@@ -114,35 +114,6 @@ impl JmapSession {
         Ok(known)
     }
 
-    /// The items of a set of message ids, each name once (the lowest id keeps a duplicated
-    /// name; the others show under their own id).
-    pub(crate) async fn items(&self, ids: &[String]) -> Result<(Vec<ItemEntry>, Option<String>), StoreError> {
-        let mut items: Vec<ItemEntry> = Vec::new();
-        let mut names = HashSet::new();
-        let mut properties = None;
-        for (id, entry) in self.entries(ids).await? {
-            match entry.as_ref() {
-                Entry::Item(item) => {
-                    let mut item = item.clone();
-                    if !names.insert(item.name.clone()) {
-                        item.name = ItemName::new(format!("{id}.ics"));
-                        names.insert(item.name.clone());
-                    }
-                    items.push(item);
-                }
-                Entry::Properties { blob, .. } => {
-                    // Two properties messages (a race of two PROPPATCHes over IMAP): the lowest id wins.
-                    if properties.is_none() {
-                        properties = Some(blob.clone());
-                    }
-                }
-                Entry::Other => {}
-            }
-        }
-        items.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok((items, properties))
-    }
-
     pub(crate) async fn blob(&self, blob: &str) -> Result<Bytes, StoreError> {
         if let Some(bytes) = self.shared.cache.blob(self.id(), blob).await {
             return Ok(bytes);
@@ -173,8 +144,8 @@ impl JmapSession {
             // Name and rights belong to the mailbox, not to its content.
             return Ok(Folder { name: name.to_owned(), read_only, ..(*known).clone() });
         }
-        let (_, properties) = self.items(&ids).await?;
-        let props = self.props(properties.as_deref()).await?;
+        let described = self.folder_entries(mailbox, &ids).await?;
+        let props = self.props(described.properties.as_deref()).await?;
         let folder = Folder {
             id: FolderId::new(mailbox),
             name: name.to_owned(),
@@ -380,7 +351,7 @@ impl Session for JmapSession {
         let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let Some(current) = attempts.settle(Read::item(&read.items, name))? else { continue };
+            let Some(current) = attempts.settle(Read::item(&read.listed.items, name))? else { continue };
             let mut properties = current.properties.clone();
             store::DeadPropertyChange::apply_all(&mut properties, changes);
             let uid = self.uid_of(current).await?;
@@ -407,15 +378,15 @@ impl Session for JmapSession {
         let (mailbox, _) = Self::find(&snapshot, folder)?;
         let ids = snapshot.ids.get(mailbox).cloned().unwrap_or_default();
         let state = self.folder_state(&snapshot, mailbox, &ids).await;
-        let (items, _) = self.items(&ids).await?;
-        Ok(Listing { state: State::new(state), items: items.iter().map(ItemEntry::meta).collect() })
+        let described = self.folder_entries(mailbox, &ids).await?;
+        Ok(Listing { state: State::new(state), items: described.items.iter().map(ItemEntry::meta).collect() })
     }
 
     async fn get(&self, folder: &FolderId, names: &[ItemName]) -> Result<Vec<Item>, StoreError> {
-        let (_, ids) = self.contents(folder).await?;
-        let (items, _) = self.items(&ids).await?;
+        let (mailbox, ids) = self.contents(folder).await?;
+        let described = self.folder_entries(&mailbox, &ids).await?;
         let wanted: HashSet<&ItemName> = names.iter().collect();
-        let found: Vec<ItemEntry> = items.into_iter().filter(|i| wanted.contains(&i.name)).collect();
+        let found: Vec<&ItemEntry> = described.items.iter().filter(|i| wanted.contains(&i.name)).collect();
         let mut result = Vec::with_capacity(found.len());
         for chunk in found.chunks(DOWNLOADS_IN_FLIGHT) {
             let mut tasks = Vec::with_capacity(chunk.len());
@@ -443,7 +414,7 @@ impl Session for JmapSession {
         let mut attempts = self.begin_write(false).await;
         while let Some(read) = attempts.next(self, &mailbox).await {
             let read = read?;
-            let Some(current) = attempts.settle(Read::item(&read.items, name))? else { continue };
+            let Some(current) = attempts.settle(Read::item(&read.listed.items, name))? else { continue };
             if attempts.settle(expected.check(Some(store::ETag::new(current.blob.clone()))))?.is_none() {
                 continue;
             }
@@ -456,9 +427,9 @@ impl Session for JmapSession {
     }
 
     async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
-        let (_, ids) = self.contents(folder).await?;
-        let (items, _) = self.items(&ids).await?;
-        Ok(Some(items.into_iter().filter(|i| i.may_match(query)).map(|i| i.name).collect()))
+        let (mailbox, ids) = self.contents(folder).await?;
+        let described = self.folder_entries(&mailbox, &ids).await?;
+        Ok(Some(described.items.iter().filter(|i| i.may_match(query)).map(|i| i.name.clone()).collect()))
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {

@@ -17,6 +17,7 @@ use store::StoreError;
 use crate::cache::Snapshot;
 use crate::client;
 use crate::commit::Committed;
+use crate::folder_entries::FolderEntries;
 use crate::model::{self, Entry, FolderProps, ItemEntry};
 use crate::session::JmapSession;
 
@@ -49,9 +50,8 @@ pub(crate) fn writers() -> WriterLocks {
 /// holds there.
 pub(crate) struct Read {
     pub basis: Arc<Snapshot>,
-    pub items: Vec<ItemEntry>,
-    /// Blob of the folder's properties message, if it has one.
-    pub properties: Option<String>,
+    /// The folder's messages in `basis`: its items and properties message.
+    pub listed: Arc<FolderEntries>,
 }
 
 impl Read {
@@ -184,8 +184,8 @@ impl JmapSession {
     /// The folder's items as of `basis`; `None` when the snapshot has no such mailbox.
     async fn read_at(&self, basis: Arc<Snapshot>, mailbox: &str) -> Result<Option<Read>, StoreError> {
         let Some(ids) = basis.ids.get(mailbox).cloned() else { return Ok(None) };
-        let (items, properties) = self.items(&ids).await?;
-        Ok(Some(Read { basis, items, properties }))
+        let listed = self.folder_entries(mailbox, &ids).await?;
+        Ok(Some(Read { basis, listed }))
     }
 
     pub(crate) fn message(
@@ -252,10 +252,10 @@ impl JmapSession {
         let mut attempts = self.begin_write(true).await;
         while let Some(read) = attempts.next(self, mailbox).await {
             let read = read?;
-            if !always && read.properties.as_deref() == Some(blob.as_str()) {
+            if !always && read.listed.properties.as_deref() == Some(blob.as_str()) {
                 return Ok(());
             }
-            let destroy = match read.properties {
+            let destroy = match read.listed.properties {
                 Some(_) => self.properties_ids(&read, mailbox).await?,
                 None => Vec::new(),
             };
