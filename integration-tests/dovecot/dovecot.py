@@ -48,14 +48,16 @@ listen = 127.0.0.1
 default_internal_user = {user}
 default_login_user = {login_user}
 default_internal_group = {group}
-# Users and passwords in a private passwd-file, reread when it changes (`user`).
+# Users and passwords in private passwd-files, one per user: a user added while Dovecot
+# runs (`user`) is a file it has not read yet. (One shared file is reread only when its
+# mtime moved, so of two users added within a second the second could not log in.)
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/users
+  args = scheme=PLAIN username_format=%u {d}/users/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {d}/users
+  args = username_format=%u {d}/users/%u
 }}
 # Loopback: LOGIN in clear text is fine (Dovecot counts 127.0.0.1 as secure anyway).
 disable_plaintext_auth = no
@@ -121,14 +123,15 @@ def make_certificate(d):
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
          "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         # Not a CA: webpki (rustls) refuses a CA certificate as the server's own.
+         "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth",
          "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
         check=True, capture_output=True,
     )
 
 
 def add_user(d, name, password):
-    """One line of the passwd-file: NAME:{PLAIN}PASSWORD:UID:GID::HOME. Dovecot rereads the
-    file on its next lookup; appends from parallel tests are single writes of one line."""
+    """The user's passwd-file DIR/users/NAME, one line: NAME:{PLAIN}PASSWORD:UID:GID::HOME."""
     d = pathlib.Path(d).resolve()
     if any(c in name + password for c in ":\n") or not name:
         raise SystemExit(f"unusable user name or password: {name!r}")
@@ -137,11 +140,13 @@ def add_user(d, name, password):
     uid, gid = mail_owner()
     os.chown(home, uid, gid)
     line = f"{name}:{{PLAIN}}{password}:{uid}:{gid}::{home}\n"
-    fd = os.open(d / "users", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+    users = d / "users"
+    users.mkdir(exist_ok=True)
+    # Written whole under another name first: Dovecot never reads half a line.
+    partial = users / f".{name}.new"
+    partial.write_text(line)
+    partial.chmod(0o600)
+    os.replace(partial, users / name)
 
 
 def mail_owner():
@@ -174,7 +179,6 @@ def start(d):
         if os.getuid() == 0 and not os.stat(parent).st_mode & 0o001:
             raise SystemExit(f"{parent} is not searchable by other users; mail processes (nobody) could not reach {d}")
     make_certificate(d)
-    (d / "users").write_text("")
     for name, password in USERS.items():
         add_user(d, name, password)
     imap, imaps = free_port(), free_port()

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CandidateQuery, Component, ComponentSet, DeadProperty, FolderKind, TimeSpan};
+use crate::{CandidateQuery, Component, ComponentSet, DeadProperty, DeadPropertyChange, FolderKind, TimeSpan};
 
 pub const RESOURCE_HEADER: &str = "X-CalDAV-Resource";
 pub const UID_HEADER: &str = "X-CalDAV-UID";
@@ -97,6 +97,54 @@ impl FolderProps {
                 FolderProps::components_from(components)
             },
             ..FolderProps::default()
+        }
+    }
+
+    /// The properties of a folder MKCALENDAR / extended MKCOL asks for.
+    pub fn of_new(spec: &crate::NewFolder) -> FolderProps {
+        let mut props = FolderProps {
+            display_name: spec.display_name.clone(),
+            description: spec.description.clone(),
+            color: spec.color.clone(),
+            order: spec.order,
+            timezone: spec.timezone.clone(),
+            ..FolderProps::of_kind(spec.kind, spec.components)
+        };
+        props.set_dead_properties(&spec.properties);
+        props
+    }
+
+    /// The properties of `current` after `patch` (PROPPATCH, all of it).
+    pub fn patched(current: &crate::Folder, patch: &crate::FolderPatch) -> FolderProps {
+        let mut properties = current.properties.clone();
+        DeadPropertyChange::apply_all(&mut properties, &patch.properties);
+        let mut props = FolderProps {
+            display_name: patch.display_name.apply(current.display_name.clone()),
+            description: patch.description.apply(current.description.clone()),
+            color: patch.color.apply(current.color.clone()),
+            order: patch.order.apply(current.order),
+            timezone: patch.timezone.apply(current.timezone.clone()),
+            ..FolderProps::of_kind(current.kind, current.components)
+        };
+        props.set_dead_properties(&properties);
+        props
+    }
+
+    /// The folder these properties describe, with what the mail store says of it besides.
+    pub fn folder(&self, id: crate::FolderId, name: &str, state: crate::State, read_only: bool) -> crate::Folder {
+        crate::Folder {
+            id,
+            name: name.to_owned(),
+            kind: self.kind(),
+            display_name: self.display_name.clone(),
+            description: self.description.clone(),
+            color: self.color.clone(),
+            order: self.order,
+            timezone: self.timezone.clone(),
+            components: self.component_set(),
+            state,
+            read_only,
+            properties: self.dead_properties(),
         }
     }
 
