@@ -85,19 +85,26 @@ jmap: build $(VENV)/.installed
 
 # The IMAP backend against a private Dovecot 2.3 (Debian's packages unpacked, not installed:
 # dovecot-imapd conflicts with cyrus-imapd) on 127.0.0.1: the backend contract suite over
-# plain text, IMAPS and STARTTLS, then the integration suite through the gateway. Dovecot
-# is stopped by PID whatever the outcome. Not in `make test` yet: the integration suite does
-# not pass on IMAP yet (issue 13).
+# plain text, IMAPS and STARTTLS, then the integration suite through the gateway; and the
+# contract suite on a private Cyrus IMAP 3.6 (cyrus.py). Servers are stopped by PID whatever
+# the outcome. Not in `make test` yet: the integration suite does not pass on IMAP yet
+# (issue 13).
 DOVECOT_DIR := $(CURDIR)/integration-tests/.work/dovecot
 DOVECOT := python3 integration-tests/dovecot/dovecot.py
+CYRUS_IMAP_DIR := $(CURDIR)/integration-tests/.work/cyrus-imap
 imap: build $(VENV)/.installed
 	if [ -f $(DOVECOT_DIR)/pid ]; then $(DOVECOT) stop $(DOVECOT_DIR); fi
-	rm -rf $(DOVECOT_DIR)
-	$(DOVECOT) start $(DOVECOT_DIR) >/dev/null
-	status=0; set -a; . $(DOVECOT_DIR)/env; set +a; \
-	$(CARGO) test -p store-imap --features dovecot-tests --locked --no-fail-fast || status=$$?; \
-	DOVECOT_IMAP_URL=$$DOVECOT_IMAPS_URL $(CARGO) test -p store-imap --features dovecot-tests --locked --test contract_dovecot || status=$$?; \
-	DOVECOT_STARTTLS=1 $(CARGO) test -p store-imap --features dovecot-tests --locked --test contract_dovecot || status=$$?; \
+	if [ -f $(CYRUS_IMAP_DIR)/pid ]; then $(CYRUS) stop $(CYRUS_IMAP_DIR); fi
+	rm -rf $(DOVECOT_DIR) $(CYRUS_IMAP_DIR)
+	$(CYRUS) start $(CYRUS_IMAP_DIR) >/dev/null
+	status=0; (set -a; . $(CYRUS_IMAP_DIR)/env; set +a; \
+	  IMAP_TEST_SERVER=cyrus $(CARGO) test -p store-imap --features imap-server-tests --locked --test contract) || status=$$?; \
+	$(CYRUS) stop $(CYRUS_IMAP_DIR); \
+	$(DOVECOT) start $(DOVECOT_DIR) >/dev/null || exit 1; \
+	set -a; . $(DOVECOT_DIR)/env; set +a; \
+	$(CARGO) test -p store-imap --features imap-server-tests --locked --no-fail-fast || status=$$?; \
+	DOVECOT_IMAP_URL=$$DOVECOT_IMAPS_URL $(CARGO) test -p store-imap --features imap-server-tests --locked --test contract || status=$$?; \
+	DOVECOT_STARTTLS=1 $(CARGO) test -p store-imap --features imap-server-tests --locked --test contract || status=$$?; \
 	CALDAV_TEST_BACKEND=imap CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python || status=$$?; \
 	$(DOVECOT) stop $(DOVECOT_DIR); \
 	exit $$status
