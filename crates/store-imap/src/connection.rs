@@ -97,10 +97,7 @@ impl Connection {
     /// Connects and logs in. Wrong credentials are `Unauthenticated`; a server without the
     /// extensions in [`REQUIRED`] is refused with a message that names them.
     pub async fn open(endpoint: &Endpoint, username: &str, password: &str) -> Result<Connection, StoreError> {
-        let deadline = endpoint.connect_timeout;
-        let mut connection = tokio::time::timeout(deadline, Connection::connect(endpoint))
-            .await
-            .map_err(|_| StoreError::Timeout(format!("connecting to {}:{}", endpoint.host, endpoint.port).into()))??;
+        let mut connection = Connection::connect_within(endpoint).await?;
         let login = Command::new("LOGIN").string(username).string(password);
         let answer = connection.run(login).await?;
         if !answer.ok() {
@@ -130,6 +127,19 @@ impl Connection {
         // RFC 7162 §3.2.3: QRESYNC is enabled per connection before it is used.
         connection.run(Command::new("ENABLE QRESYNC")).await?;
         Ok(connection)
+    }
+
+    /// Connects, reads the greeting and logs out: whether the server answers.
+    pub async fn greet(endpoint: &Endpoint) -> Result<(), StoreError> {
+        Connection::connect_within(endpoint).await?.logout().await;
+        Ok(())
+    }
+
+    /// [`Connection::connect`] within the connect timeout (TCP, TLS and the greeting).
+    async fn connect_within(endpoint: &Endpoint) -> Result<Connection, StoreError> {
+        tokio::time::timeout(endpoint.connect_timeout, Connection::connect(endpoint))
+            .await
+            .map_err(|_| StoreError::Timeout(format!("connecting to {}:{}", endpoint.host, endpoint.port).into()))?
     }
 
     async fn connect(endpoint: &Endpoint) -> Result<Connection, StoreError> {

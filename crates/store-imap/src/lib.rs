@@ -177,13 +177,10 @@ impl Backend for ImapBackend {
         Ok(Arc::new(session))
     }
 
-    /// Connects and reads the greeting: the server answers, whatever a login would say.
+    /// Connects (TLS included) and reads the greeting, without logging in: a failed login
+    /// would cost the server's auth penalty (Dovecot waits 2 s) and a line in its log.
     async fn ping(&self) -> Result<(), StoreError> {
-        let probe = Credentials { username: String::new(), password: String::new() };
-        match pool::Pool::probe(&self.shared.endpoint, &probe).await {
-            Ok(()) | Err(StoreError::Unauthenticated) => Ok(()),
-            Err(other) => Err(other),
-        }
+        connection::Connection::greet(&self.shared.endpoint).await
     }
 }
 

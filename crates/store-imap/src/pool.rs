@@ -43,12 +43,6 @@ impl Pool {
         }
     }
 
-    /// One login, for the readiness probe; the connection is closed at once.
-    pub async fn probe(endpoint: &Endpoint, credentials: &Credentials) -> Result<(), StoreError> {
-        Connection::open(endpoint, &credentials.username, &credentials.password).await?.logout().await;
-        Ok(())
-    }
-
     pub async fn get(&self) -> Result<Lease<'_>, StoreError> {
         let permit = self.permits.acquire().await.map_err(StoreError::internal)?;
         let reusable = {
