@@ -20,6 +20,9 @@ pub(crate) struct Endpoint {
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub max_response_bytes: usize,
+    /// Commands sent to the server (logins included), for operators and the bench's round
+    /// trips per client request.
+    pub commands: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +76,7 @@ pub(crate) struct Connection {
     pub broken: bool,
     max_response_bytes: usize,
     command_timeout: Duration,
+    commands: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The extensions every session needs (RFC 7162 CONDSTORE and QRESYNC: versions from the
@@ -165,6 +169,7 @@ impl Connection {
             broken: false,
             max_response_bytes: endpoint.max_response_bytes,
             command_timeout: endpoint.command_timeout,
+            commands: endpoint.commands.clone(),
         };
         if endpoint.security != Security::StartTls {
             let greeting = connection.read().await?;
@@ -198,6 +203,7 @@ impl Connection {
     /// is marked broken. A `NO` or `BAD` is an `Ok` answer for the caller to judge.
     pub async fn run(&mut self, command: Command) -> Result<Answer, StoreError> {
         self.last_used = Instant::now();
+        self.commands.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let timeout = self.command_timeout;
         match tokio::time::timeout(timeout, self.exchange(&command)).await {
             Ok(result) => result,

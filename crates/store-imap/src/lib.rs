@@ -1,6 +1,13 @@
 //! The IMAP backend: the user's calendars live in the IMAP mail server they already have
 //! (Dovecot, Cyrus), logged into with the user's mail password.
 //!
+//! Tested against Dovecot 2.3.19 (Debian's packages, maildir) and Cyrus IMAP 3.6 (Debian's),
+//! both started privately by the project's scripts (`make imap`). The server must offer,
+//! after login, CONDSTORE and QRESYNC (RFC 7162), BINARY (RFC 3516) and UIDPLUS (RFC 4315):
+//! a login to a server without them is refused (503) with a message that names what is
+//! missing. The user needs the right to create the calendar folder (`Calendars`) and
+//! mailboxes below it; LIST-STATUS, METADATA and NOTIFY are not used yet.
+//!
 //! # Mapping (the layout of the JMAP backend, `store::mail_layout`)
 //!
 //! - A calendar folder is a mailbox below one parent mailbox (`calendar_folder`, default
@@ -114,6 +121,11 @@ impl ImapBackend {
         let endpoint = endpoint(&options)?;
         Ok(ImapBackend { shared: Arc::new(session::Shared::new(options, endpoint)) })
     }
+
+    /// IMAP commands sent since start, logins included.
+    pub fn commands(&self) -> u64 {
+        self.shared.endpoint.commands.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 fn endpoint(options: &ImapOptions) -> Result<connection::Endpoint, StoreError> {
@@ -148,6 +160,7 @@ fn endpoint(options: &ImapOptions) -> Result<connection::Endpoint, StoreError> {
         connect_timeout: options.connect_timeout,
         command_timeout: options.command_timeout,
         max_response_bytes: options.max_response_bytes,
+        commands: Arc::default(),
     })
 }
 
@@ -175,6 +188,14 @@ impl Backend for ImapBackend {
     async fn login(&self, credentials: &Credentials) -> Result<Arc<dyn Session>, StoreError> {
         let session = session::ImapSession::login(self.shared.clone(), credentials).await?;
         Ok(Arc::new(session))
+    }
+
+    fn metrics(&self) -> Vec<store::Metric> {
+        vec![store::Metric {
+            name: "imap_commands_total",
+            help: "IMAP commands sent to the mail server, logins included",
+            value: self.commands(),
+        }]
     }
 
     /// Connects (TLS included) and reads the greeting, without logging in: a failed login

@@ -27,11 +27,19 @@ pub(crate) struct Shared {
     pub endpoint: Endpoint,
     /// `(user, mailbox on the wire)` → the mailbox as last read.
     views: moka::future::Cache<(String, String), Arc<View>>,
+    /// `(user, mailbox, UIDVALIDITY, UID of its properties message)` → what it holds:
+    /// messages never change, so this is never stale.
+    props: moka::future::Cache<(String, String, u32, u32), Arc<FolderProps>>,
 }
 
 impl Shared {
     pub fn new(options: ImapOptions, endpoint: Endpoint) -> Shared {
-        Shared { options, endpoint, views: moka::future::Cache::builder().max_capacity(VIEWS).build() }
+        Shared {
+            options,
+            endpoint,
+            views: moka::future::Cache::builder().max_capacity(VIEWS).build(),
+            props: moka::future::Cache::builder().max_capacity(VIEWS).build(),
+        }
     }
 }
 
@@ -163,18 +171,34 @@ impl ImapSession {
 
     /// The folder of a mailbox as its view shows it.
     async fn folder_of(&self, connection: &mut Connection, name: &str, view: &View) -> Result<Folder, StoreError> {
-        let props = self.props(connection, view).await?;
+        let props = self.props(connection, &self.wire_name(name)?, view).await?;
         let id = FolderId::new(format!("{}:{name}", view.status.uidvalidity));
         Ok(props.folder(id, name, view.status.state(), false))
     }
 
     /// The folder's properties (the lowest live properties message), read from the
     /// selected mailbox; none for a folder without one.
-    pub async fn props(&self, connection: &mut Connection, view: &View) -> Result<FolderProps, StoreError> {
-        let Some(uid) = view.properties_uids().first().copied() else { return Ok(FolderProps::default()) };
+    pub async fn props(
+        &self,
+        connection: &mut Connection,
+        wire: &str,
+        view: &View,
+    ) -> Result<Arc<FolderProps>, StoreError> {
+        let Some(uid) = view.properties_uids().first().copied() else { return Ok(Arc::default()) };
+        let key = (self.user().to_owned(), wire.to_owned(), view.status.uidvalidity, uid);
+        if let Some(known) = self.shared.props.get(&key).await {
+            return Ok(known);
+        }
+        if connection.selected.as_deref() != Some(wire) {
+            view::select(connection, wire, None).await?;
+        }
         let bodies = self.bodies(connection, &[(uid, "1".to_owned())]).await?;
         // Unreadable JSON (written by something else) reads as no properties, not an outage.
-        Ok(bodies.first().and_then(|(_, body)| serde_json::from_slice(body).ok()).unwrap_or_default())
+        let props: FolderProps =
+            bodies.first().and_then(|(_, body)| serde_json::from_slice(body).ok()).unwrap_or_default();
+        let props = Arc::new(props);
+        self.shared.props.insert(key, props.clone()).await;
+        Ok(props)
     }
 
     /// The decoded bytes of parts of messages of the selected mailbox (`BINARY.PEEK`,
@@ -209,11 +233,27 @@ impl ImapSession {
 
     /// Every mailbox below the calendar folder with its status: one `LIST ... RETURN
     /// (STATUS ...)` (RFC 5819) where the server has it.
-    async fn mailboxes(&self, connection: &mut Connection) -> Result<Vec<(String, String)>, StoreError> {
+    async fn mailboxes(
+        &self,
+        connection: &mut Connection,
+    ) -> Result<Vec<(String, String, Option<Status>)>, StoreError> {
         let pattern = format!("{}{}*", self.root(), self.delimiter);
-        let answer = connection.run(Command::new("LIST").string("").string(&pattern)).await?;
+        let mut command = Command::new("LIST").string("").string(&pattern);
+        let list_status = connection.capabilities.has("LIST-STATUS");
+        if list_status {
+            command = command.raw("RETURN (STATUS (UIDVALIDITY HIGHESTMODSEQ UIDNEXT MESSAGES))");
+        }
+        let answer = connection.run(command).await?;
         if !answer.ok() {
             return Err(StoreError::BadGateway(format!("LIST refused: {}", answer.done.text)));
+        }
+        let mut statuses = std::collections::HashMap::new();
+        for response in answer.untagged.iter().filter(|r| r.tokens.first().is_some_and(|t| t.is("STATUS"))) {
+            if let (Some(wire), Some(Value::List(items))) =
+                (response.tokens.get(1).and_then(Value::text), response.tokens.get(2))
+            {
+                statuses.insert(wire, view::status_items(items));
+            }
         }
         let mut found = Vec::new();
         for response in &answer.untagged {
@@ -226,7 +266,8 @@ impl ImapSession {
             }
             let Some(wire) = response.tokens.get(3).and_then(Value::text) else { continue };
             if let Some(name) = self.folder_name(&wire) {
-                found.push((wire, name));
+                let status = statuses.remove(&wire).flatten();
+                found.push((wire, name, status));
             }
         }
         found.sort_by(|a, b| a.1.cmp(&b.1));
@@ -268,7 +309,16 @@ impl Session for ImapSession {
     async fn folders(&self) -> Result<Vec<Folder>, StoreError> {
         let mut connection = self.pool.get().await?;
         let mut folders = Vec::new();
-        for (wire, name) in self.mailboxes(&mut connection).await? {
+        for (wire, name, listed) in self.mailboxes(&mut connection).await? {
+            // A warm poll: LIST-STATUS said nothing changed, so the kept view is current
+            // and no mailbox is selected at all.
+            if let Some(listed) = listed {
+                let key = (self.user().to_owned(), wire.clone());
+                if let Some(view) = self.shared.views.get(&key).await.filter(|v| v.status == listed) {
+                    folders.push(self.folder_of(&mut connection, &name, &view).await?);
+                    continue;
+                }
+            }
             let (status, _) = match view::select(&mut connection, &wire, None).await {
                 Ok(selected) => selected,
                 // Deleted between LIST and SELECT.

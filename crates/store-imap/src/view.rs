@@ -210,6 +210,19 @@ pub async fn select(
     Ok((status, vanished))
 }
 
+/// A status from the items of a `STATUS` response (RFC 3501 §7.2.4, RFC 7162 §3.1.1):
+/// `None` when one the state is made of is missing.
+pub fn status_items(items: &[Value]) -> Option<Status> {
+    let get =
+        |name: &str| items.chunks(2).find(|pair| pair[0].is(name)).and_then(|pair| pair.get(1)).and_then(Value::number);
+    Some(Status {
+        uidvalidity: u32::try_from(get("UIDVALIDITY")?).ok()?,
+        modseq: get("HIGHESTMODSEQ")?,
+        uidnext: u32::try_from(get("UIDNEXT")?).ok()?,
+        exists: get("MESSAGES")?,
+    })
+}
+
 /// The UIDs of a sequence set (`1:3,7`), bounded so that garbage cannot allocate without end.
 pub fn uid_set(set: &str) -> Result<Vec<u32>, StoreError> {
     let bad = || StoreError::BadGateway(format!("unreadable UID set {set:?}"));
@@ -423,6 +436,17 @@ mod tests {
         assert_eq!(format_uids(&[7, 1, 2, 3, 9, 10]), "1:3,7,9:10");
         assert!(uid_set("1:4000000000").is_err());
         assert!(uid_set("x").is_err());
+    }
+
+    #[test]
+    fn a_list_status_answer_reads_as_a_state() {
+        let r =
+            crate::wire::parse(b"* STATUS \"Calendars/a\" (UIDVALIDITY 7 HIGHESTMODSEQ 9 UIDNEXT 3 MESSAGES 2)\r\n")
+                .unwrap();
+        let status = status_items(r.tokens[2].list().unwrap()).unwrap();
+        assert_eq!(status, Status { uidvalidity: 7, modseq: 9, uidnext: 3, exists: 2 });
+        let r = crate::wire::parse(b"* STATUS x (UIDVALIDITY 7 UIDNEXT 3 MESSAGES 2)\r\n").unwrap();
+        assert_eq!(status_items(r.tokens[2].list().unwrap()), None);
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl ImapSession {
                     .find(|c| c.data.name != item.name && c.data.ical_uid.as_deref() == Some(item.uid.as_str()))
                 {
                     // A schedule inbox keeps every iTIP message of a meeting (RFC 6638 §2.2).
-                    if !self.props(&mut connection, &view).await?.schedule_inbox {
+                    if !self.props(&mut connection, &mailbox.wire, &view).await?.schedule_inbox {
                         return Err(StoreError::UidConflict {
                             uid: item.uid.clone(),
                             existing: other.data.name.clone(),

@@ -80,3 +80,22 @@ impl ContractFixture for Server {
 }
 
 store::contract_tests!(Server::new());
+
+/// The iOS/macOS poll of the calendar home (a Depth:1 PROPFIND) when nothing changed: one
+/// IMAP command (LIST with RETURN (STATUS ...), RFC 5819), however many calendars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_poll_of_the_folders_is_one_command() {
+    let server = Server::new();
+    let credentials = server.fresh_user().await;
+    let session = server.backend.login(&credentials).await.unwrap();
+    for name in ["a", "b", "c"] {
+        let folder = session.create_folder(&store::NewFolder::named(name, store::ComponentSet::EVENTS)).await.unwrap();
+        let event = store::testkit::cases::event(&format!("{name}-1"), "x");
+        session.put(&folder.id, event, store::Expected::Absent).await.unwrap();
+    }
+    let cold = session.folders().await.unwrap();
+    let before = server.backend.commands();
+    let warm = session.folders().await.unwrap();
+    assert_eq!(warm, cold);
+    assert_eq!(server.backend.commands() - before, 1);
+}
