@@ -8,7 +8,10 @@ IMAP backend's tests.
                             with STARTTLS, and IMAPS), and writes DIR/env (shell `KEY=value`
                             lines) and DIR/pid
     dovecot.py stop DIR     stops that Dovecot by its PID (SIGTERM, bounded wait, SIGKILL)
-    dovecot.py user DIR NAME PASSWORD   adds one more user (Dovecot rereads the file)
+    dovecot.py user DIR NAME PASSWORD   adds one more user
+    dovecot.py halt DIR     stops Dovecot by its PID but keeps its data and ports, as an
+                            outage or a restart of the mail server would
+    dovecot.py resume DIR   starts it again as it was (same config, ports and mail)
 
 Why unpacked: Debian's dovecot-imapd conflicts with cyrus-imapd, which `make test` installs
 for the JMAP backend; `apt-get download` and `dpkg -x` put Dovecot in a cache directory
@@ -167,6 +170,25 @@ def read_env(d):
     return {k: shlex.split(v)[0] if v else "" for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)}
 
 
+def _launch(d):
+    log = open(d / "master.log", "ab")
+    # The unpacked tree laid over /usr/lib and /usr/bin in a mount namespace of Dovecot's
+    # own (see the module docs); `exec` keeps the PID, which is Dovecot's master (-F: in the
+    # foreground).
+    root = CACHE / "root" / "usr"
+    script = (
+        f"mount -t overlay overlay -o lowerdir={root}/lib:/usr/lib /usr/lib && "
+        f"mount -t overlay overlay -o lowerdir={root}/bin:/usr/bin /usr/bin && "
+        f"exec {root}/sbin/dovecot -c {d}/dovecot.conf -F"
+    )
+    master = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )
+    (d / "pid").write_text(f"{master.pid}\n")
+    return master
+
+
 def start(d):
     unpack()
     d = pathlib.Path(d).resolve()
@@ -191,21 +213,7 @@ def start(d):
         group=grp.getgrgid(os.getgid()).gr_name,
     )
     (d / "dovecot.conf").write_text(conf)
-    log = open(d / "master.log", "ab")
-    # The unpacked tree laid over /usr/lib and /usr/bin in a mount namespace of Dovecot's
-    # own (see the module docs); `exec` keeps the PID, which is Dovecot's master (-F: in the
-    # foreground).
-    root = CACHE / "root" / "usr"
-    script = (
-        f"mount -t overlay overlay -o lowerdir={root}/lib:/usr/lib /usr/lib && "
-        f"mount -t overlay overlay -o lowerdir={root}/bin:/usr/bin /usr/bin && "
-        f"exec {root}/sbin/dovecot -c {d}/dovecot.conf -F"
-    )
-    master = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-    )
-    (d / "pid").write_text(f"{master.pid}\n")
+    master = _launch(d)
     facts = {
         "DOVECOT_DIR": str(d),
         "DOVECOT_IMAP_PORT": str(imap),
@@ -284,12 +292,39 @@ def stop(d):
     path.unlink()
 
 
+def halt(d):
+    stop(d)
+
+
+def resume(d):
+    d = pathlib.Path(d).resolve()
+    if (d / "pid").exists():
+        raise SystemExit(f"{d}/pid exists: Dovecot is running")
+    env = read_env(d)
+    master = _launch(d)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if master.poll() is not None:
+            raise SystemExit(f"Dovecot exited with {master.returncode}; see {d}/dovecot.log")
+        try:
+            with socket.create_connection(("127.0.0.1", int(env["DOVECOT_IMAP_PORT"])), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Dovecot did not listen again within {START_TIMEOUT_S} s; see {d}/dovecot.log")
+            time.sleep(0.1)
+
+
 def main(argv):
     if len(argv) == 2 and argv[0] == "start":
         facts = start(argv[1])
         print("".join(f"{k}={shlex.quote(v)}\n" for k, v in facts.items()), end="")
     elif len(argv) == 2 and argv[0] == "stop":
         stop(argv[1])
+    elif len(argv) == 2 and argv[0] == "halt":
+        halt(argv[1])
+    elif len(argv) == 2 and argv[0] == "resume":
+        resume(argv[1])
     elif len(argv) == 4 and argv[0] == "user":
         add_user(argv[1], argv[2], argv[3])
     else:

@@ -9,6 +9,10 @@ use store::{Credentials, StoreError};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::connection::{Connection, Endpoint};
+use crate::wire::Command;
+
+/// A connection used this recently is reused without asking whether it still works.
+const VOUCHED: Duration = Duration::from_secs(5);
 
 pub(crate) struct Pool {
     endpoint: Endpoint,
@@ -53,10 +57,22 @@ impl Pool {
             idle.pop()
         };
         let connection = match reusable {
-            Some(connection) => connection,
-            None => Connection::open(&self.endpoint, &self.credentials.username, &self.credentials.password).await?,
+            Some(connection) if connection.last_used.elapsed() < VOUCHED => connection,
+            // Idle for a while: the server may have closed it meanwhile (a restart, its
+            // autologout). One NOOP tells, rather than the client's request failing with 503.
+            Some(mut connection) => match connection.run(Command::new("NOOP")).await {
+                Ok(answer) if answer.ok() && !connection.broken => connection,
+                _ => self.open().await?,
+            },
+            None => self.open().await?,
         };
         Ok(Lease { pool: self, connection: Some(connection), _permit: permit })
+    }
+}
+
+impl Pool {
+    async fn open(&self) -> Result<Connection, StoreError> {
+        Connection::open(&self.endpoint, &self.credentials.username, &self.credentials.password).await
     }
 }
 

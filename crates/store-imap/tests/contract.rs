@@ -8,77 +8,12 @@
 #![cfg(feature = "imap-server-tests")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail on the spot
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+mod common;
 
-use async_trait::async_trait;
+use common::{options, Server};
 use store::testkit::ContractFixture;
 use store::{Backend, Credentials};
-use store_imap::{ImapBackend, ImapOptions};
 use tokio::io::AsyncBufReadExt;
-
-/// The server under test: where it is, and the script that adds its users.
-struct Server {
-    backend: Arc<ImapBackend>,
-    script: &'static str,
-    dir: String,
-}
-
-static USERS: AtomicU32 = AtomicU32::new(0);
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name}: run through `make imap` (see the file's docs)"))
-}
-
-fn cyrus() -> bool {
-    std::env::var("IMAP_TEST_SERVER").is_ok_and(|s| s == "cyrus")
-}
-
-fn options() -> ImapOptions {
-    if cyrus() {
-        return ImapOptions { url: format!("imap://127.0.0.1:{}", env("CYRUS_IMAP_PORT")), ..ImapOptions::default() };
-    }
-    let ca_file = std::env::var("DOVECOT_CA").ok().filter(|c| !c.is_empty());
-    let starttls_on_loopback = std::env::var("DOVECOT_STARTTLS").is_ok_and(|v| v == "1");
-    ImapOptions { url: env("DOVECOT_IMAP_URL"), ca_file, starttls_on_loopback, ..ImapOptions::default() }
-}
-
-impl Server {
-    fn new() -> Server {
-        let (script, dir) = if cyrus() {
-            ("integration-tests/cyrus/cyrus.py", env("CYRUS_DIR"))
-        } else {
-            ("integration-tests/dovecot/dovecot.py", env("DOVECOT_DIR"))
-        };
-        Server { backend: Arc::new(ImapBackend::new(options()).unwrap()), script, dir }
-    }
-}
-
-#[async_trait]
-impl ContractFixture for Server {
-    fn backend(&self) -> Arc<dyn Backend> {
-        self.backend.clone()
-    }
-
-    async fn reopened(&self) -> Arc<dyn Backend> {
-        Arc::new(ImapBackend::new(options()).unwrap())
-    }
-
-    async fn fresh_user(&self) -> Credentials {
-        let name = format!("i{}x{}", std::process::id(), USERS.fetch_add(1, Ordering::Relaxed));
-        let password = format!("{name}-secret");
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(self.script);
-        let status = tokio::process::Command::new("python3")
-            .arg(script)
-            .args(["user", &self.dir, &name, &password])
-            .status()
-            .await
-            .unwrap();
-        assert!(status.success(), "creating user {name}");
-        Credentials { username: name, password }
-    }
-}
 
 store::contract_tests!(Server::new());
 
