@@ -33,6 +33,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "cyrus"))
+from cyrus import _stop_group  # noqa: E402  one way to stop a private server, for both
+
 PACKAGES = ["dovecot-core", "dovecot-imapd"]
 CACHE = pathlib.Path(__file__).resolve().parent.parent / ".work" / "dovecot-pkg"
 # Test users every start creates; tests add their own through `user`.
@@ -264,32 +267,8 @@ def check_login(d, port):
 
 
 def stop(d):
-    path = pathlib.Path(d) / "pid"
-    if not path.exists():
-        return
-    pid = int(path.read_text().strip())
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        path.unlink()
-        return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.1)
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    path.unlink()
+    # cyrus.py's: a process group stopped by its leader's PID, bounded wait, then SIGKILL.
+    _stop_group(pathlib.Path(d) / "pid", signal.SIGTERM)
 
 
 def halt(d):
