@@ -49,7 +49,11 @@
 //! one of several concurrent writers can do; the others get `[MODIFIED]` and check their
 //! precondition again against the folder as it is now. A replace then appends the new
 //! message and expunges the old one: while both exist, readers take the higher UID of a
-//! name. Two concurrent creates of one name both append; the higher UID removes itself.
+//! name. Between the claim and the append the old message is the only one of its name, and
+//! its MODSEQ no longer moves: a writer that finds it claimed waits for the new version
+//! (bounded; a claim left by a writer that died is then taken over), because a precondition
+//! checked against it would pass for two writers (seen on Cyrus: two winners of twenty).
+//! Two concurrent creates of one name both append; the higher UID removes itself.
 
 mod connection;
 mod mailbox_name;

@@ -172,7 +172,13 @@ pub async fn select(
     connection.selected = None;
     let answer = connection.run(command).await?;
     if !answer.ok() {
-        return Err(StoreError::NotFound);
+        // Only a mailbox that is not there is a 404: a client drops a calendar it gets a
+        // 404 for, so a server's other refusals must not read as one.
+        let text = answer.done.text.to_ascii_lowercase();
+        if answer.done.has_code("NONEXISTENT") || text.contains("exist") || text.contains("not found") {
+            return Err(StoreError::NotFound);
+        }
+        return Err(StoreError::BadGateway(format!("SELECT refused: {}", answer.done.text)));
     }
     connection.selected = Some(wire_name.to_owned());
     let (mut uidvalidity, mut modseq, mut uidnext, mut exists) = (None, None, None, 0);

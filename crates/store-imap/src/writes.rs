@@ -17,6 +17,22 @@ use crate::wire::{Command, Value};
 /// rejected only then).
 const WRITE_ATTEMPTS: usize = 8;
 
+/// How often a write waits for a message another writer has claimed (and is replacing) to
+/// be expunged, before it takes it over as left by a writer that died mid-write.
+const CLAIM_WAITS: usize = 40;
+
+/// Whether the write should read the folder again because `current` is claimed by another
+/// writer between its claim and its append: the precondition cannot be judged until the
+/// new version is there (checked now, both writers would win). Waits a little first.
+async fn claimed_elsewhere(current: Option<&Current>, waits: &mut usize) -> bool {
+    if !current.is_some_and(|c| c.replaced) || *waits >= CLAIM_WAITS {
+        return false;
+    }
+    *waits += 1;
+    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    true
+}
+
 fn busy() -> StoreError {
     StoreError::Unavailable {
         retry_after: Some(std::time::Duration::from_secs(1)),
@@ -42,9 +58,15 @@ impl ImapSession {
         let mut connection = self.pool.get().await?;
         let content_type = item.content_type.clone().unwrap_or_else(|| "text/calendar".into());
         let etag = message::etag_of(&item.body);
-        for _ in 0..WRITE_ATTEMPTS {
+        let mut waits = 0;
+        let mut attempts = 0;
+        while attempts < WRITE_ATTEMPTS {
             let view = self.view(&mut connection, &mailbox).await?;
             let current = view.item(&item.name);
+            if claimed_elsewhere(current.as_ref(), &mut waits).await {
+                continue;
+            }
+            attempts += 1;
             expected.check(current.as_ref().map(|c| c.data.etag.clone()))?;
             if let Some(current) = &current {
                 if current.data.etag == etag && current.data.content_type == item.content_type {
@@ -93,9 +115,15 @@ impl ImapSession {
     ) -> Result<(), StoreError> {
         let mailbox = self.mailbox(folder)?;
         let mut connection = self.pool.get().await?;
-        for _ in 0..WRITE_ATTEMPTS {
+        let mut waits = 0;
+        let mut attempts = 0;
+        while attempts < WRITE_ATTEMPTS {
             let view = self.view(&mut connection, &mailbox).await?;
             let Some(current) = view.item(name) else { return Err(StoreError::NotFound) };
+            if claimed_elsewhere(Some(&current), &mut waits).await {
+                continue;
+            }
+            attempts += 1;
             expected.check(Some(current.data.etag.clone()))?;
             match claim(&mut connection, &current, "\\Deleted").await? {
                 Claim::Won => {
@@ -124,9 +152,15 @@ impl ImapSession {
         changes: &[DeadPropertyChange],
     ) -> Result<(), StoreError> {
         let mut connection = self.pool.get().await?;
-        for _ in 0..WRITE_ATTEMPTS {
+        let mut waits = 0;
+        let mut attempts = 0;
+        while attempts < WRITE_ATTEMPTS {
             let view = self.view(&mut connection, &mailbox).await?;
             let Some(current) = view.item(name) else { return Err(StoreError::NotFound) };
+            if claimed_elsewhere(Some(&current), &mut waits).await {
+                continue;
+            }
+            attempts += 1;
             let bodies = self.bodies(&mut connection, &[(current.uid, current.data.part.clone())]).await?;
             let Some((_, body)) = bodies.into_iter().next() else { continue };
             let mut properties = current.data.properties.clone();

@@ -1,5 +1,7 @@
 //! A mail server restarted under a session. Its own test binary: the restart would break
 //! the tests of contract.rs running beside it (cargo test runs binaries one at a time).
+//! Dovecot only: it needs `halt` and `resume` on the script's command line, which
+//! dovecot.py has and cyrus.py has only as functions.
 
 #![cfg(feature = "imap-server-tests")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail on the spot
