@@ -13,12 +13,12 @@ PYTHON := $(VENV)/bin/python
 REQUIREMENTS := integration-tests/python/requirements.txt
 GATEWAY_BIN := $(CURDIR)/target/debug/caldav-gateway
 
-.PHONY: help run test unit golden integration jmap build lint fmt bench bench-memory microbench soak fuzz fuzz-short deploy-check
+.PHONY: help run test unit golden integration jmap imap build lint fmt bench bench-memory microbench soak fuzz fuzz-short deploy-check
 
 help:
 	@echo "make run    start the gateway on the embedded store (data in ./data)"
 	@echo "make test   run every test: unit, golden, contract, a short fuzz, deploy files and integration"
-	@echo "make unit | fuzz-short | deploy-check | integration | jmap | golden | lint | fmt | bench | microbench | soak"
+	@echo "make unit | fuzz-short | deploy-check | integration | jmap | imap | golden | lint | fmt | bench | microbench | soak"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 60) each; see fuzz/README.md"
 
 # The demo user (config demo.enabled) only here: its password is printed to this terminal.
@@ -81,6 +81,32 @@ jmap: build $(VENV)/.installed
 	fi; \
 	CALDAV_TEST_BACKEND=jmap CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python || status=$$?; \
 	$(CYRUS) stop $(CYRUS_DIR); \
+	exit $$status
+
+# The IMAP backend against a private Dovecot 2.3 (Debian's packages unpacked, not installed:
+# dovecot-imapd conflicts with cyrus-imapd) on 127.0.0.1: the backend contract suite over
+# plain text, IMAPS and STARTTLS, then the integration suite through the gateway; and the
+# contract suite on a private Cyrus IMAP 3.6 (cyrus.py). Servers are stopped by PID whatever
+# the outcome. Not in `make test` yet: the integration suite does not pass on IMAP yet
+# (issue 13).
+DOVECOT_DIR := $(CURDIR)/integration-tests/.work/dovecot
+DOVECOT := python3 integration-tests/dovecot/dovecot.py
+CYRUS_IMAP_DIR := $(CURDIR)/integration-tests/.work/cyrus-imap
+imap: build $(VENV)/.installed
+	if [ -f $(DOVECOT_DIR)/pid ]; then $(DOVECOT) stop $(DOVECOT_DIR); fi
+	if [ -f $(CYRUS_IMAP_DIR)/pid ]; then $(CYRUS) stop $(CYRUS_IMAP_DIR); fi
+	rm -rf $(DOVECOT_DIR) $(CYRUS_IMAP_DIR)
+	$(CYRUS) start $(CYRUS_IMAP_DIR) >/dev/null
+	status=0; (set -a; . $(CYRUS_IMAP_DIR)/env; set +a; \
+	  IMAP_TEST_SERVER=cyrus $(CARGO) test -p store-imap --features imap-server-tests --locked --test contract) || status=$$?; \
+	$(CYRUS) stop $(CYRUS_IMAP_DIR); \
+	$(DOVECOT) start $(DOVECOT_DIR) >/dev/null || exit 1; \
+	set -a; . $(DOVECOT_DIR)/env; set +a; \
+	$(CARGO) test -p store-imap --features imap-server-tests --locked --no-fail-fast || status=$$?; \
+	DOVECOT_IMAP_URL=$$DOVECOT_IMAPS_URL $(CARGO) test -p store-imap --features imap-server-tests --locked --test contract || status=$$?; \
+	DOVECOT_STARTTLS=1 $(CARGO) test -p store-imap --features imap-server-tests --locked --test contract || status=$$?; \
+	CALDAV_TEST_BACKEND=imap CALDAV_GATEWAY_BIN=$(GATEWAY_BIN) $(PYTHON) -m pytest -q -rfE -p no:cacheprovider integration-tests/python || status=$$?; \
+	$(DOVECOT) stop $(DOVECOT_DIR); \
 	exit $$status
 
 # Every file in deploy/ against a validator: hadolint (Dockerfile), `docker build --check` when a

@@ -1,6 +1,8 @@
 """Starts the real gateway binary on 127.0.0.1 over real TLS, on a fresh embedded store, or
 with CALDAV_TEST_BACKEND=jmap in front of the Cyrus IMAP server that
-`integration-tests/cyrus/cyrus.py start` runs (CYRUS_JMAP_URL; its users are the ones below).
+`integration-tests/cyrus/cyrus.py start` runs (CYRUS_JMAP_URL; its users are the ones below),
+or with CALDAV_TEST_BACKEND=imap in front of the Dovecot that
+`integration-tests/dovecot/dovecot.py start` runs (DOVECOT_IMAP_URL, the same users).
 
 The binary comes from CALDAV_GATEWAY_BIN (the Makefile builds it). Each server listens on a
 port it picked itself (port 0, read back from its start-up line), is stopped by PID when its
@@ -93,6 +95,11 @@ def _env(data_dir, extra):
         if os.environ.get("CYRUS_SERVICE_USER"):
             env["GATEWAY__BACKEND__JMAP__SERVICE_USER"] = os.environ["CYRUS_SERVICE_USER"]
             env["GATEWAY__BACKEND__JMAP__SERVICE_PASSWORD"] = os.environ["CYRUS_SERVICE_PASSWORD"]
+    if BACKEND == "imap":
+        # The Dovecot that `integration-tests/dovecot/dovecot.py start` runs (same users).
+        env["GATEWAY__BACKEND__KIND"] = "imap"
+        env["GATEWAY__BACKEND__IMAP__URL"] = os.environ["DOVECOT_IMAP_URL"]
+        env["GATEWAY__MAIL__DOMAIN"] = "example.com"
     env.update(extra)
     # None: the gateway's own default for that setting.
     return {name: value for name, value in env.items() if value is not None}

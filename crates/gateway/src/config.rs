@@ -16,7 +16,7 @@ mod server;
 pub use access::AccessConfig;
 pub use admin::AdminConfig;
 pub use auth::AuthConfig;
-pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, JmapConfig};
+pub use backend::{BackendConfig, BackendKind, EmbeddedConfig, ImapConfig, JmapConfig};
 pub use mail::{MailConfig, SchedulingConfig, SubmissionConfig, SubmissionSecurity};
 pub use server::{ServerConfig, TlsConfig};
 
@@ -257,6 +257,9 @@ impl Config {
                 });
             }
         }
+        if self.backend.kind == BackendKind::Imap {
+            self.backend.imap.check()?;
+        }
         if self.limits.max_request_body == 0 {
             return Err(ConfigError::Invalid { setting: "limits.max_request_body", reason: "must be > 0".into() });
         }
@@ -457,6 +460,21 @@ mod tests {
         }
         let off = Config::load(jmap, env(&[("GATEWAY__BACKEND__JMAP__PUSH", "false")])).unwrap();
         assert!(!off.backend.jmap.push);
+    }
+
+    #[test]
+    fn imap_settings_are_read_and_checked_by_name() {
+        let imap = "[backend]\nkind = \"imap\"\n[backend.imap]\nurl = \"imaps://mail.example\"\n";
+        let config = Config::load(imap, env(&[])).unwrap();
+        assert_eq!(config.backend.kind, BackendKind::Imap);
+        assert_eq!(config.backend.imap.max_connections, 4);
+        let err = Config::load("[backend]\nkind = \"imap\"\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("backend.imap.url"), "{err}");
+        for (setting, value) in [("max_connections", "0"), ("command_timeout_ms", "0"), ("calendar_folder", "\"a/b\"")]
+        {
+            let err = Config::load(&format!("{imap}{setting} = {value}\n"), env(&[])).unwrap_err();
+            assert!(err.to_string().contains("backend.imap."), "{err}");
+        }
     }
 
     #[test]

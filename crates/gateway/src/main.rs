@@ -11,6 +11,7 @@ use std::time::Duration;
 use gateway::config::{BackendKind, Config, LogFormat};
 use rand::distributions::{Alphanumeric, DistString};
 use store_embedded::EmbeddedBackend;
+use store_imap::{ImapBackend, ImapOptions};
 use store_jmap::{JmapBackend, JmapOptions, ServiceAccount};
 
 /// sysexits.h EX_USAGE/EX_CONFIG style: a bad configuration is not a crash.
@@ -191,7 +192,7 @@ fn init_tracing(config: &Config) {
 
 async fn open_backend(config: &Config) -> anyhow::Result<EmbeddedBackend> {
     if config.backend.kind != BackendKind::Embedded {
-        anyhow::bail!("users live in the mail server with backend.kind = \"jmap\"; manage them there");
+        anyhow::bail!("users live in the mail server with backend.kind = \"jmap\" or \"imap\"; manage them there");
     }
     let dir = &config.backend.embedded.data_dir;
     let backend =
@@ -233,11 +234,28 @@ fn jmap_backend(config: &Config) -> anyhow::Result<JmapBackend> {
     JmapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.jmap: {e}"))
 }
 
+fn imap_backend(config: &Config) -> anyhow::Result<ImapBackend> {
+    let c = &config.backend.imap;
+    let options = ImapOptions {
+        url: c.url.clone(),
+        ca_file: (!c.ca_file.is_empty()).then(|| c.ca_file.clone()),
+        starttls_on_loopback: false,
+        calendar_folder: c.calendar_folder.clone(),
+        connect_timeout: Duration::from_millis(c.connect_timeout_ms),
+        command_timeout: Duration::from_millis(c.command_timeout_ms),
+        max_connections: c.max_connections,
+        idle_timeout: Duration::from_secs(c.idle_timeout_secs),
+        max_response_bytes: usize::try_from(c.max_response_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+        mail_domain: mail_domain(config),
+    };
+    ImapBackend::new(options).map_err(|e| anyhow::anyhow!("backend.imap: {e}"))
+}
+
 async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     // Held until serving ends.
     let _one_process = match config.backend.kind {
         BackendKind::Embedded => Some(lock_data_dir(&config.backend.embedded.data_dir)?),
-        BackendKind::Jmap => None,
+        BackendKind::Jmap | BackendKind::Imap => None,
     };
     let backend: Arc<dyn store::Backend> = match config.backend.kind {
         BackendKind::Embedded => {
@@ -248,6 +266,7 @@ async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<(
             Arc::new(backend)
         }
         BackendKind::Jmap => Arc::new(jmap_backend(&config)?),
+        BackendKind::Imap => Arc::new(imap_backend(&config)?),
     };
     let state = gateway::AppState::new(backend, &config);
     reload_on_sighup(state.clone(), config_path);

@@ -3,21 +3,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use store::{CandidateQuery, Component, ComponentSet, DeadProperty, ETag, FolderKind, ItemMeta, ItemName, TimeSpan};
-
-pub const RESOURCE_HEADER: &str = "X-CalDAV-Resource";
-pub const UID_HEADER: &str = "X-CalDAV-UID";
-pub const COLLECTION_HEADER: &str = "X-CalDAV-Collection";
-pub const FOLDER_HEADER: &str = "X-CalDAV-Folder";
-/// Dead properties of an item (RFC 4918 §4), JSON: messages are immutable, so setting one
-/// rewrites the message with the same body part (same ETag).
-pub const PROPERTIES_HEADER: &str = "X-CalDAV-Properties";
-/// The query index of an object (RFC 4791 queries narrow by it before parsing): its
-/// component type and the span of its instances in Unix seconds, `-` for unbounded.
-pub const INDEX_HEADER: &str = "X-CalDAV-Index";
+use store::mail_layout::parse_index;
+use store::mail_layout::StoredProperty;
+pub use store::mail_layout::{
+    format_index, scan_uid, to_dead, to_stored, FolderProps, COLLECTION_HEADER, FOLDER_HEADER, INDEX_HEADER,
+    PROPERTIES_HEADER, RESOURCE_HEADER, UID_HEADER,
+};
+use store::{CandidateQuery, Component, DeadProperty, ETag, ItemMeta, ItemName, TimeSpan};
 
 /// The properties asked of every message: enough to name it and find its part.
 pub fn email_properties() -> Value {
@@ -85,6 +79,11 @@ pub struct ItemEntry {
 }
 
 impl ItemEntry {
+    /// Whether the item may match `query` (a superset: unknown means yes).
+    pub fn may_match(&self, query: &CandidateQuery) -> bool {
+        store::mail_layout::may_match(self.content_type.is_some(), self.index, query)
+    }
+
     pub fn meta(&self) -> ItemMeta {
         ItemMeta {
             name: self.name.clone(),
@@ -137,38 +136,6 @@ pub fn entry(email: &Value) -> Option<(String, Entry)> {
     Some((id, Entry::Item(item)))
 }
 
-/// `VEVENT 1767348000 1767351600`, `-` for an unbounded side.
-pub fn format_index(component: Component, span: TimeSpan) -> String {
-    let side = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
-    format!("{} {} {}", component.ical_name(), side(span.start), side(span.end))
-}
-
-fn parse_index(text: &str) -> Option<(Component, TimeSpan)> {
-    let mut parts = text.split_whitespace();
-    let component = Component::from_ical_name(parts.next()?)?;
-    let side = |v: &str| if v == "-" { Some(None) } else { v.parse().ok().map(Some) };
-    let start = side(parts.next()?)?;
-    let end = side(parts.next()?)?;
-    Some((component, TimeSpan { start, end }))
-}
-
-impl ItemEntry {
-    /// Whether the item may match `query` (a superset: unknown means yes).
-    pub fn may_match(&self, query: &CandidateQuery) -> bool {
-        if self.content_type.is_some() {
-            // A file has no component, and no span to rule it out by.
-            return query.component.is_none();
-        }
-        let Some((component, span)) = self.index else { return true };
-        let kind = query.component.is_none_or(|c| c == component);
-        let overlaps = query.range.is_none_or(|range| {
-            range.end.is_none_or(|end| span.start.is_none_or(|start| start < end))
-                && range.start.is_none_or(|start| span.end.is_none_or(|end| end > start))
-        });
-        kind && overlaps
-    }
-}
-
 /// The first `text/calendar` leaf, depth first (an invitation is often multipart/alternative).
 fn calendar_part(part: &Value) -> Option<&Value> {
     // Cyrus lists `subParts: []` on leaves too.
@@ -177,108 +144,6 @@ fn calendar_part(part: &Value) -> Option<&Value> {
     }
     let media_type = part.get("type").and_then(Value::as_str)?;
     media_type.eq_ignore_ascii_case("text/calendar").then_some(part)
-}
-
-/// The folder's properties message body.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FolderProps {
-    pub collection: bool,
-    /// The user's RFC 6638 schedule inbox. Written only when set, so the properties of
-    /// every other folder stay the bytes they were.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub schedule_inbox: bool,
-    pub display_name: Option<String>,
-    pub description: Option<String>,
-    pub color: Option<String>,
-    pub order: Option<i64>,
-    pub timezone: Option<String>,
-    /// Component names; empty means every type.
-    pub components: Vec<String>,
-    pub properties: Vec<StoredProperty>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredProperty {
-    pub namespace: String,
-    pub name: String,
-    pub xml: String,
-}
-
-impl FolderProps {
-    pub fn kind(&self) -> FolderKind {
-        if self.collection {
-            FolderKind::Collection
-        } else if self.schedule_inbox {
-            FolderKind::ScheduleInbox
-        } else {
-            FolderKind::Calendar
-        }
-    }
-
-    /// The properties of a folder of `kind`, with the rest left empty.
-    pub fn of_kind(kind: FolderKind, components: ComponentSet) -> FolderProps {
-        FolderProps {
-            collection: kind == FolderKind::Collection,
-            schedule_inbox: kind == FolderKind::ScheduleInbox,
-            components: if kind == FolderKind::Collection {
-                Vec::new()
-            } else {
-                FolderProps::components_from(components)
-            },
-            ..FolderProps::default()
-        }
-    }
-
-    pub fn component_set(&self) -> ComponentSet {
-        if self.collection {
-            return ComponentSet::default();
-        }
-        let mut set = ComponentSet::default();
-        for name in &self.components {
-            if let Some(c) = store::Component::from_ical_name(name) {
-                set.insert(c);
-            }
-        }
-        if set.is_empty() {
-            ComponentSet::ALL
-        } else {
-            set
-        }
-    }
-
-    pub fn dead_properties(&self) -> Vec<DeadProperty> {
-        to_dead(&self.properties)
-    }
-
-    pub fn set_dead_properties(&mut self, properties: &[DeadProperty]) {
-        self.properties = to_stored(properties);
-    }
-
-    pub fn components_from(set: ComponentSet) -> Vec<String> {
-        if set == ComponentSet::ALL {
-            Vec::new()
-        } else {
-            set.iter().map(|c| c.ical_name().to_owned()).collect()
-        }
-    }
-}
-
-/// Sorted by name, as the contract returns them.
-pub fn to_dead(stored: &[StoredProperty]) -> Vec<DeadProperty> {
-    let mut list: Vec<DeadProperty> = stored
-        .iter()
-        .map(|p| DeadProperty { namespace: p.namespace.clone(), name: p.name.clone(), xml: p.xml.clone() })
-        .collect();
-    list.sort();
-    list
-}
-
-pub fn to_stored(properties: &[DeadProperty]) -> Vec<StoredProperty> {
-    properties
-        .iter()
-        .map(|p| StoredProperty { namespace: p.namespace.clone(), name: p.name.clone(), xml: p.xml.clone() })
-        .collect()
 }
 
 /// One mailbox as `Mailbox/get` lists it.
@@ -385,21 +250,11 @@ pub fn split_state(state: &str) -> Option<(&str, &str)> {
     (well_formed && !email_state.is_empty()).then_some((digest, email_state))
 }
 
-/// The UID of an iCalendar body, for messages other clients put there (no UID header).
-pub fn scan_uid(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let unfolded = text.replace("\r\n ", "").replace("\r\n\t", "").replace("\n ", "").replace("\n\t", "");
-    unfolded.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        let name = name.split(';').next()?;
-        name.eq_ignore_ascii_case("UID").then(|| value.trim().to_owned())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use store::{ComponentSet, FolderKind};
 
     #[test]
     fn the_schedule_inbox_flag_is_written_only_for_the_inbox() {
@@ -458,15 +313,6 @@ mod tests {
     }
 
     #[test]
-    fn index_header_round_trips_and_narrows() {
-        let span = TimeSpan { start: Some(100), end: None };
-        let text = format_index(Component::Todo, span);
-        assert_eq!(text, "VTODO 100 -");
-        assert_eq!(parse_index(&text), Some((Component::Todo, span)));
-        assert_eq!(parse_index("VCARD 1 2"), None);
-    }
-
-    #[test]
     fn folder_states_split_into_digest_and_email_state() {
         let digest = digest_of("m1", &["a".into(), "b".into()]);
         let state = folder_state(&digest, "J-42");
@@ -474,10 +320,5 @@ mod tests {
         assert_eq!(split_state("certainly-not-a-state-of-this-folder"), None);
         assert_eq!(split_state(&format!("{digest}-")), None);
         assert_eq!(split_state(&digest), None);
-    }
-
-    #[test]
-    fn uid_is_found_in_folded_lines() {
-        assert_eq!(scan_uid(b"BEGIN:VEVENT\r\nUID:ab\r\n c\r\nEND:VEVENT\r\n").as_deref(), Some("abc"));
     }
 }

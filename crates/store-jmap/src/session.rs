@@ -146,20 +146,7 @@ impl JmapSession {
         }
         let described = self.folder_entries(mailbox, &ids).await?;
         let props = self.props(described.properties.as_deref()).await?;
-        let folder = Folder {
-            id: FolderId::new(mailbox),
-            name: name.to_owned(),
-            kind: props.kind(),
-            display_name: props.display_name.clone(),
-            description: props.description.clone(),
-            color: props.color.clone(),
-            order: props.order,
-            timezone: props.timezone.clone(),
-            components: props.component_set(),
-            state: State::new(state.clone()),
-            read_only,
-            properties: props.dead_properties(),
-        };
+        let folder = props.folder(FolderId::new(mailbox), name, State::new(state.clone()), read_only);
         self.shared.cache.put_folder(self.id(), mailbox, &state, folder.clone()).await;
         Ok(folder)
     }
@@ -274,15 +261,7 @@ impl Session for JmapSession {
         let mailbox =
             args.pointer("/created/folder/id").and_then(Value::as_str).ok_or_else(|| garbage("Mailbox/set created"))?;
         self.forget_snapshots().await;
-        let mut props = FolderProps {
-            display_name: spec.display_name.clone(),
-            description: spec.description.clone(),
-            color: spec.color.clone(),
-            order: spec.order,
-            timezone: spec.timezone.clone(),
-            ..FolderProps::of_kind(spec.kind, spec.components)
-        };
-        props.set_dead_properties(&spec.properties);
+        let props = FolderProps::of_new(spec);
         if props != FolderProps::default() {
             self.write_props(mailbox, &props, false).await?;
         }
@@ -297,17 +276,7 @@ impl Session for JmapSession {
             // The properties live in a message of the mailbox: no right to add, no PROPPATCH.
             return Err(StoreError::Forbidden("the mail server grants no right to change this calendar".into()));
         }
-        let mut properties = current.properties.clone();
-        store::DeadPropertyChange::apply_all(&mut properties, &patch.properties);
-        let mut props = FolderProps {
-            display_name: patch.display_name.apply(current.display_name),
-            description: patch.description.apply(current.description),
-            color: patch.color.apply(current.color),
-            order: patch.order.apply(current.order),
-            timezone: patch.timezone.apply(current.timezone),
-            ..FolderProps::of_kind(current.kind, current.components)
-        };
-        props.set_dead_properties(&properties);
+        let props = FolderProps::patched(&current, patch);
         // A property change is a change of the collection even when the values are equal
         // (the contract): a rewritten message has a new id, so the state moves.
         self.write_props(&mailbox, &props, true).await?;

@@ -15,6 +15,7 @@
 mod error;
 mod latency;
 pub mod mail_address;
+pub mod mail_layout;
 pub mod scope;
 mod types;
 

@@ -11,6 +11,8 @@ pub enum BackendKind {
     Embedded,
     /// A JMAP mail server (RFC 8620/8621), e.g. Cyrus IMAP or Stalwart.
     Jmap,
+    /// An IMAP mail server with CONDSTORE and QRESYNC (RFC 7162), e.g. Dovecot or Cyrus.
+    Imap,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
@@ -19,6 +21,68 @@ pub struct BackendConfig {
     pub kind: BackendKind,
     pub embedded: EmbeddedConfig,
     pub jmap: JmapConfig,
+    pub imap: ImapConfig,
+}
+
+/// `[backend.imap]`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    /// `imaps://host[:993]`, or `imap://host[:143]` (STARTTLS; plain text only to loopback).
+    pub url: String,
+    /// PEM file of certificates to trust besides the public roots; empty: none.
+    pub ca_file: String,
+    /// Top-level mailbox holding the calendar folders (the JMAP backend's too).
+    pub calendar_folder: String,
+    pub connect_timeout_ms: u64,
+    /// One IMAP command slower than this is answered 504.
+    pub command_timeout_ms: u64,
+    /// Connections one user's session holds at once (Dovecot allows 10 per user and
+    /// address by default, `mail_max_userip_connections`).
+    pub max_connections: usize,
+    /// An idle connection older than this is closed instead of reused.
+    pub idle_timeout_secs: u64,
+    /// Largest IMAP response read, in MiB (a listing of a large calendar is one); a larger
+    /// one is answered 502.
+    pub max_response_mib: u64,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            url: String::new(),
+            ca_file: String::new(),
+            calendar_folder: "Calendars".into(),
+            connect_timeout_ms: 3000,
+            command_timeout_ms: 15000,
+            max_connections: 4,
+            idle_timeout_secs: 60,
+            max_response_mib: 64,
+        }
+    }
+}
+
+impl ImapConfig {
+    /// The checks of `Config::check` for `kind = "imap"`.
+    pub fn check(&self) -> Result<(), super::ConfigError> {
+        let invalid = |setting, reason: &str| Err(super::ConfigError::Invalid { setting, reason: reason.into() });
+        if !(self.url.starts_with("imap://") || self.url.starts_with("imaps://")) {
+            return invalid("backend.imap.url", "an imap:// or imaps:// URL of the mail server is required");
+        }
+        if self.connect_timeout_ms == 0 || self.command_timeout_ms == 0 {
+            return invalid("backend.imap.command_timeout_ms", "timeouts must be > 0");
+        }
+        if self.max_connections == 0 || self.max_connections > 64 {
+            return invalid("backend.imap.max_connections", "between 1 and 64");
+        }
+        if self.max_response_mib == 0 {
+            return invalid("backend.imap.max_response_mib", "at least 1: every answer of the mail server is read");
+        }
+        if self.calendar_folder.is_empty() || self.calendar_folder.contains('/') {
+            return invalid("backend.imap.calendar_folder", "a top-level mailbox name");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Deserialize, PartialEq, Eq)]
