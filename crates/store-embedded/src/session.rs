@@ -132,7 +132,11 @@ impl Session for EmbeddedSession {
             .await
     }
 
-    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+    async fn candidates(
+        &self,
+        folder: &FolderId,
+        query: &CandidateQuery,
+    ) -> Result<Option<Vec<store::ItemMeta>>, StoreError> {
         let (owner, folder, query) = (self.owner(), folder.clone(), *query);
         self.db
             .read(move |conn| {

@@ -107,8 +107,8 @@ async fn a_version_1_database_is_migrated_and_its_items_stay_candidates() {
         component: Some(Component::Event),
         range: Some(store::TimeSpan { start: Some(0), end: Some(1) }),
     };
-    let names = session.candidates(&folder.id, &query).await.unwrap().unwrap();
-    assert_eq!(names, vec![ItemName::new("old.ics")]);
+    let candidates = session.candidates(&folder.id, &query).await.unwrap().unwrap();
+    assert_eq!(candidates.iter().map(|c| &c.name).collect::<Vec<_>>(), vec![&ItemName::new("old.ics")]);
     // v6 moved the one-UID-per-calendar rule out of the table; it still holds for old rows.
     let mut twin = event("old");
     twin.name = ItemName::new("twin.ics");

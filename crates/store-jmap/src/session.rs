@@ -455,10 +455,14 @@ impl Session for JmapSession {
         Err(busy())
     }
 
-    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+    async fn candidates(
+        &self,
+        folder: &FolderId,
+        query: &CandidateQuery,
+    ) -> Result<Option<Vec<store::ItemMeta>>, StoreError> {
         let (_, ids) = self.contents(folder).await?;
         let (items, _) = self.items(&ids).await?;
-        Ok(Some(items.into_iter().filter(|i| i.may_match(query)).map(|i| i.name).collect()))
+        Ok(Some(items.into_iter().filter(|i| i.may_match(query)).map(|i| i.meta()).collect()))
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {
