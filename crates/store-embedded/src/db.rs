@@ -34,6 +34,8 @@ pub(crate) struct Db {
     /// One permit per read connection: a read holds one while it runs, so no more than
     /// `READERS` connections are ever open for reading.
     read_permits: Arc<Semaphore>,
+    /// Used only for `PRAGMA data_version`: see [`Db::version`].
+    watch: Mutex<Connection>,
 }
 
 impl Db {
@@ -42,12 +44,25 @@ impl Db {
         let path = dir.join(DATABASE_FILE);
         let mut writer = connect(&path)?;
         schema::migrate(&mut writer).map_err(to_store_error)?;
+        let watch = Mutex::new(watch_connection(&path)?);
         Ok(Db {
             path,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::with_capacity(READERS))),
             read_permits: Arc::new(Semaphore::new(READERS)),
+            watch,
         })
+    }
+
+    /// A number that changes whenever a transaction commits on another connection to the
+    /// database: the gateway's own writer, or another process (`caldav-gateway user ...`).
+    /// Caches of what was read are kept under it. Run on the calling thread: it reads the WAL
+    /// index in shared memory and waits for no lock (`None` when it would, or on any error:
+    /// then nothing cached may be used).
+    pub fn version(&self) -> Option<i64> {
+        let conn = self.watch.lock().ok()?;
+        let mut statement = conn.prepare_cached("PRAGMA data_version").ok()?;
+        statement.query_row([], |row| row.get(0)).ok()
     }
 
     pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -110,6 +125,14 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL").map_err(to_store_error)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(to_store_error)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(to_store_error)?;
+    Ok(conn)
+}
+
+/// The connection `Db::version` asks; it never waits for a lock, since it runs on a runtime
+/// worker: a busy database just makes that read uncached.
+fn watch_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = connect(path)?;
+    conn.busy_timeout(Duration::ZERO).map_err(to_store_error)?;
     Ok(conn)
 }
 

@@ -113,18 +113,6 @@ pub(crate) fn list(conn: &Connection, owner: &str) -> Result<Vec<Folder>, StoreE
     with_properties(conn, folders, OWNER_PROPERTIES, &owner)
 }
 
-pub(crate) fn by_name(conn: &Connection, owner: &str, name: &str) -> Result<Folder, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND name = ?2");
-    let folder = conn
-        .prepare_cached(&sql)
-        .map_err(to_store_error)?
-        .query_row([owner, name], from_row)
-        .optional()
-        .map_err(to_store_error)?
-        .ok_or(StoreError::NotFound)?;
-    with_properties_one(conn, folder)
-}
-
 fn by_id(conn: &Connection, owner: &str, id: i64) -> Result<Folder, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM folders WHERE owner = ?1 AND id = ?2");
     let folder = conn

@@ -116,3 +116,33 @@ async fn a_version_1_database_is_migrated_and_its_items_stay_candidates() {
     assert!(matches!(conflict, Err(StoreError::UidConflict { .. })), "{conflict:?}");
     assert_eq!(folder.kind, store::FolderKind::Calendar);
 }
+
+/// Folders are kept between requests (issue 12) only while no write committed on any other
+/// connection: changes made by this process and by another one on the same database (the
+/// `user` commands while the gateway serves) are seen by the next call.
+#[tokio::test]
+async fn kept_folders_follow_writes_of_this_and_of_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let serving = EmbeddedBackend::open(dir.path()).await.unwrap();
+    serving.add_user("alice", "secret", None, None).await.unwrap();
+    let session = serving.login(&alice()).await.unwrap();
+    let writer = serving.login(&alice()).await.unwrap();
+    assert!(session.folders().await.unwrap().is_empty());
+    // Another session of this process.
+    let created = writer.create_folder(&NewFolder::named("cal", ComponentSet::EVENTS)).await.unwrap();
+    assert_eq!(session.folder("cal").await.unwrap().id, created.id);
+    // A write that changes the folder's state.
+    writer.put(&created.id, event("one"), Expected::Absent).await.unwrap();
+    let state = writer.folder("cal").await.unwrap().state;
+    assert_eq!(session.folders().await.unwrap()[0].state, state);
+    assert_ne!(state, created.state);
+    // Another process: a second store opened on the same directory.
+    let other = EmbeddedBackend::open(dir.path()).await.unwrap();
+    let elsewhere = other.login(&alice()).await.unwrap();
+    elsewhere.create_folder(&NewFolder::named("work", ComponentSet::EVENTS)).await.unwrap();
+    let names: Vec<String> = session.folders().await.unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["cal", "work"]);
+    other.delete_user("alice").await.unwrap();
+    assert!(session.folders().await.unwrap().is_empty());
+    assert!(matches!(session.folder("cal").await, Err(StoreError::NotFound)));
+}
