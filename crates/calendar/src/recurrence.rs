@@ -5,8 +5,8 @@
 //! with [`TooManyInstances`] once `cap` instances were generated, so an RRULE of
 //! FREQ=SECONDLY without COUNT costs at most `cap` steps, never a hang.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use rrule::{RRule, RRuleError, RRuleSet, Tz as RTz, Unvalidated, Validated, ValidationError};
+use chrono::{DateTime, Duration, LocalResult, TimeZone, Utc};
+use rrule::{Frequency, RRule, RRuleError, RRuleSet, Tz as RTz, Unvalidated, Validated, ValidationError};
 
 use crate::component::Component;
 use crate::datetime::{parse_duration, plus, DateValue};
@@ -121,10 +121,12 @@ struct Starts {
 fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) -> Result<Starts, TooManyInstances> {
     let Some(start) = anchor(master) else { return Ok(Starts { instants: Vec::new(), recurring: false }) };
     let first = start.to_utc(zones);
-    let Some(set) = rule_set(master, &start, zones) else {
+    let span = length(master, zones).max(Duration::zero());
+    // Instances starting before this end before the window does.
+    let wanted_from = window.start.map(|s| s - span);
+    let Some(set) = rule_set(master, &start, zones, wanted_from) else {
         return Ok(Starts { instants: vec![first], recurring: false });
     };
-    let span = length(master, zones).max(Duration::zero());
     let mut starts = Vec::new();
     for (generated, occurrence) in (&set).into_iter().enumerate() {
         if generated >= cap {
@@ -145,8 +147,14 @@ fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) 
 /// The master's RRULE/RDATE/EXDATE as an rrule set, or `None` when it does not recur.
 /// A rule the library cannot read leaves just the first instance: the event is kept, and
 /// only its repetitions are missing (validation refuses such rules on PUT; this covers what
-/// was stored before).
-fn rule_set(master: &Component, start: &DateValue, zones: &Zones) -> Option<RRuleSet> {
+/// was stored before). With `wanted_from`, the set may start later (see [`later_start`]): it
+/// then holds every instance from `wanted_from` on, but not necessarily the earlier ones.
+fn rule_set(
+    master: &Component,
+    start: &DateValue,
+    zones: &Zones,
+    wanted_from: Option<DateTime<Utc>>,
+) -> Option<RRuleSet> {
     let rules: Vec<&str> = master.properties_named("RRULE").map(|p| p.value.trim()).collect();
     let rdates: Vec<DateValue> = dates_of(master, "RDATE");
     if rules.is_empty() && rdates.is_empty() {
@@ -154,17 +162,63 @@ fn rule_set(master: &Component, start: &DateValue, zones: &Zones) -> Option<RRul
     }
     let zone = rule_zone(start, zones);
     let dtstart = zone.from_utc_datetime(&start.to_utc(zones).naive_utc());
-    let mut set = RRuleSet::new(dtstart);
-    for rule in rules {
-        set = set.rrule(validated_rule(rule, start, zones).ok()?);
+    let build = |dtstart: DateTime<RTz>| {
+        let mut set = RRuleSet::new(dtstart);
+        for rule in &rules {
+            set = set.rrule(validated_rule(rule, start, zones, dtstart).ok()?);
+        }
+        for rdate in &rdates {
+            set = set.rdate(zone.from_utc_datetime(&rdate.to_utc(zones).naive_utc()));
+        }
+        for exdate in dates_of(master, "EXDATE") {
+            set = set.exdate(zone.from_utc_datetime(&exdate.to_utc(zones).naive_utc()));
+        }
+        Some(set)
+    };
+    if let ([rule], Some(from)) = (rules.as_slice(), wanted_from) {
+        // A moved start the library refuses (a year out of its range) falls back to the first.
+        if let Some(set) = later_start(rule, dtstart, from).and_then(build) {
+            return Some(set);
+        }
     }
-    for rdate in rdates {
-        set = set.rdate(zone.from_utc_datetime(&rdate.to_utc(zones).naive_utc()));
+    build(dtstart)
+}
+
+/// A later DTSTART from which to expand `rule` when only instances from `from` on are wanted
+/// (issue 12: a weekly series begun years ago was expanded from its first instance on every
+/// query, and past `limits.max_instances` it could not be queried at all).
+///
+/// Only for rules whose instances repeat with a fixed period of local time and that count
+/// none: DAILY and WEEKLY without COUNT. The start moves by whole periods in its own zone, so
+/// it keeps its phase (time of day, day of the week, week relative to WKST) and every instance
+/// from the moved start on is one of the original rule's; UNTIL is an instant and stays. The
+/// moved start stays more than a period before `from`, so whatever the expansion makes of a
+/// start the rule does not match lies outside the window.
+fn later_start(rule: &str, dtstart: DateTime<RTz>, from: DateTime<Utc>) -> Option<DateTime<RTz>> {
+    let parsed = rule.parse::<RRule<Unvalidated>>().ok()?;
+    if parsed.get_count().is_some() {
+        return None;
     }
-    for exdate in dates_of(master, "EXDATE") {
-        set = set.exdate(zone.from_utc_datetime(&exdate.to_utc(zones).naive_utc()));
+    let days_per_period = match parsed.get_freq() {
+        Frequency::Daily => 1,
+        Frequency::Weekly => 7,
+        _ => return None,
+    } * i64::from(parsed.get_interval().max(1));
+    // Two periods to spare: a local time and its instant differ by the zone's offset.
+    let gap_days = (from - dtstart.with_timezone(&Utc)).num_days();
+    let periods = gap_days / days_per_period - 2;
+    if periods <= 0 {
+        return None;
     }
-    Some(set)
+    let local = dtstart.naive_local().checked_add_signed(Duration::try_days(periods * days_per_period)?)?;
+    if parsed.get_until().is_some_and(|until| until.naive_local() < local + Duration::days(1)) {
+        return None; // the series ends before the moved start: nothing to save
+    }
+    // A start in a DST gap or overlap would change the time of day of every instance.
+    match dtstart.timezone().from_local_datetime(&local) {
+        LocalResult::Single(moved) => Some(moved),
+        _ => None,
+    }
 }
 
 /// The zone a master's rule is expanded in: its DTSTART's, so instances keep their local time
@@ -184,9 +238,12 @@ fn rule_zone(start: &DateValue, zones: &Zones) -> RTz {
 /// series carry `UNTIL=YYYYMMDD`). The rrule library reads such an UNTIL in the server's own
 /// zone and then refuses the rule, which would leave only the first instance, so UNTIL is
 /// moved to UTC here first.
-fn validated_rule(rule: &str, start: &DateValue, zones: &Zones) -> Result<RRule<Validated>, RRuleError> {
-    let zone = rule_zone(start, zones);
-    let dtstart = zone.from_utc_datetime(&start.to_utc(zones).naive_utc());
+fn validated_rule(
+    rule: &str,
+    start: &DateValue,
+    zones: &Zones,
+    dtstart: DateTime<RTz>,
+) -> Result<RRule<Validated>, RRuleError> {
     let mut parsed = rule.parse::<RRule<Unvalidated>>()?;
     if let Some(until) = parsed.get_until().copied().filter(|until| until.timezone() != RTz::UTC) {
         let instant = start.zone(zones).local_to_utc(until.naive_local());
@@ -200,7 +257,8 @@ fn validated_rule(rule: &str, start: &DateValue, zones: &Zones) -> Result<RRule<
 /// merely guards against (UNTIL before DTSTART, which is a series of nothing; a large
 /// INTERVAL) is not the client's error and is accepted.
 pub(crate) fn check_rule(rule: &str, start: &DateValue, zones: &Zones) -> Result<(), String> {
-    match validated_rule(rule, start, zones) {
+    let dtstart = rule_zone(start, zones).from_utc_datetime(&start.to_utc(zones).naive_utc());
+    match validated_rule(rule, start, zones, dtstart) {
         Ok(_) => Ok(()),
         Err(RRuleError::ValidationError(
             ValidationError::UntilBeforeStart { .. }
@@ -292,6 +350,54 @@ mod tests {
         let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:s\nDTSTART:20200101T000000Z\nRRULE:FREQ=SECONDLY\nEND:VEVENT\nEND:VCALENDAR\n";
         let window = Window { start: Some(utc("20261201T000000Z")), end: Some(utc("20261202T000000Z")) };
         assert_eq!(expand(ics, window), Err(TooManyInstances { cap: 1000 }));
+    }
+
+    #[test]
+    fn an_endless_weekly_series_from_years_ago_is_expanded_from_near_the_window() {
+        // Mondays and Wednesdays 09:00 Berlin since 2019; cap 100 is far below the ~780
+        // instances from the first one to the window.
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:m\nDTSTART;TZID=Europe/Berlin:20190107T090000\n\
+                   DTEND;TZID=Europe/Berlin:20190107T100000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE\n\
+                   EXDATE;TZID=Europe/Berlin:20261028T090000\nEND:VEVENT\nEND:VCALENDAR\n";
+        let cal = parse_calendar(ics).unwrap();
+        let zones = Zones::new(&cal, Zone::utc());
+        let events: Vec<&Component> = cal.components_named("VEVENT").collect();
+        let window = Window { start: Some(utc("20261021T000000Z")), end: Some(utc("20261103T000000Z")) };
+        let got: Vec<String> = instances(&events, &zones, window, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.end > window.start.unwrap())
+            .map(|i| i.start.format("%Y%m%dT%H%M%SZ").to_string())
+            .collect();
+        // CEST until 25 October, CET after; the 28th is excluded.
+        assert_eq!(got, vec!["20261021T070000Z", "20261026T080000Z", "20261102T080000Z"]);
+    }
+
+    #[test]
+    fn a_start_the_rule_does_not_match_is_not_repeated_near_the_window() {
+        // DTSTART is a Sunday, the rule says Mondays (the rrule library, like before, does not
+        // make the unmatched start an instance).
+        let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:s\nDTSTART:20200105T120000Z\nDURATION:PT1H\n\
+                   RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO\nEND:VEVENT\nEND:VCALENDAR\n";
+        let window = Window { start: Some(utc("20261101T000000Z")), end: Some(utc("20261201T000000Z")) };
+        let got: Vec<String> = expand(ics, window).unwrap().into_iter().map(|i| i.0).collect();
+        // Every other Monday, counted from the week of DTSTART (that of Monday 30 December 2019).
+        assert_eq!(got, vec!["20261109T120000Z", "20261123T120000Z"]);
+        let all = expand(ics, Window { start: None, end: Some(utc("20200201T000000Z")) }).unwrap();
+        assert_eq!(all.first().map(|i| i.0.as_str()), Some("20200113T120000Z"));
+    }
+
+    #[test]
+    fn until_and_count_series_keep_their_ends() {
+        let until = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:u\nDTSTART:20200101T080000Z\n\
+                     RRULE:FREQ=DAILY;UNTIL=20261105T080000Z\nEND:VEVENT\nEND:VCALENDAR\n";
+        let window = Window { start: Some(utc("20261103T000000Z")), end: Some(utc("20261110T000000Z")) };
+        let got: Vec<String> = expand(until, window).unwrap().into_iter().map(|i| i.0).collect();
+        assert_eq!(got, vec!["20261103T080000Z", "20261104T080000Z", "20261105T080000Z"]);
+        let count = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:c\nDTSTART:20261101T080000Z\n\
+                     RRULE:FREQ=DAILY;COUNT=4\nEND:VEVENT\nEND:VCALENDAR\n";
+        let got: Vec<String> = expand(count, window).unwrap().into_iter().map(|i| i.0).collect();
+        assert_eq!(got, vec!["20261103T080000Z", "20261104T080000Z"]);
     }
 
     #[test]

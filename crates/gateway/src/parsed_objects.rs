@@ -48,12 +48,17 @@ impl ParsedObjects {
         ParsedObjects { cache }
     }
 
+    /// The parsed VCALENDAR of the version `meta` describes, if it is kept: a caller that
+    /// needs nothing else of the object then need not read its body.
+    pub fn cached(&self, user: &str, folder: &FolderId, meta: &ItemMeta) -> Option<Arc<Component>> {
+        self.cache.as_ref()?.get(&key(user, folder, meta))
+    }
+
     /// The parsed VCALENDAR of `body`, the bytes `meta` describes; `None` when they do not
     /// parse (a body another mail client stored), which is not remembered.
     pub fn parsed(&self, user: &str, folder: &FolderId, meta: &ItemMeta, body: &[u8]) -> Option<Arc<Component>> {
         let Some(cache) = &self.cache else { return parse(body).map(Arc::new) };
-        let key =
-            Key { user: user.to_owned(), folder: folder.clone(), name: meta.name.clone(), etag: meta.etag.clone() };
+        let key = key(user, folder, meta);
         if let Some(hit) = cache.get(&key) {
             return Some(hit);
         }
@@ -69,6 +74,10 @@ impl ParsedObjects {
             cache.weighted_size()
         })
     }
+}
+
+fn key(user: &str, folder: &FolderId, meta: &ItemMeta) -> Key {
+    Key { user: user.to_owned(), folder: folder.clone(), name: meta.name.clone(), etag: meta.etag.clone() }
 }
 
 fn parse(body: &[u8]) -> Option<Component> {
@@ -107,6 +116,18 @@ mod tests {
         // The same ETag: the stored tree is returned, whatever bytes are handed in.
         let again = objects.parsed("alice", &folder, &meta("a.ics", "e1"), event("one").as_bytes()).unwrap();
         assert!(Arc::ptr_eq(&first, &again));
+    }
+
+    #[test]
+    fn only_a_kept_version_is_found_without_its_bytes() {
+        let objects = ParsedObjects::new(1 << 20);
+        let folder = FolderId::new("1");
+        assert!(objects.cached("alice", &folder, &meta("a.ics", "e1")).is_none());
+        let parsed = objects.parsed("alice", &folder, &meta("a.ics", "e1"), event("one").as_bytes()).unwrap();
+        assert!(Arc::ptr_eq(&objects.cached("alice", &folder, &meta("a.ics", "e1")).unwrap(), &parsed));
+        assert!(objects.cached("alice", &folder, &meta("a.ics", "e2")).is_none());
+        assert!(objects.cached("bob", &folder, &meta("a.ics", "e1")).is_none());
+        assert!(ParsedObjects::new(0).cached("alice", &folder, &meta("a.ics", "e1")).is_none());
     }
 
     #[test]

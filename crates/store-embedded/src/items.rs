@@ -17,6 +17,14 @@ use crate::folders::{self, FolderRow};
 /// oldest kept one gets `Resync` (RFC 6578 §3.2 allows a server to expire tokens).
 pub(crate) const MAX_TOMBSTONES: i64 = 10_000;
 
+/// An item's meta, in the columns `meta_from_row` reads (a macro, so the statements that
+/// select it stay constants).
+macro_rules! meta_columns {
+    () => {
+        "name, etag, size, modified_ms, content_type"
+    };
+}
+
 fn meta_from_row(row: &Row<'_>) -> rusqlite::Result<ItemMeta> {
     let modified_ms: i64 = row.get(3)?;
     Ok(ItemMeta {
@@ -28,10 +36,11 @@ fn meta_from_row(row: &Row<'_>) -> rusqlite::Result<ItemMeta> {
     })
 }
 
+/// Read from the covering index `items_listing` (schema v8), in its order.
+const LIST: &str = concat!("SELECT ", meta_columns!(), " FROM items WHERE folder = ?1 ORDER BY name");
+
 pub(crate) fn list(conn: &Connection, folder: i64) -> Result<Vec<ItemMeta>, StoreError> {
-    let mut statement = conn
-        .prepare_cached("SELECT name, etag, size, modified_ms, content_type FROM items WHERE folder = ?1 ORDER BY name")
-        .map_err(to_store_error)?;
+    let mut statement = conn.prepare_cached(LIST).map_err(to_store_error)?;
     let rows = statement.query_map([folder], meta_from_row).map_err(to_store_error)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)
 }
@@ -194,12 +203,13 @@ pub(crate) fn put(
     let span = item.span.unwrap_or_default();
     tx.execute(
         "INSERT INTO items (folder, name, uid, component, etag, body, size, modseq, modified_ms,
-                            indexed, span_start, span_end, content_type, born)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                            indexed, span_start, span_end, content_type, born, span_short)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (folder, name) DO UPDATE SET uid = excluded.uid, component = excluded.component,
            etag = excluded.etag, body = excluded.body, size = excluded.size, modseq = excluded.modseq,
            modified_ms = excluded.modified_ms, indexed = excluded.indexed,
-           span_start = excluded.span_start, span_end = excluded.span_end, content_type = excluded.content_type",
+           span_start = excluded.span_start, span_end = excluded.span_end, content_type = excluded.content_type,
+           span_short = excluded.span_short",
         params![
             folder.id,
             name,
@@ -214,7 +224,8 @@ pub(crate) fn put(
             span.start,
             span.end,
             item.content_type,
-            born
+            born,
+            span_short(span.start, span.end)
         ],
     )
     .map_err(to_store_error)?;
@@ -317,53 +328,85 @@ pub(crate) fn changes_since(
     Ok((changed, removed))
 }
 
+/// The longest span `span_short` (schema v8) calls short: a week. v8's migration filled the
+/// column with this number; changing it needs a migration that fills it again.
+pub(crate) const SHORT_SPAN_SECONDS: i64 = 604_800;
+
+/// `span_short` of a row: whether its span is bounded and at most `SHORT_SPAN_SECONDS` long.
+fn span_short(start: Option<i64>, end: Option<i64>) -> Option<bool> {
+    Some(end?.saturating_sub(start?) <= SHORT_SPAN_SECONDS)
+}
+
 /// The candidates of one component in a window with an end (`?3` its start, may be NULL,
-/// `?4` its end): two range scans of the covering index `items_by_component_span`, those that
-/// start before the end and those without a start, which SQLite plans as searches of that
-/// index, never of the table.
-const TIME_RANGE_CANDIDATES: &str = "
-    SELECT name FROM items WHERE folder = ?1 AND component = ?2 AND span_start < ?4
-      AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)
-    UNION ALL
-    SELECT name FROM items WHERE folder = ?1 AND component = ?2 AND span_start IS NULL
-      AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)";
+/// `?4` its end, `?5` the start minus `SHORT_SPAN_SECONDS`, or the smallest integer without
+/// a start): three range scans of the covering index `items_by_component_span`, never of the
+/// table. Short spans that can overlap the window start at most a week before it, so their
+/// scan is bounded on both sides and costs what the window holds, not what the calendar
+/// holds; long spans (recurring series) and open ones are bounded by the window's end alone.
+const TIME_RANGE_CANDIDATES: &str = concat!(
+    "SELECT ",
+    meta_columns!(),
+    " FROM items WHERE folder = ?1 AND component = ?2 AND span_short = 1
+       AND span_start >= ?5 AND span_start < ?4 AND (?3 IS NULL OR span_end > ?3)
+     UNION ALL SELECT ",
+    meta_columns!(),
+    " FROM items WHERE folder = ?1 AND component = ?2 AND span_short = 0
+       AND span_start < ?4 AND (?3 IS NULL OR span_end > ?3)
+     UNION ALL SELECT ",
+    meta_columns!(),
+    " FROM items WHERE folder = ?1 AND component = ?2 AND span_short IS NULL
+       AND (span_start IS NULL OR span_start < ?4) AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)"
+);
+
+/// The candidates of one component in a window without an end (or no window: `?3` NULL), a
+/// scan of the component's entries in `items_by_component_span`.
+const COMPONENT_CANDIDATES: &str = concat!(
+    "SELECT ",
+    meta_columns!(),
+    " FROM items WHERE folder = ?1 AND component = ?2 AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)"
+);
+
+/// The candidates of any component.
+const ANY_CANDIDATES: &str = concat!(
+    "SELECT ",
+    meta_columns!(),
+    " FROM items WHERE folder = ?1
+       AND (indexed = 0 OR ((?3 IS NULL OR span_start IS NULL OR span_start < ?3)
+                        AND (?2 IS NULL OR span_end IS NULL OR span_end > ?2)))"
+);
 
 /// Items that may match: of the component (if given), and unindexed or overlapping the range.
 /// Rows without a span (unindexed, or stored before v2) have NULL in both span columns, which
 /// the conditions read as unbounded, so they are always candidates.
-pub(crate) fn candidates(conn: &Connection, folder: i64, query: &CandidateQuery) -> Result<Vec<ItemName>, StoreError> {
+pub(crate) fn candidates(conn: &Connection, folder: i64, query: &CandidateQuery) -> Result<Vec<ItemMeta>, StoreError> {
     let range = query.range.unwrap_or_default();
-    let mut names = match (query.component, range.end) {
+    let mut metas = match (query.component, range.end) {
         // The usual query: one component, a window with an end.
         (Some(component), Some(end)) => {
+            let earliest_short = range.start.map_or(i64::MIN, |start| start.saturating_sub(SHORT_SPAN_SECONDS));
             let mut statement = conn.prepare_cached(TIME_RANGE_CANDIDATES).map_err(to_store_error)?;
             let rows = statement
-                .query_map(params![folder, component_code(component), range.start, end], |row| {
-                    Ok(ItemName::new(row.get::<_, String>(0)?))
-                })
+                .query_map(params![folder, component_code(component), range.start, end, earliest_short], meta_from_row)
                 .map_err(to_store_error)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)?
         }
-        _ => {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT name FROM items WHERE folder = ?1
-                       AND (?2 IS NULL OR component = ?2)
-                       AND (indexed = 0 OR ((?4 IS NULL OR span_start IS NULL OR span_start < ?4)
-                                        AND (?3 IS NULL OR span_end IS NULL OR span_end > ?3)))",
-                )
-                .map_err(to_store_error)?;
+        (Some(component), None) => {
+            let mut statement = conn.prepare_cached(COMPONENT_CANDIDATES).map_err(to_store_error)?;
             let rows = statement
-                .query_map(params![folder, query.component.map(component_code), range.start, range.end], |row| {
-                    Ok(ItemName::new(row.get::<_, String>(0)?))
-                })
+                .query_map(params![folder, component_code(component), range.start], meta_from_row)
                 .map_err(to_store_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)?
+        }
+        (None, _) => {
+            let mut statement = conn.prepare_cached(ANY_CANDIDATES).map_err(to_store_error)?;
+            let rows =
+                statement.query_map(params![folder, range.start, range.end], meta_from_row).map_err(to_store_error)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(to_store_error)?
         }
     };
     // In name order, as a listing is: answers come out in the same order whichever path ran.
-    names.sort_unstable();
-    Ok(names)
+    metas.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(metas)
 }
 
 /// A strong ETag from the bytes: equal bytes, equal tag; the tag never needs a lookup.
@@ -385,20 +428,50 @@ fn component_code(component: Component) -> i64 {
 mod tests {
     use super::*;
 
-    /// Issue 12: a month query must not visit the folder's rows (and their bodies).
-    #[test]
-    fn time_range_candidates_are_read_from_the_covering_index_alone() {
+    fn plan(sql: &str, params: impl rusqlite::Params) -> Vec<String> {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::schema::migrate(&mut conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {TIME_RANGE_CANDIDATES}"))
-            .unwrap()
-            .query_map(params![1, 1, 0, 100], |row| row.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let steps = statement.query_map(params, |row| row.get::<_, String>(3)).unwrap();
+        steps.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// Issue 12: a month query must not visit the folder's rows (and their bodies), and its
+    /// scan of short spans is bounded by the window's start as well as its end.
+    #[test]
+    fn time_range_candidates_are_read_from_the_covering_index_alone() {
+        let plan = plan(TIME_RANGE_CANDIDATES, params![1, 1, 1000, 2000, 1000 - SHORT_SPAN_SECONDS]);
         let searches: Vec<&String> = plan.iter().filter(|step| step.starts_with("SEARCH")).collect();
-        assert_eq!(searches.len(), 2, "{plan:?}");
+        assert_eq!(searches.len(), 3, "{plan:?}");
         assert!(searches.iter().all(|s| s.contains("COVERING INDEX items_by_component_span")), "{plan:?}");
+        assert!(searches[0].contains("span_start>? AND span_start<?"), "{plan:?}");
+    }
+
+    #[test]
+    fn component_candidates_and_listings_are_read_from_covering_indexes() {
+        let plan = plan(COMPONENT_CANDIDATES, params![1, 2, 1000]);
+        assert!(plan.iter().any(|s| s.contains("COVERING INDEX items_by_component_span")), "{plan:?}");
+        let listing = plan_of_listing();
+        assert!(listing.iter().any(|s| s.contains("COVERING INDEX items_listing")), "{listing:?}");
+        assert!(!listing.iter().any(|s| s.contains("TEMP B-TREE")), "{listing:?}");
+    }
+
+    fn plan_of_listing() -> Vec<String> {
+        plan(LIST, params![1])
+    }
+
+    /// A short span is one of at most a week, as the query's lower bound relies on; a
+    /// migrated row gets the same value as a written one.
+    #[test]
+    fn the_short_span_column_agrees_with_the_query_bound() {
+        assert_eq!(span_short(Some(0), Some(SHORT_SPAN_SECONDS)), Some(true));
+        assert_eq!(span_short(Some(0), Some(SHORT_SPAN_SECONDS + 1)), Some(false));
+        assert_eq!(span_short(Some(i64::MIN), Some(i64::MAX)), Some(false));
+        assert_eq!((span_short(Some(0), None), span_short(None, Some(0)), span_short(None, None)), (None, None, None));
+        let conn = Connection::open_in_memory().unwrap();
+        let migrated = |start: i64, end: i64| -> bool {
+            conn.query_row("SELECT (?2 - ?1 <= 604800)", params![start, end], |row| row.get(0)).unwrap()
+        };
+        assert!(migrated(0, SHORT_SPAN_SECONDS) && !migrated(0, SHORT_SPAN_SECONDS + 1));
     }
 }

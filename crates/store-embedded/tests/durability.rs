@@ -107,12 +107,42 @@ async fn a_version_1_database_is_migrated_and_its_items_stay_candidates() {
         component: Some(Component::Event),
         range: Some(store::TimeSpan { start: Some(0), end: Some(1) }),
     };
-    let names = session.candidates(&folder.id, &query).await.unwrap().unwrap();
-    assert_eq!(names, vec![ItemName::new("old.ics")]);
+    let candidates = session.candidates(&folder.id, &query).await.unwrap().unwrap();
+    assert_eq!(candidates.iter().map(|c| &c.name).collect::<Vec<_>>(), vec![&ItemName::new("old.ics")]);
     // v6 moved the one-UID-per-calendar rule out of the table; it still holds for old rows.
     let mut twin = event("old");
     twin.name = ItemName::new("twin.ics");
     let conflict = session.put(&folder.id, twin, Expected::Anything).await;
     assert!(matches!(conflict, Err(StoreError::UidConflict { .. })), "{conflict:?}");
     assert_eq!(folder.kind, store::FolderKind::Calendar);
+}
+
+/// Folders are kept between requests (issue 12) only while no write committed on any other
+/// connection: changes made by this process and by another one on the same database (the
+/// `user` commands while the gateway serves) are seen by the next call.
+#[tokio::test]
+async fn kept_folders_follow_writes_of_this_and_of_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let serving = EmbeddedBackend::open(dir.path()).await.unwrap();
+    serving.add_user("alice", "secret", None, None).await.unwrap();
+    let session = serving.login(&alice()).await.unwrap();
+    let writer = serving.login(&alice()).await.unwrap();
+    assert!(session.folders().await.unwrap().is_empty());
+    // Another session of this process.
+    let created = writer.create_folder(&NewFolder::named("cal", ComponentSet::EVENTS)).await.unwrap();
+    assert_eq!(session.folder("cal").await.unwrap().id, created.id);
+    // A write that changes the folder's state.
+    writer.put(&created.id, event("one"), Expected::Absent).await.unwrap();
+    let state = writer.folder("cal").await.unwrap().state;
+    assert_eq!(session.folders().await.unwrap()[0].state, state);
+    assert_ne!(state, created.state);
+    // Another process: a second store opened on the same directory.
+    let other = EmbeddedBackend::open(dir.path()).await.unwrap();
+    let elsewhere = other.login(&alice()).await.unwrap();
+    elsewhere.create_folder(&NewFolder::named("work", ComponentSet::EVENTS)).await.unwrap();
+    let names: Vec<String> = session.folders().await.unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["cal", "work"]);
+    other.delete_user("alice").await.unwrap();
+    assert!(session.folders().await.unwrap().is_empty());
+    assert!(matches!(session.folder("cal").await, Err(StoreError::NotFound)));
 }

@@ -450,7 +450,11 @@ impl Session for ImapSession {
         self.rewrite_properties(self.mailbox(folder)?, name, changes).await
     }
 
-    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+    async fn candidates(
+        &self,
+        folder: &FolderId,
+        query: &CandidateQuery,
+    ) -> Result<Option<Vec<store::ItemMeta>>, StoreError> {
         let mailbox = self.mailbox(folder)?;
         let mut connection = self.pool.get().await?;
         let view = self.view(&mut connection, &mailbox).await?;
@@ -458,7 +462,7 @@ impl Session for ImapSession {
             view.items()
                 .into_iter()
                 .filter(|c| store::mail_layout::may_match(c.data.content_type.is_some(), c.data.index, query))
-                .map(|c| c.data.name.clone())
+                .map(|c| c.data.meta())
                 .collect(),
         ))
     }

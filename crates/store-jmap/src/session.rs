@@ -395,10 +395,14 @@ impl Session for JmapSession {
         Err(busy())
     }
 
-    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+    async fn candidates(
+        &self,
+        folder: &FolderId,
+        query: &CandidateQuery,
+    ) -> Result<Option<Vec<store::ItemMeta>>, StoreError> {
         let (mailbox, ids) = self.contents(folder).await?;
         let described = self.folder_entries(&mailbox, &ids).await?;
-        Ok(Some(described.items.iter().filter(|i| i.may_match(query)).map(|i| i.name.clone()).collect()))
+        Ok(Some(described.items.iter().filter(|i| i.may_match(query)).map(|i| i.meta()).collect()))
     }
 
     async fn changes(&self, folder: &FolderId, since: &State) -> Result<Changes, StoreError> {

@@ -146,11 +146,12 @@ pub trait Session: Send + Sync {
         Err(StoreError::Forbidden("this mail store keeps no properties on calendar objects".into()))
     }
 
-    /// Names of the items that may match `query`: a superset of the exact answer, from an
-    /// index of component types and time spans kept with the items (RFC 4791 queries then
-    /// parse only these). `Ok(None)` when the backend keeps no index: every item is a candidate.
+    /// The items that may match `query`, as a listing describes them (so a caller holding
+    /// the parsed object of that ETag need not fetch its body): a superset of the exact
+    /// answer, from an index of component types and time spans kept with the items (RFC 4791
+    /// queries then parse only these). `Ok(None)` when the backend keeps no index: every item is a candidate.
     /// Items stored without a span are always candidates.
-    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemName>>, StoreError> {
+    async fn candidates(&self, folder: &FolderId, query: &CandidateQuery) -> Result<Option<Vec<ItemMeta>>, StoreError> {
         let _ = (folder, query);
         Ok(None)
     }

@@ -330,19 +330,33 @@ pub mod cases {
         let mut task = event("task", "t");
         task.component = Some(Component::Todo);
         task.span = span(1_000, Some(2_000));
-        for item in [early, late, endless, unknown, task] {
+        // A long series begun long before the window, and a short event begun almost a week
+        // before it (an index may bound short spans by their start).
+        let mut series = event("series", "r");
+        series.span = span(-50_000_000, Some(1_550));
+        let mut week = event("week", "w");
+        week.span = span(1_500 - 604_000, Some(1_501));
+        for item in [early, late, endless, unknown, task, series, week] {
             s.put(&folder.id, item, Expected::Anything).await.unwrap();
         }
         let query = crate::CandidateQuery {
             component: Some(Component::Event),
             range: Some(crate::TimeSpan { start: Some(1_500), end: Some(1_600) }),
         };
-        let Some(mut names) = s.candidates(&folder.id, &query).await.unwrap() else {
+        let Some(metas) = s.candidates(&folder.id, &query).await.unwrap() else {
             return; // a backend without an index passes trivially: everything is a candidate
         };
+        // Each as a listing describes it.
+        let listed = s.list(&folder.id).await.unwrap().items;
+        for meta in &metas {
+            assert!(listed.contains(meta), "{meta:?} is not as listed");
+        }
+        let mut names: Vec<ItemName> = metas.into_iter().map(|m| m.name).collect();
         names.sort();
-        let expected: Vec<ItemName> =
-            ["early.ics", "endless.ics", "unknown.ics"].into_iter().map(ItemName::new).collect();
+        let expected: Vec<ItemName> = ["early.ics", "endless.ics", "series.ics", "unknown.ics", "week.ics"]
+            .into_iter()
+            .map(ItemName::new)
+            .collect();
         assert_eq!(names, expected);
     }
 

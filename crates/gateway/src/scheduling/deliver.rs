@@ -243,8 +243,8 @@ pub(crate) async fn find_by_uid(
     }
     for folder in &calendars {
         let query = CandidateQuery { component: None, range: Some(span) };
-        let mut names = match session.candidates(&folder.id, &query).await? {
-            Some(names) => names,
+        let mut names: Vec<ItemName> = match session.candidates(&folder.id, &query).await? {
+            Some(metas) => metas.into_iter().map(|m| m.name).collect(),
             None => session.list(&folder.id).await?.items.into_iter().map(|m| m.name).collect(),
         };
         if let Some((_, name)) = except.filter(|(f, _)| f.id == folder.id) {

@@ -4,7 +4,7 @@
 //! once per version (`parsed_objects`).
 
 use super::calendar_data::{floating_zone, Shaper};
-use super::candidates;
+use super::candidates::{self, Candidate, Kept};
 use super::evaluation_budget::EvaluationBudget;
 use super::scope::Target;
 use axum::response::Response;
@@ -15,6 +15,7 @@ use dav::request::PropFind;
 use dav::response::MultiStatus;
 use dav::Precondition;
 use std::time::Duration;
+use store::ItemMeta;
 
 use crate::error::GatewayError;
 use crate::methods::{multistatus, property_context};
@@ -36,36 +37,43 @@ pub async fn calendar_query(
     let parsed_objects = cx.app.parsed_objects();
     let mut responses = Vec::new();
     let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
+    // A query that reports no body (the usual getetag query) reads none of the candidates
+    // whose parsed tree is kept.
+    let needs_bodies = properties::needs_bodies(props);
     for target in targets {
         let folder = &target.folder;
         let shared = std::sync::Arc::new(folder.clone());
         let floating = floating_zone(folder, timezone)?;
         let query = QueryContext { floating, max_instances };
         let shaper = Shaper { request: calendar_data, floating, max_instances };
-        for item in target.load(session, &narrowing).await? {
+        let kept = |meta: &ItemMeta| parsed_objects.cached(cx.user(), &folder.id, meta);
+        let kept: Option<Kept<'_>> = if needs_bodies { None } else { Some(&kept) };
+        for candidate in target.load(session, &narrowing, kept).await? {
+            let (meta, body, properties, parsed) = match candidate {
+                Candidate::Loaded(item) => (item.meta, Some(item.body), item.properties, None),
+                Candidate::Parsed { meta, parsed } => (meta, None, Vec::new(), Some(parsed)),
+            };
             let evaluated = budget
                 .evaluate(|| {
-                    let parsed = parsed_objects.parsed(cx.user(), &folder.id, &item.meta, &item.body)?;
+                    let parsed = match parsed {
+                        Some(parsed) => parsed,
+                        None => parsed_objects.parsed(cx.user(), &folder.id, &meta, body.as_deref()?)?,
+                    };
                     Some(matches(&parsed, filter, &query))
                 })
                 .await?;
             let Some(matched) = evaluated else {
                 // Bodies are validated on PUT; one written by another mail client may not parse.
-                tracing::warn!(item = %item.meta.name, "stored object does not parse; left out of the query");
+                tracing::warn!(item = %meta.name, "stored object does not parse; left out of the query");
                 continue;
             };
             let matched = matched.map_err(|too_many| {
-                tracing::info!(item = %item.meta.name, cap = too_many.cap, "recurrence expansion over the limit");
+                tracing::info!(item = %meta.name, cap = too_many.cap, "recurrence expansion over the limit");
                 GatewayError::forbidden(Precondition::MaxInstances)
             })?;
             if matched {
-                let body = shaper.shape(item.body)?;
-                let resource = Resource::Object {
-                    folder: shared.clone(),
-                    meta: item.meta,
-                    body: Some(body),
-                    properties: item.properties,
-                };
+                let body = body.map(|body| shaper.shape(body)).transpose()?;
+                let resource = Resource::Object { folder: shared.clone(), meta, body, properties };
                 responses.push(properties::response(&pcx, &resource, props));
             }
         }

@@ -1,7 +1,11 @@
-//! Loading only the objects a query can match, through the store's index when it has one.
+//! Loading only the objects a query can match, through the store's index when it has one,
+//! and of those only the ones whose parsed tree is not kept already (issue 12: a month query
+//! read the body of every candidate, then found each parsed in `parsed_objects`).
+
+use std::sync::Arc;
 
 use calendar::filter::{CompFilter, CompTest, TimeRange};
-use store::{CandidateQuery, Component, Folder, Item, ItemName, Session, TimeSpan};
+use store::{CandidateQuery, Component, Folder, Item, ItemMeta, Session, TimeSpan};
 
 use crate::error::GatewayError;
 
@@ -18,16 +22,54 @@ pub fn span(range: &TimeRange) -> TimeSpan {
     TimeSpan { start: range.start.map(|t| t.timestamp()), end: range.end.map(|t| t.timestamp()) }
 }
 
-/// The bodies of the candidates (all items when the backend keeps no index).
-pub async fn load(session: &dyn Session, folder: &Folder, query: &CandidateQuery) -> Result<Vec<Item>, GatewayError> {
-    let names: Vec<ItemName> = match session.candidates(&folder.id, query).await? {
-        Some(names) => names,
-        None => session.list(&folder.id).await?.items.into_iter().map(|m| m.name).collect(),
-    };
-    if names.is_empty() {
-        return Ok(Vec::new());
+/// One object a query tests.
+pub enum Candidate {
+    /// Read from the store, body and all.
+    Loaded(Item),
+    /// Not read: the request needs no body, and the parsed tree of this very version (same
+    /// ETag) was kept from an earlier request.
+    Parsed { meta: ItemMeta, parsed: Arc<calendar::Component> },
+}
+
+impl Candidate {
+    pub fn meta(&self) -> &ItemMeta {
+        match self {
+            Candidate::Loaded(item) => &item.meta,
+            Candidate::Parsed { meta, .. } => meta,
+        }
     }
-    Ok(session.get(&folder.id, &names).await?)
+}
+
+/// Where a query finds parsed trees it need not read again: by the version a listing
+/// describes.
+pub type Kept<'a> = &'a (dyn Fn(&ItemMeta) -> Option<Arc<calendar::Component>> + Sync);
+
+/// The candidates (all items when the backend keeps no index), in name order. With `kept`,
+/// only those whose parsed tree it does not hold are read; without it, all are.
+pub async fn load(
+    session: &dyn Session,
+    folder: &Folder,
+    query: &CandidateQuery,
+    kept: Option<Kept<'_>>,
+) -> Result<Vec<Candidate>, GatewayError> {
+    let metas = match session.candidates(&folder.id, query).await? {
+        Some(metas) => metas,
+        None => session.list(&folder.id).await?.items,
+    };
+    let mut found = Vec::with_capacity(metas.len());
+    let mut unread = Vec::new();
+    for meta in metas {
+        match kept.and_then(|kept| kept(&meta)) {
+            Some(parsed) => found.push(Candidate::Parsed { meta, parsed }),
+            None => unread.push(meta.name),
+        }
+    }
+    if !unread.is_empty() {
+        // An item removed since the candidates were listed is simply not returned.
+        found.extend(session.get(&folder.id, &unread).await?.into_iter().map(Candidate::Loaded));
+        found.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

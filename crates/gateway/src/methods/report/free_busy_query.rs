@@ -12,7 +12,7 @@ use http::{header, HeaderValue, StatusCode};
 use store::{CandidateQuery, Component, Session};
 
 use super::calendar_data::floating_zone;
-use super::candidates;
+use super::candidates::{self, Candidate};
 use super::evaluation_budget::EvaluationBudget;
 use super::scope::Target;
 
@@ -37,7 +37,11 @@ pub(crate) async fn busy_periods_of(
         for component in [Component::Event, Component::FreeBusy] {
             if component == Component::Event || target.folder.components.contains(component) {
                 let query = CandidateQuery { component: Some(component), range: Some(candidates::span(range)) };
-                items.extend(target.load(session, &query).await?);
+                // Without `kept` every candidate is read, body and all: free-busy parses itself.
+                items.extend(target.load(session, &query, None).await?.into_iter().filter_map(|c| match c {
+                    Candidate::Loaded(item) => Some(item),
+                    Candidate::Parsed { .. } => None,
+                }));
             }
         }
         for item in items {

@@ -14,9 +14,9 @@
 use dav::headers::Depth;
 use dav::path::ResourcePath;
 use dav::Precondition;
-use store::{CandidateQuery, Folder, FolderKind, Item, ItemName, Session};
+use store::{CandidateQuery, Folder, FolderKind, ItemName, Session};
 
-use super::candidates;
+use super::candidates::{self, Candidate, Kept};
 use crate::error::GatewayError;
 
 /// One calendar to search, or one object of it.
@@ -31,14 +31,20 @@ impl Target {
         Target { folder, item: None }
     }
 
-    /// The items to test: the one named, or the candidates of the calendar for `query`.
-    pub async fn load(&self, session: &dyn Session, query: &CandidateQuery) -> Result<Vec<Item>, GatewayError> {
+    /// The objects to test: the one named, or the candidates of the calendar for `query`
+    /// (see `candidates::load` for `kept`).
+    pub async fn load(
+        &self,
+        session: &dyn Session,
+        query: &CandidateQuery,
+        kept: Option<Kept<'_>>,
+    ) -> Result<Vec<Candidate>, GatewayError> {
         match &self.item {
-            None => candidates::load(session, &self.folder, query).await,
+            None => candidates::load(session, &self.folder, query, kept).await,
             Some(name) => {
                 let found = session.get(&self.folder.id, std::slice::from_ref(name)).await?;
                 let item = found.into_iter().find(|i| &i.meta.name == name).ok_or(store::StoreError::NotFound)?;
-                Ok(vec![item])
+                Ok(vec![Candidate::Loaded(item)])
             }
         }
     }
