@@ -12,12 +12,11 @@ use calendar::filter::CompFilter;
 use calendar::query::{matches, QueryContext};
 use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
-use dav::response::MultiStatus;
 use dav::Precondition;
 use std::time::Duration;
 
 use crate::error::GatewayError;
-use crate::methods::{multistatus, property_context};
+use crate::methods::{property_context, streamed_multistatus};
 use crate::properties;
 use crate::resources::{RequestContext, Resource};
 
@@ -34,7 +33,7 @@ pub async fn calendar_query(
     let narrowing = candidates::narrowing(filter);
     let pcx = property_context(cx);
     let parsed_objects = cx.app.parsed_objects();
-    let mut responses = Vec::new();
+    let mut found = Vec::new();
     let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
     for target in targets {
         let folder = &target.folder;
@@ -60,15 +59,15 @@ pub async fn calendar_query(
             })?;
             if matched {
                 let body = shaper.shape(item.body)?;
-                let resource = Resource::Object {
+                found.push(Resource::Object {
                     folder: shared.clone(),
                     meta: item.meta,
                     body: Some(body),
                     properties: item.properties,
-                };
-                responses.push(properties::response(&pcx, &resource, props));
+                });
             }
         }
     }
-    Ok(multistatus(&MultiStatus { responses, sync_token: None }))
+    let props = props.clone();
+    Ok(streamed_multistatus(found.into_iter().map(move |r| properties::response(&pcx, &r, &props)), None))
 }
