@@ -10,9 +10,10 @@ use store::{DeadProperty, Folder, FolderKind, ItemMeta, Principal};
 use crate::resources::Resource;
 use crate::sync_token;
 
-/// What property values depend on besides the resource itself.
-pub struct PropertyContext<'a> {
-    pub principal: &'a Principal,
+/// What property values depend on besides the resource itself. Owned, so a multistatus can
+/// be written after the handler returned (`methods::streamed_multistatus`).
+pub struct PropertyContext {
+    pub principal: Principal,
     pub max_resource_size: u64,
     pub max_instances: usize,
     pub max_attendees_per_instance: usize,
@@ -31,7 +32,7 @@ const MIN_DATE_TIME: &str = "00010101T000000Z";
 const MAX_DATE_TIME: &str = "99991231T235959Z";
 
 /// The `<D:response>` for one resource and one PROPFIND-style selection.
-pub fn response(cx: &PropertyContext<'_>, resource: &Resource, selection: &PropFind) -> Response {
+pub fn response(cx: &PropertyContext, resource: &Resource, selection: &PropFind) -> Response {
     let href = resource.href(&cx.principal.user);
     let mut found = Vec::new();
     let mut missing = Vec::new();
@@ -109,7 +110,7 @@ fn dead_value(properties: &[DeadProperty], name: &QName) -> Option<Value> {
 }
 
 /// Every property the resource has (PROPFIND propname).
-fn names(cx: &PropertyContext<'_>, resource: &Resource) -> Vec<PropName> {
+fn names(cx: &PropertyContext, resource: &Resource) -> Vec<PropName> {
     use PropName::*;
     let common = [ResourceType, CurrentUserPrincipal, CurrentUserPrivilegeSet, SupportedReportSet];
     let scheduling: &[PropName] = match (resource, cx.scheduling) {
@@ -167,7 +168,7 @@ fn names(cx: &PropertyContext<'_>, resource: &Resource) -> Vec<PropName> {
 }
 
 /// The value of one property, or `None` when the resource does not have it (404 propstat).
-pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> Option<Value> {
+pub fn value(cx: &PropertyContext, resource: &Resource, name: &PropName) -> Option<Value> {
     use PropName as P;
     let user = &cx.principal.user;
     let principal_href = || Value::Href(dav::path::principal_href(user));
@@ -183,7 +184,7 @@ pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> 
         (Resource::Principal | Resource::Home, P::CalendarHomeSet) => {
             Some(Value::Href(dav::path::calendar_home_href(user)))
         }
-        (Resource::Principal, P::CalendarUserAddressSet) => Some(calendar_user_addresses(cx.principal)),
+        (Resource::Principal, P::CalendarUserAddressSet) => Some(calendar_user_addresses(&cx.principal)),
         // RFC 6638 §2.4.2, §2.2, §2.1, §9.2: only for a user who may schedule.
         (Resource::Principal, P::CalendarUserType) if cx.scheduling => Some(Value::Text("INDIVIDUAL".into())),
         (Resource::Principal, P::ScheduleInboxUrl) if cx.scheduling => {
@@ -226,7 +227,7 @@ pub fn value(cx: &PropertyContext<'_>, resource: &Resource, name: &PropName) -> 
     }
 }
 
-fn calendar_value(cx: &PropertyContext<'_>, folder: &Folder, name: &PropName) -> Option<Value> {
+fn calendar_value(cx: &PropertyContext, folder: &Folder, name: &PropName) -> Option<Value> {
     use PropName as P;
     let text = |s: &Option<String>| s.clone().map(Value::Text);
     match name {

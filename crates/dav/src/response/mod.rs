@@ -9,7 +9,7 @@ mod multistatus;
 mod schedule_response;
 
 pub use error::error_body;
-pub use multistatus::{document, propstat_document, MultiStatus};
+pub use multistatus::{document, propstat_document, MultiStatus, MultiStatusWriter};
 pub use schedule_response::{RecipientResponse, ScheduleResponse};
 
 use http::StatusCode;

@@ -19,20 +19,62 @@ impl MultiStatus {
     pub fn to_xml(&self) -> String {
         // About what a member with a few short properties takes, so a listing of thousands
         // grows the buffer a few times rather than a dozen.
-        let mut out = String::with_capacity(512 + 320 * self.responses.len());
+        let mut writer = MultiStatusWriter::with_capacity(512 + 320 * self.responses.len());
+        self.responses.iter().for_each(|response| writer.push(response));
+        writer.finish(self.sync_token.as_deref())
+    }
+}
+
+/// The same document as [`MultiStatus::to_xml`], written one `<D:response>` at a time, so a
+/// caller can send what is written while the rest is still to come instead of holding every
+/// response and the whole text at once (a Depth:1 listing of 10,000 members is megabytes).
+#[derive(Debug)]
+pub struct MultiStatusWriter {
+    out: String,
+}
+
+impl Default for MultiStatusWriter {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl MultiStatusWriter {
+    /// A writer holding the document's start; `capacity` is a hint for the text to buffer.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut out = String::with_capacity(capacity);
         out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus ");
         out.push_str(ROOT_NAMESPACES);
         out.push_str(">\n");
-        for response in &self.responses {
-            write_response(&mut out, response);
-            out.push('\n');
+        MultiStatusWriter { out }
+    }
+
+    /// Appends one `<D:response>`.
+    pub fn push(&mut self, response: &Response) {
+        write_response(&mut self.out, response);
+        self.out.push('\n');
+    }
+
+    /// Bytes written and not yet taken.
+    pub fn buffered(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The text written since the last take; the writer goes on with an empty buffer of the
+    /// same capacity.
+    pub fn take(&mut self) -> String {
+        let capacity = self.out.capacity();
+        std::mem::replace(&mut self.out, String::with_capacity(capacity))
+    }
+
+    /// The rest of the document: what is not taken yet, the sync-token if any, and the end.
+    pub fn finish(mut self, sync_token: Option<&str>) -> String {
+        if let Some(token) = sync_token {
+            element_named(&mut self.out, NS_DAV, "sync-token", &[], |o| push_escaped_text(o, token));
+            self.out.push('\n');
         }
-        if let Some(token) = &self.sync_token {
-            element_named(&mut out, NS_DAV, "sync-token", &[], |o| push_escaped_text(o, token));
-            out.push('\n');
-        }
-        out.push_str("</D:multistatus>\n");
-        out
+        self.out.push_str("</D:multistatus>\n");
+        self.out
     }
 }
 

@@ -10,6 +10,9 @@ pub mod propfind;
 pub mod proppatch;
 pub mod put;
 pub mod report;
+mod streamed_multistatus;
+
+pub use streamed_multistatus::streamed_multistatus;
 
 use axum::response::{IntoResponse, Response};
 use dav::headers::Depth;
@@ -45,9 +48,9 @@ pub fn conditional(headers: &HeaderMap) -> Result<dav::headers::Conditional, Gat
     Ok(dav::headers::parse_conditional(if_match, if_none_match)?)
 }
 
-pub fn property_context(cx: &RequestContext) -> PropertyContext<'_> {
+pub fn property_context(cx: &RequestContext) -> PropertyContext {
     PropertyContext {
-        principal: cx.session.principal(),
+        principal: cx.session.principal().clone(),
         max_resource_size: cx.app.limits().max_resource_size,
         max_instances: cx.app.limits().max_instances,
         max_attendees_per_instance: cx.app.limits().max_attendees_per_instance,

@@ -3,11 +3,10 @@
 use axum::response::Response;
 use dav::headers::Depth;
 use dav::path::ResourcePath;
-use dav::response::MultiStatus;
 use dav::Precondition;
 use http::HeaderMap;
 
-use super::{depth, multistatus, property_context};
+use super::{depth, property_context, streamed_multistatus};
 use crate::error::GatewayError;
 use crate::properties;
 use crate::resources::{self, RequestContext};
@@ -40,6 +39,6 @@ pub async fn propfind(
         pcx.default_calendar = default_calendar(&folders, &cx.app.caldav().default_calendar)
             .map(|folder| dav::path::calendar_href(cx.user(), &folder.name));
     }
-    let responses = loaded.iter().map(|r| properties::response(&pcx, r, &selection)).collect();
-    Ok(multistatus(&MultiStatus { responses, sync_token: None }))
+    let responses = loaded.into_iter().map(move |r| properties::response(&pcx, &r, &selection));
+    Ok(streamed_multistatus(responses, None))
 }

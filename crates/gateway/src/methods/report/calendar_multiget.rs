@@ -8,14 +8,14 @@ use axum::response::Response;
 use calendar::retrieval::CalendarDataRequest;
 use dav::path::ResourcePath;
 use dav::request::PropFind;
-use dav::response::{MultiStatus, ResponseBody};
+use dav::response::ResponseBody;
 use dav::Precondition;
 use http::StatusCode;
 use store::ItemName;
 
 use super::calendar_data::{floating_zone, Shaper};
 use crate::error::GatewayError;
-use crate::methods::{multistatus, property_context};
+use crate::methods::{property_context, streamed_multistatus};
 use crate::properties;
 use crate::quirks::unchunked_multiget::HrefLimit;
 use crate::resources::{RequestContext, Resource};
@@ -112,35 +112,42 @@ pub async fn calendar_multiget(
         let items = session.get(&folder.id, &names).await?;
         found.push((Arc::new(folder), items));
     }
-    let pcx = property_context(cx);
     let max_instances = cx.app.limits().max_instances;
-    let mut responses = Vec::with_capacity(wanted.len());
     let by_name: HashMap<(&str, &ItemName), (&Arc<store::Folder>, &store::Item)> = found
         .iter()
         .flat_map(|(folder, items)| {
             items.iter().map(move |item| ((folder.name.as_str(), &item.meta.name), (folder, item)))
         })
         .collect();
-    for (href, target) in &wanted {
-        let href = href.clone();
+    // Calendar data is shaped here, where a refusal can still be the answer's status; what is
+    // left to write cannot fail (`streamed_multistatus`).
+    let mut answers: Vec<(String, Option<Resource>)> = Vec::with_capacity(wanted.len());
+    for (href, target) in wanted {
         let item = target.as_ref().and_then(|(calendar, name)| by_name.get(&(calendar.as_str(), name)).copied());
-        responses.push(match item {
+        let resource = match item {
             Some((folder, item)) => {
                 let shaper = Shaper { request: calendar_data, floating: floating_zone(folder, None)?, max_instances };
-                let body = shaper.shape(item.body.clone())?;
-                let resource = Resource::Object {
+                Some(Resource::Object {
                     folder: folder.clone(),
                     meta: item.meta.clone(),
-                    body: Some(body),
+                    body: Some(shaper.shape(item.body.clone())?),
                     properties: item.properties.clone(),
-                };
-                let mut response = properties::response(&pcx, &resource, props);
-                // Echo the client's href: clients match responses to requests by it.
-                response.href = href;
-                response
+                })
             }
-            None => dav::response::Response { href, body: ResponseBody::Status(StatusCode::NOT_FOUND), error: None },
-        });
+            None => None,
+        };
+        answers.push((href, resource));
     }
-    Ok(multistatus(&MultiStatus { responses, sync_token: None }))
+    let pcx = property_context(cx);
+    let props = props.clone();
+    let responses = answers.into_iter().map(move |(href, resource)| match resource {
+        Some(resource) => {
+            let mut response = properties::response(&pcx, &resource, &props);
+            // Echo the client's href: clients match responses to requests by it.
+            response.href = href;
+            response
+        }
+        None => dav::response::Response { href, body: ResponseBody::Status(StatusCode::NOT_FOUND), error: None },
+    });
+    Ok(streamed_multistatus(responses, None))
 }

@@ -12,13 +12,12 @@ use calendar::filter::CompFilter;
 use calendar::query::{matches, QueryContext};
 use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
-use dav::response::MultiStatus;
 use dav::Precondition;
 use std::time::Duration;
 use store::ItemMeta;
 
 use crate::error::GatewayError;
-use crate::methods::{multistatus, property_context};
+use crate::methods::{property_context, streamed_multistatus};
 use crate::properties;
 use crate::resources::{RequestContext, Resource};
 
@@ -35,7 +34,7 @@ pub async fn calendar_query(
     let narrowing = candidates::narrowing(filter);
     let pcx = property_context(cx);
     let parsed_objects = cx.app.parsed_objects();
-    let mut responses = Vec::new();
+    let mut found = Vec::new();
     let mut budget = EvaluationBudget::new(Duration::from_millis(cx.app.limits().max_query_cpu_ms));
     // A query that reports no body (the usual getetag query) reads none of the candidates
     // whose parsed tree is kept.
@@ -73,10 +72,10 @@ pub async fn calendar_query(
             })?;
             if matched {
                 let body = body.map(|body| shaper.shape(body)).transpose()?;
-                let resource = Resource::Object { folder: shared.clone(), meta, body, properties };
-                responses.push(properties::response(&pcx, &resource, props));
+                found.push(Resource::Object { folder: shared.clone(), meta, body, properties });
             }
         }
     }
-    Ok(multistatus(&MultiStatus { responses, sync_token: None }))
+    let props = props.clone();
+    Ok(streamed_multistatus(found.into_iter().map(move |r| properties::response(&pcx, &r, &props)), None))
 }

@@ -11,14 +11,14 @@ use std::collections::BTreeMap;
 use axum::response::Response;
 use calendar::retrieval::CalendarDataRequest;
 use dav::request::PropFind;
-use dav::response::{MultiStatus, ResponseBody};
+use dav::response::ResponseBody;
 use dav::Precondition;
 use http::StatusCode;
 use store::{Changes, FolderId, ItemMeta, ItemName, Session, State};
 
 use super::calendar_data::{floating_zone, Shaper};
 use crate::error::GatewayError;
-use crate::methods::{multistatus, property_context};
+use crate::methods::{property_context, streamed_multistatus};
 use crate::resources::{self, RequestContext, Resource};
 use crate::sync_token::{Continuation, SyncPoint};
 use crate::{properties, sync_token};
@@ -94,21 +94,25 @@ pub async fn sync_collection(
         }
     }
     let pcx = property_context(cx);
-    let mut responses: Vec<_> = objects.iter().map(|r| properties::response(&pcx, r, props)).collect();
-    responses.extend(removed.iter().map(|change| dav::response::Response {
-        href: dav::path::object_href(cx.user(), &folder.name, change.name().as_str()),
-        body: ResponseBody::Status(StatusCode::NOT_FOUND),
-        error: None,
-    }));
-    if truncated {
-        // RFC 6578 §3.6: the request-URI itself answers 507 in a truncated result.
-        responses.push(dav::response::Response {
-            href: dav::path::calendar_href(cx.user(), &folder.name),
-            body: ResponseBody::Status(StatusCode::INSUFFICIENT_STORAGE),
+    let props = props.clone();
+    let (user, folder_name) = (cx.user().to_owned(), folder.name);
+    let removed = removed.into_iter().map({
+        let (user, folder_name) = (user.clone(), folder_name.clone());
+        move |change| dav::response::Response {
+            href: dav::path::object_href(&user, &folder_name, change.name().as_str()),
+            body: ResponseBody::Status(StatusCode::NOT_FOUND),
             error: None,
-        });
-    }
-    Ok(multistatus(&MultiStatus { responses, sync_token: Some(next_token) }))
+        }
+    });
+    // RFC 6578 §3.6: the request-URI itself answers 507 in a truncated result.
+    let collection = truncated.then(|| dav::response::Response {
+        href: dav::path::calendar_href(&user, &folder_name),
+        body: ResponseBody::Status(StatusCode::INSUFFICIENT_STORAGE),
+        error: None,
+    });
+    let responses =
+        objects.into_iter().map(move |r| properties::response(&pcx, &r, &props)).chain(removed).chain(collection);
+    Ok(streamed_multistatus(responses, Some(next_token)))
 }
 
 /// The smaller of the client's `DAV:limit` and the configured cap.
