@@ -122,8 +122,9 @@ fn master_starts(master: &Component, zones: &Zones, window: Window, cap: usize) 
     let Some(start) = anchor(master) else { return Ok(Starts { instants: Vec::new(), recurring: false }) };
     let first = start.to_utc(zones);
     let span = length(master, zones).max(Duration::zero());
-    // Instances starting before this end before the window does.
-    let wanted_from = window.start.map(|s| s - span);
+    // Instances starting before this end before the window does. A span too long to
+    // subtract (hostile input) leaves no lower bound: expansion then starts at DTSTART.
+    let wanted_from = window.start.and_then(|s| s.checked_sub_signed(span));
     let Some(set) = rule_set(master, &start, zones, wanted_from) else {
         return Ok(Starts { instants: vec![first], recurring: false });
     };
@@ -211,7 +212,8 @@ fn later_start(rule: &str, dtstart: DateTime<RTz>, from: DateTime<Utc>) -> Optio
         return None;
     }
     let local = dtstart.naive_local().checked_add_signed(Duration::try_days(periods * days_per_period)?)?;
-    if parsed.get_until().is_some_and(|until| until.naive_local() < local + Duration::days(1)) {
+    let day_after = local.checked_add_signed(Duration::days(1))?;
+    if parsed.get_until().is_some_and(|until| until.naive_local() < day_after) {
         return None; // the series ends before the moved start: nothing to save
     }
     // A start in a DST gap or overlap would change the time of day of every instance.
