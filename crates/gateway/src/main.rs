@@ -148,6 +148,10 @@ fn main() -> ExitCode {
             Command::Health { ready, timeout_secs } => health(&config, ready, timeout_secs),
         }
     });
+    // Dropping the runtime would wait without bound for blocking work still running (a SQLite
+    // read of a request cut off when the grace period ended); a stopped process must exit.
+    // An unfinished write is rolled back by SQLite's journal at the next start.
+    runtime.shutdown_timeout(Duration::from_secs(5));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
