@@ -6,7 +6,7 @@
 //! FREQ=SECONDLY without COUNT costs at most `cap` steps, never a hang.
 
 use chrono::{DateTime, Duration, LocalResult, TimeZone, Utc};
-use rrule::{Frequency, RRule, RRuleError, RRuleSet, Tz as RTz, Unvalidated, Validated, ValidationError};
+use rrule::{Frequency, ParseError, RRule, RRuleError, RRuleSet, Tz as RTz, Unvalidated, Validated, ValidationError};
 
 use crate::component::Component;
 use crate::datetime::{parse_duration, plus, DateValue};
@@ -196,7 +196,7 @@ fn rule_set(
 /// moved start stays more than a period before `from`, so whatever the expansion makes of a
 /// start the rule does not match lies outside the window.
 fn later_start(rule: &str, dtstart: DateTime<RTz>, from: DateTime<Utc>) -> Option<DateTime<RTz>> {
-    let parsed = rule.parse::<RRule<Unvalidated>>().ok()?;
+    let parsed = parse_rule(rule).ok()?;
     if parsed.get_count().is_some() {
         return None;
     }
@@ -246,12 +246,22 @@ fn validated_rule(
     zones: &Zones,
     dtstart: DateTime<RTz>,
 ) -> Result<RRule<Validated>, RRuleError> {
-    let mut parsed = rule.parse::<RRule<Unvalidated>>()?;
+    let mut parsed = parse_rule(rule)?;
     if let Some(until) = parsed.get_until().copied().filter(|until| until.timezone() != RTz::UTC) {
         let instant = start.zone(zones).local_to_utc(until.naive_local());
         parsed = parsed.until(RTz::UTC.from_utc_datetime(&instant.naive_utc()));
     }
     parsed.validate(dtstart)
+}
+
+/// An RRULE value read by the rrule library. The recur grammar is ASCII (RFC 5545 §3.3.10),
+/// and rrule 0.14 panics slicing a weekday that holds a multi-byte character (`BYDAY=TU` and a
+/// BOM, found by the calendar_validate fuzz target), so anything else is refused before it.
+fn parse_rule(rule: &str) -> Result<RRule<Unvalidated>, RRuleError> {
+    if !rule.is_ascii() {
+        return Err(RRuleError::ParserError(ParseError::InvalidParameterFormat(rule.to_owned())));
+    }
+    rule.parse::<RRule<Unvalidated>>()
 }
 
 /// Whether an RRULE value is one the object may carry (RFC 5545 §3.3.10): it must parse, and
