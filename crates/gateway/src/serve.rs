@@ -27,6 +27,7 @@ use crate::tls::{self, TlsListener};
 /// in-flight requests the grace period. Prints the URLs on stdout once listening (the
 /// integration harness reads them).
 pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<()> {
+    let stopped = shutdown_signal();
     let tcp = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding server.listen {}", config.server.listen))?;
@@ -75,7 +76,7 @@ pub async fn run(config: &Config, app: Router, admin: Router) -> anyhow::Result<
         announce("http", local, None);
         tokio::spawn(serve_until(tcp, http, app, stop))
     };
-    shutdown_signal().await;
+    stopped.await;
     tracing::info!(grace_secs = grace.as_secs(), "shutting down");
     drop(stop_sender);
     // Neither answers anything slow, so they are gone long before the grace period.
@@ -159,25 +160,36 @@ fn url_host(address: SocketAddr) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Listens for SIGINT and SIGTERM from the moment it is called. tokio drops a signal that
+/// arrives before its listener exists (the handler is installed first, the listener made
+/// after), and a supervisor may stop the process the instant it reads "listening": so `run`
+/// calls this before it binds anything. A gateway of a CI run hung that way, SIGTERM caught
+/// and lost, waiting for ever.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        let interrupt = received(signal(SignalKind::interrupt()).ok());
+        let terminate = received(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {},
+                () = terminate => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
